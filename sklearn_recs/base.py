@@ -1,0 +1,375 @@
+"""The recommender mixin shared by every estimator of the package.
+
+:class:`RecommenderMixin` learns the id vocabularies at ``fit``, keeps the
+training interactions as a CSR matrix, and implements ``predict``,
+``recommend`` and ``similar_items`` once, batched and vectorised. A model
+implements only private hooks:
+
+- ``_predict_pairs(user_codes, item_codes) -> ndarray`` scores known pairs;
+- ``_score_users(user_codes, item_codes) -> ndarray (n_users, n_candidates)``
+  scores candidate items (``item_codes=None`` means the whole catalogue);
+- ``_similar_item_scores(item_codes) -> ndarray (n, n_items_)`` (optional)
+  makes ``similar_items`` available.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.validation import check_is_fitted
+
+from .exceptions import ColdStartWarning, DataWarning
+from .utils._topk import block_size, topk
+from .utils.validation import _as_2d, check_ids, check_interactions, check_k
+
+__all__ = ["RecommenderMixin"]
+
+# Damping of the fallback baseline (Koren's classic defaults).
+_FALLBACK_REG_USER = 15.0
+_FALLBACK_REG_ITEM = 10.0
+
+
+def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
+               reg_user, reg_item, n_iter):
+    """Fit regularised user and item biases by alternating least squares.
+
+    Minimises ``sum (r - mu - b_u - b_i)^2 + reg_user * sum b_u^2 +
+    reg_item * sum b_i^2`` with ``mu`` the global mean, alternating the
+    closed-form updates ``b_i = sum_u (r - mu - b_u) / (reg_item + n_i)``
+    and ``b_u = sum_i (r - mu - b_i) / (reg_user + n_u)``.
+
+    Parameters
+    ----------
+    user_codes, item_codes : ndarray of shape (n,)
+        Codes of the (unique) rated pairs.
+    ratings : ndarray of shape (n,)
+        The ratings.
+    n_users, n_items : int
+        Vocabulary sizes.
+    reg_user, reg_item : float
+        Regularisation of the user and item biases.
+    n_iter : int
+        Alternating sweeps.
+
+    Returns
+    -------
+    global_mean : float
+        Mean rating.
+    user_bias : ndarray of shape (n_users,)
+        User biases.
+    item_bias : ndarray of shape (n_items,)
+        Item biases.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.base import _fit_biases
+    >>> mu, bu, bi = _fit_biases(np.array([0, 0, 1]), np.array([0, 1, 0]),
+    ...                         np.array([5.0, 3.0, 4.0]), 2, 2,
+    ...                          reg_user=0.0, reg_item=0.0, n_iter=20)
+    >>> round(mu, 3), round(float(mu + bu[0] + bi[1]), 3)
+    (4.0, 3.0)
+    """
+    mu = float(ratings.mean())
+    resid = ratings - mu
+    n_u = np.bincount(user_codes, minlength=n_users)
+    n_i = np.bincount(item_codes, minlength=n_items)
+    user_bias = np.zeros(n_users)
+    item_bias = np.zeros(n_items)
+    for _ in range(n_iter):
+        item_bias = np.bincount(item_codes, resid - user_bias[user_codes],
+                                minlength=n_items) / np.maximum(reg_item + n_i, 1e-12)
+        user_bias = np.bincount(user_codes, resid - item_bias[item_codes],
+                                minlength=n_users) / np.maximum(reg_user + n_u, 1e-12)
+    return mu, user_bias, item_bias
+
+
+def _has_item_similarity(estimator) -> bool:
+    return hasattr(estimator, "_similar_item_scores")
+
+
+class RecommenderMixin:
+    """Mixin class for all recommenders of sklearn_recs.
+
+    It provides the data contract shared by every estimator: ``fit``
+    learns the id vocabularies ``users_`` and ``items_`` (sorted, like
+    ``classes_``) and the training interactions ``interactions_``; then
+    ``predict``, ``recommend`` and (for models with item vectors or an item
+    similarity) ``similar_items`` work the same way for every model.
+
+    Duplicate ``(user, item)`` rows are aggregated at fit: explicit ratings
+    are averaged, implicit weights summed; a :class:`DataWarning` gives the
+    count.
+
+    Unknown users and items are never an error and never NaN:
+
+    - ``predict`` scores a pair with an unknown user or item by the fallback
+      baseline: for rating models ``mu + b_u + b_i``, a damped bias baseline
+      (user and item terms only where known); for implicit models the item's
+      popularity (0 for an unknown item). A :class:`ColdStartWarning` gives
+      the count.
+    - ``recommend`` ranks items for an unknown user by popularity (number of
+      training interactions), with a :class:`ColdStartWarning`.
+    """
+
+    # -- fitting ---------------------------------------------------------
+    def _fit_interactions(self, X, y, *, implicit):
+        """Validate ``X, y``, learn the vocabularies and the interaction matrix.
+
+        Returns the aggregated unique pairs ``(user_codes, item_codes,
+        values)`` in CSR order; ``values`` is None for implicit data with
+        ``y=None`` (every weight 1).
+        """
+        users, items, values = check_interactions(
+            X, y, implicit=implicit, y_required=not implicit, estimator=self
+        )
+        self.n_features_in_ = _as_2d(X).shape[1]
+        user_codes, self.users_ = pd.factorize(users, sort=True)
+        item_codes, self.items_ = pd.factorize(items, sort=True)
+        self.users_ = np.asarray(self.users_)
+        self.items_ = np.asarray(self.items_)
+        self.n_users_ = len(self.users_)
+        self.n_items_ = len(self.items_)
+        shape = (self.n_users_, self.n_items_)
+        data = np.ones(len(user_codes)) if values is None else values
+        matrix = sp.csr_matrix((data, (user_codes, item_codes)), shape=shape)
+        matrix.sum_duplicates()
+        n_duplicates = len(user_codes) - matrix.nnz
+        if n_duplicates:
+            counts = sp.csr_matrix((np.ones(len(user_codes)), (user_codes, item_codes)),
+                                   shape=shape)
+            counts.sum_duplicates()
+            if not implicit:
+                matrix.data /= counts.data
+            warnings.warn(
+                f"{type(self).__name__}: X has {n_duplicates} duplicate "
+                f"(user, item) row(s); their {'weights were summed' if implicit else 'ratings were averaged'}.",
+                DataWarning,
+                stacklevel=3,
+            )
+        self.interactions_ = matrix
+        self._user_index = pd.Index(self.users_)
+        self._item_index = pd.Index(self.items_)
+        pair_users = np.repeat(np.arange(self.n_users_), np.diff(matrix.indptr))
+        pair_items = matrix.indices.astype(np.intp)
+        pair_values = matrix.data
+        self._popularity = np.bincount(pair_items, minlength=self.n_items_).astype(float)
+        if implicit:
+            self._fallback = (0.0, np.zeros(self.n_users_), self._popularity)
+        else:
+            self._fallback = _fit_biases(
+                pair_users, pair_items, pair_values, self.n_users_, self.n_items_,
+                reg_user=_FALLBACK_REG_USER, reg_item=_FALLBACK_REG_ITEM, n_iter=3,
+            )
+        if implicit and y is None:
+            pair_values = None
+        return pair_users, pair_items, pair_values
+
+    # -- id encoding -----------------------------------------------------
+    def _encode_users(self, users):
+        return self._user_index.get_indexer(check_ids(users, what="user ids", estimator=self))
+
+    def _encode_items(self, items, *, unknown="error"):
+        items = check_ids(items, what="item ids", estimator=self)
+        codes = self._item_index.get_indexer(items)
+        if unknown == "error" and (codes < 0).any():
+            missing = items[codes < 0]
+            raise ValueError(
+                f"{type(self).__name__}: {missing.size} item id(s) were not seen "
+                f"at fit (e.g. {missing[:5].tolist()}). Known items are in "
+                "items_."
+            )
+        return codes
+
+    # -- predict -----------------------------------------------------------
+    def predict(self, X):
+        """Predict a score for each (user, item) row of ``X``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples,)
+            Predicted ratings (rating models) or relevance scores. Rows with a
+            user or item unseen at fit get the documented fallback, never NaN.
+        """
+        check_is_fitted(self)
+        users, items, _ = check_interactions(X, estimator=self)
+        user_codes = self._user_index.get_indexer(users)
+        item_codes = self._item_index.get_indexer(items)
+        known = (user_codes >= 0) & (item_codes >= 0)
+        y_pred = np.empty(len(users), dtype=np.float64)
+        if known.any():
+            y_pred[known] = self._predict_pairs(user_codes[known], item_codes[known])
+        if not known.all():
+            cold = ~known
+            y_pred[cold] = self._predict_cold(user_codes[cold], item_codes[cold])
+            warnings.warn(
+                f"{type(self).__name__}: {int(cold.sum())} of {len(users)} rows "
+                "have a user or item unseen at fit; they were scored by the "
+                "fallback baseline.",
+                ColdStartWarning,
+                stacklevel=2,
+            )
+        return y_pred
+
+    def _predict_cold(self, user_codes, item_codes):
+        """Fallback score for pairs with an unknown user or item (code -1)."""
+        mean, user_part, item_part = self._fallback
+        scores = np.full(len(user_codes), mean)
+        scores += np.where(user_codes >= 0, user_part[user_codes], 0.0)
+        scores += np.where(item_codes >= 0, item_part[item_codes], 0.0)
+        return scores
+
+    # -- recommend ---------------------------------------------------------
+    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+                  return_scores=False):
+        """Recommend the top ``n_items`` items for each user, best first.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_users,)
+            User ids. Users unseen at fit get the fallback ranking (items by
+            popularity) and a :class:`ColdStartWarning` with their count.
+        n_items : int, default=10
+            Length of each list. It is capped at the number of candidates, so
+            asking for more than the catalogue returns the whole catalogue.
+        exclude_seen : bool, default=True
+            Whether to leave out the items each user interacted with at fit.
+        items : array-like of shape (n_candidates,), default=None
+            Restrict the candidates to these item ids (all known at fit);
+            None means the whole catalogue.
+        return_scores : bool, default=False
+            Whether to also return the scores.
+
+        Returns
+        -------
+        recommended : ndarray of shape (n_users, min(n_items, n_candidates))
+            Item ids, best first; equal scores are ordered by item id.
+        scores : ndarray of shape (n_users, min(n_items, n_candidates))
+            Only with ``return_scores=True``. A user with fewer unseen
+            candidates than the list length gets ``-inf`` in the trailing
+            slots: those entries are not recommendations.
+        """
+        check_is_fitted(self)
+        n_items = check_k(n_items, name="n_items", estimator=self)
+        user_codes = self._encode_users(users)
+        candidates = None
+        n_candidates = self.n_items_
+        if items is not None:
+            candidates = np.unique(self._encode_items(items))
+            n_candidates = len(candidates)
+        width = min(n_items, n_candidates)
+        ranked = np.empty((len(user_codes), width), dtype=np.intp)
+        scores = np.empty((len(user_codes), width), dtype=np.float64)
+        known = np.flatnonzero(user_codes >= 0)
+        seen = self.interactions_ if exclude_seen else None
+        ranked[known], scores[known] = self._rank(
+            user_codes[known], self._score_users, candidates, width, seen)
+        cold = np.flatnonzero(user_codes < 0)
+        if cold.size:
+            popularity = self._popularity if candidates is None else self._popularity[candidates]
+            top, top_scores = topk(popularity[None, :], width)
+            ranked[cold], scores[cold] = top, top_scores
+            warnings.warn(
+                f"{type(self).__name__}: {cold.size} of {len(user_codes)} users "
+                "were unseen at fit; they get the popularity ranking.",
+                ColdStartWarning,
+                stacklevel=2,
+            )
+        item_codes = ranked if candidates is None else candidates[ranked]
+        recommended = self.items_[item_codes]
+        return (recommended, scores) if return_scores else recommended
+
+    def _rank(self, codes, score_fn, candidates, width, seen, *, exclude_self=False):
+        """Top-``width`` candidates for each code, scored in memory-sized blocks.
+
+        ``seen`` is a CSR matrix whose row ``code`` lists the item codes to
+        exclude for that row (None to exclude nothing); with ``exclude_self``
+        the item whose code is the row's own code is excluded too.
+        """
+        n_candidates = self.n_items_ if candidates is None else len(candidates)
+        ranked = np.empty((len(codes), width), dtype=np.intp)
+        values = np.empty((len(codes), width), dtype=np.float64)
+        if candidates is not None and (seen is not None or exclude_self):
+            position = np.full(self.n_items_, -1, dtype=np.intp)
+            position[candidates] = np.arange(n_candidates)
+        step = block_size(n_candidates)
+        for start in range(0, len(codes), step):
+            block = codes[start:start + step]
+            block_scores = np.array(score_fn(block, candidates), dtype=np.float64)
+            np.nan_to_num(block_scores, copy=False, nan=-np.inf)
+            rows, cols = self._exclusions(block, seen, exclude_self)
+            if candidates is not None and rows.size:
+                cols = position[cols]
+                rows, cols = rows[cols >= 0], cols[cols >= 0]
+            block_scores[rows, cols] = -np.inf
+            (ranked[start:start + step],
+             values[start:start + step]) = topk(block_scores, width)
+        return ranked, values
+
+    @staticmethod
+    def _exclusions(block, seen, exclude_self):
+        rows = np.empty(0, dtype=np.intp)
+        cols = np.empty(0, dtype=np.intp)
+        if seen is not None:
+            sub = seen[block]
+            rows = np.repeat(np.arange(len(block)), np.diff(sub.indptr))
+            cols = sub.indices.astype(np.intp)
+        if exclude_self:
+            rows = np.concatenate([rows, np.arange(len(block))])
+            cols = np.concatenate([cols, block])
+        return rows, cols
+
+    # -- similar items ---------------------------------------------------
+    @available_if(_has_item_similarity)
+    def similar_items(self, items, n_items=10, *, return_scores=False):
+        """Return the items most similar to each given item, best first.
+
+        Parameters
+        ----------
+        items : array-like of shape (n_queries,)
+            Item ids known at fit.
+        n_items : int, default=10
+            Length of each list (capped at ``n_items_ - 1``); the query item
+            itself is never in its list.
+        return_scores : bool, default=False
+            Whether to also return the similarities.
+
+        Returns
+        -------
+        similar : ndarray of shape (n_queries, min(n_items, n_items_ - 1))
+            Item ids, most similar first.
+        scores : ndarray of shape (n_queries, min(n_items, n_items_ - 1))
+            Only with ``return_scores=True``.
+        """
+        check_is_fitted(self)
+        n_items = check_k(n_items, name="n_items", estimator=self)
+        codes = self._encode_items(items)
+        width = min(n_items, self.n_items_ - 1)
+        if width < 1:
+            raise ValueError(
+                f"{type(self).__name__}: the model knows a single item, so it has "
+                "no similar items to return."
+            )
+        ranked, values = self._rank(
+            codes, lambda block, _: self._similar_item_scores(block), None, width,
+            None, exclude_self=True)
+        similar = self.items_[ranked]
+        return (similar, values) if return_scores else similar
+
+    # -- tags ------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        if tags.regressor_tags is not None:
+            tags.regressor_tags.poor_score = True
+        return tags

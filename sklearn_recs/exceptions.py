@@ -1,0 +1,18 @@
+"""Warnings and errors raised by sklearn_recs."""
+
+from sklearn.exceptions import NotFittedError
+
+__all__ = ["ColdStartWarning", "DataWarning", "NotFittedError"]
+
+
+class DataWarning(UserWarning):
+    """Warning about the input data: converted, aggregated or dropped rows."""
+
+
+class ColdStartWarning(UserWarning):
+    """Warning that some users or items were unknown at fit time.
+
+    Their scores come from the estimator's documented fallback (the global
+    mean and biases for rating models, popularity for rankings); the message
+    gives how many rows or users were affected.
+    """

@@ -1,0 +1,357 @@
+"""Input validation shared by every estimator, splitter and scorer.
+
+The data contract of the package: ``X`` is array-like of shape
+``(n_samples, >=2)`` whose column 0 holds user ids and column 1 item ids
+(ints, floats or strings), one row per interaction; further columns (a
+timestamp, say) are ignored unless an estimator or splitter is told to use
+them. ``y`` holds explicit ratings, or non-negative implicit weights.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+__all__ = [
+    "check_interactions",
+    "check_ids",
+    "check_k",
+    "get_column",
+]
+
+
+def _name(estimator: Any) -> str:
+    if estimator is None:
+        return ""
+    if isinstance(estimator, str):
+        return estimator + ": "
+    return type(estimator).__name__ + ": "
+
+
+def _as_2d(X: Any, estimator: Any = None):
+    """Return ``X`` as a DataFrame or a 2-D ndarray, with clear errors."""
+    prefix = _name(estimator)
+    if sp.issparse(X):
+        raise TypeError(
+            f"{prefix}sparse X is not supported: X holds (user id, item id) "
+            "rows, not features. Pass a dense 2-D array or a DataFrame."
+        )
+    if isinstance(X, pd.DataFrame):
+        frame = X
+    else:
+        if isinstance(X, pd.Series):
+            X = X.to_numpy()
+        try:
+            frame = np.asarray(X)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"{prefix}X could not be read as a 2-D array ({exc}). Pass a "
+                "2-D array or a DataFrame with user and item columns."
+            ) from exc
+        if frame.dtype.kind == "c":
+            raise ValueError(f"{prefix}Complex data not supported in X; ids must be integers or strings.")
+    if frame.ndim != 2:
+        raise ValueError(
+            f"{prefix}X must be 2-D with at least 2 columns (user id, item id); "
+            f"got an array of shape {frame.shape}. Reshape your data: pass a "
+            "2-D array or a DataFrame with user and item columns "
+            "(X.reshape(1, -1) for a single row)."
+        )
+    n_rows, n_cols = frame.shape
+    if n_cols < 2:
+        raise ValueError(
+            f"{prefix}X has {n_cols} feature(s) (shape={frame.shape}) while a "
+            "minimum of 2 is required: column 0 holds user ids and column 1 "
+            "item ids."
+        )
+    if n_rows == 0:
+        raise ValueError(
+            f"{prefix}X is empty: found array with 0 sample(s) (shape "
+            f"{frame.shape}); at least 1 interaction is required."
+        )
+    return frame
+
+
+def get_column(X: Any, column: int | str, *, estimator: Any = None) -> np.ndarray:
+    """Return one column of ``X`` as a 1-D ndarray.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_columns)
+        A DataFrame or a 2-D array.
+    column : int or str
+        Position, or name for a DataFrame.
+    estimator : object or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    values : ndarray of shape (n_samples,)
+        The column.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.utils.validation import get_column
+    >>> get_column(np.array([[1, 10, 5], [2, 20, 6]]), 2)
+    array([5, 6])
+    """
+    frame = _as_2d(X, estimator)
+    prefix = _name(estimator)
+    if isinstance(frame, pd.DataFrame):
+        if isinstance(column, str):
+            if column not in frame.columns:
+                raise KeyError(
+                    f"{prefix}unknown column {column!r}; X has columns "
+                    f"{list(frame.columns)}."
+                )
+            return frame[column].to_numpy()
+        if not -frame.shape[1] <= column < frame.shape[1]:
+            raise IndexError(
+                f"{prefix}column {column} is out of range: X has "
+                f"{frame.shape[1]} columns."
+            )
+        return frame.iloc[:, column].to_numpy()
+    if isinstance(column, str):
+        raise KeyError(
+            f"{prefix}column {column!r} given by name, but X is an array "
+            "without column names. Pass a DataFrame or the column's position."
+        )
+    if not -frame.shape[1] <= column < frame.shape[1]:
+        raise IndexError(
+            f"{prefix}column {column} is out of range: X has "
+            f"{frame.shape[1]} columns."
+        )
+    return frame[:, column]
+
+
+def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarray:
+    """Validate a 1-D sequence of user or item ids.
+
+    Ids may be integers, floats or strings, but not missing (NaN, None) or
+    infinite, and not a mix of numbers and strings.
+
+    Parameters
+    ----------
+    ids : array-like of shape (n,)
+        The ids. A scalar is treated as a sequence of one.
+    what : str, default="ids"
+        How to name them in error messages ("user ids", "item ids").
+    estimator : object or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    ids : ndarray of shape (n,)
+        Numeric ids keep their numeric dtype; anything else is an object
+        array of strings.
+
+    Examples
+    --------
+    >>> from sklearn_recs.utils.validation import check_ids
+    >>> check_ids([3, 1, 2], what="user ids")
+    array([3, 1, 2])
+    """
+    prefix = _name(estimator)
+    if isinstance(ids, pd.Series | pd.Index):
+        if isinstance(ids.dtype, pd.CategoricalDtype):
+            ids = ids.astype(ids.dtype.categories.dtype)
+        ids = ids.to_numpy(dtype=None)
+    arr = np.asarray(ids)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise ValueError(f"{prefix}{what} must be 1-D; got shape {arr.shape}.")
+    if arr.dtype.kind in "biuf":
+        if arr.dtype.kind == "b":
+            arr = arr.astype(np.int64)
+        if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+            bad = arr[~np.isfinite(arr)][0]
+            raise ValueError(
+                f"{prefix}{what} contain {np.sum(~np.isfinite(arr))} missing or "
+                f"infinite value(s) (e.g. {bad}). Drop or fill those rows "
+                "before calling this method."
+            )
+        return arr
+    if arr.dtype.kind in "US":
+        return arr.astype(object)
+    if arr.dtype.kind == "O":
+        if arr.size == 0:
+            return arr
+        missing = pd.isna(arr)
+        if missing.any():
+            raise ValueError(
+                f"{prefix}{what} contain {int(missing.sum())} missing value(s) "
+                "(NaN or None). Drop or fill those rows before calling this "
+                "method."
+            )
+        kinds = pd.api.types.infer_dtype(arr, skipna=False)
+        if kinds in ("integer", "floating", "mixed-integer-float", "decimal"):
+            return check_ids(arr.astype(np.float64 if "float" in kinds else np.int64),
+                             what=what, estimator=estimator)
+        if kinds != "string":
+            example = next(
+                (v for v in arr if not isinstance(v, str)), arr[0]
+            )
+            raise TypeError(
+                f"{prefix}{what} must be all numbers or all strings; got "
+                f"{kinds!r} values (e.g. {example!r} of type "
+                f"{type(example).__name__}). Convert them with "
+                ".astype(str) or to integers."
+            )
+        return arr
+    raise TypeError(
+        f"{prefix}{what} have unsupported dtype {arr.dtype}; use integers or "
+        "strings."
+    )
+
+
+def check_interactions(
+    X: Any,
+    y: Any = None,
+    *,
+    implicit: bool = False,
+    y_required: bool = False,
+    estimator: Any = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Validate interaction data and return its user, item and value columns.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_columns >= 2)
+        Column 0 holds user ids, column 1 item ids; further columns are
+        ignored here.
+    y : array-like of shape (n_samples,), default=None
+        Explicit ratings, or non-negative implicit weights.
+    implicit : bool, default=False
+        Whether ``y`` holds implicit weights (which must be >= 0).
+    y_required : bool, default=False
+        Whether ``y`` must be given (rating estimators).
+    estimator : object or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    users : ndarray of shape (n_samples,)
+        User ids.
+    items : ndarray of shape (n_samples,)
+        Item ids.
+    y : ndarray of shape (n_samples,) of float64, or None
+        The ratings or weights, or None where ``y`` was not given.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, empty data, missing or infinite ids or values,
+        mismatched lengths, or negative implicit weights.
+
+    Examples
+    --------
+    >>> from sklearn_recs.utils.validation import check_interactions
+    >>> users, items, y = check_interactions([[1, 10], [2, 10]], [4.0, 3.5])
+    >>> users, items, y
+    (array([1, 2]), array([10, 10]), array([4. , 3.5]))
+    """
+    prefix = _name(estimator)
+    frame = _as_2d(X, estimator)
+    users = check_ids(get_column(frame, 0), what="user ids (column 0 of X)",
+                      estimator=estimator)
+    items = check_ids(get_column(frame, 1), what="item ids (column 1 of X)",
+                      estimator=estimator)
+    if y is None:
+        if y_required:
+            raise ValueError(
+                f"{prefix}requires y to be passed, but the target y is None. "
+                "Pass the ratings as y."
+            )
+        return users, items, None
+    if sp.issparse(y):
+        raise TypeError(f"{prefix}sparse y is not supported; pass a 1-D array.")
+    if isinstance(y, pd.DataFrame):
+        y = y.to_numpy()
+    y_arr = np.asarray(y)
+    if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+        import warnings
+
+        from sklearn.exceptions import DataConversionWarning
+
+        warnings.warn(
+            "A column-vector y was passed when a 1d array was expected. Please "
+            "change the shape of y to (n_samples,), for example using ravel().",
+            DataConversionWarning,
+            stacklevel=3,
+        )
+        y_arr = y_arr.ravel()
+    if y_arr.ndim != 1:
+        raise ValueError(
+            f"{prefix}y must be 1-D with one value per row of X; got shape "
+            f"{y_arr.shape}."
+        )
+    if y_arr.shape[0] != users.shape[0]:
+        raise ValueError(
+            f"{prefix}X and y have inconsistent numbers of samples: X has "
+            f"{users.shape[0]} rows, y has {y_arr.shape[0]}."
+        )
+    try:
+        values = y_arr.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        example = next((v for v in y_arr.ravel()
+                        if not isinstance(v, numbers.Number)), y_arr[0])
+        raise ValueError(
+            f"{prefix}y must be numeric (ratings or weights); got a "
+            f"non-numeric value {example!r}. Convert y to floats."
+        ) from exc
+    bad = ~np.isfinite(values)
+    if bad.any():
+        raise ValueError(
+            f"{prefix}y contains {int(bad.sum())} NaN or infinite value(s) "
+            f"(first at row {int(np.flatnonzero(bad)[0])}). Drop or fill those "
+            "rows before fitting."
+        )
+    if implicit and (values < 0).any():
+        neg = values[values < 0]
+        raise ValueError(
+            f"{prefix}implicit weights in y must be >= 0; got {neg.size} "
+            f"negative value(s) (e.g. {neg[0]:g}). Pass counts or confidences, "
+            "or y=None to treat every row as a positive."
+        )
+    return users, items, values
+
+
+def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
+    """Validate a positive integer such as ``k`` or ``n_items``.
+
+    Parameters
+    ----------
+    k : int
+        The value to check.
+    name : str, default="k"
+        The parameter's name, for the error message.
+    estimator : object or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    k : int
+        The value as a Python int.
+
+    Examples
+    --------
+    >>> from sklearn_recs.utils.validation import check_k
+    >>> check_k(10)
+    10
+    """
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(
+            f"{_name(estimator)}{name}={k!r} is invalid; {name} must be an int "
+            ">= 1."
+        )
+    if k < 1:
+        raise ValueError(
+            f"{_name(estimator)}{name}={k} is invalid; {name} must be an int >= 1."
+        )
+    return int(k)
