@@ -1,0 +1,38 @@
+"""The estimators that ``python -m sklearn_recs evaluate`` knows by name.
+
+Each entry maps a command-line name to ``"module:Class"`` and the keyword
+arguments of its leaderboard configuration. Classes are imported only when
+chosen, so listing the neural models does not import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+MODELS: dict[str, tuple[str, dict]] = {
+    "global-mean": ("sklearn_recs.baselines:GlobalMean", {}),
+    "bias": ("sklearn_recs.baselines:BiasBaseline", {}),
+    "popularity": ("sklearn_recs.baselines:Popularity", {}),
+    "item-knn": ("sklearn_recs.neighbors:ItemKNN",
+                 {"similarity": "pearson_baseline", "shrinkage": 100, "k": 40,
+                  "max_neighbors": 400}),
+    "user-knn": ("sklearn_recs.neighbors:UserKNN",
+                 {"similarity": "pearson_baseline", "shrinkage": 100, "k": 40,
+                  "max_neighbors": 300}),
+    "item-knn-bm25": ("sklearn_recs.neighbors:ItemKNN",
+                      {"feedback": "implicit", "weighting": "bm25", "k": 200}),
+    "user-knn-bm25": ("sklearn_recs.neighbors:UserKNN",
+                      {"feedback": "implicit", "weighting": "bm25", "k": 100}),
+}
+
+
+def make_model(name: str):
+    """Build the registered estimator ``name`` with its leaderboard settings."""
+    try:
+        path, params = MODELS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}."
+        ) from None
+    module, cls = path.split(":")
+    return getattr(importlib.import_module(module), cls)(**params)
