@@ -21,9 +21,12 @@ from pathlib import Path
 import pandas as pd
 
 from ._leaderboard import PROTOCOLS, leaderboard
-from ._registry import MODELS, make_model
+from ._registry import MODELS, fit_param_names, make_model
 
 _DATASETS = {"ml-latest-small": "latest-small", "ml-100k": "100k"}
+# The item metadata a content model learns from, per data set.
+_ITEM_FEATURES = {"ml-latest-small": ["genres", "tags", "title"],
+                  "ml-100k": ["genres", "year"]}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -69,13 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     data = fetch_movielens(_DATASETS[args.dataset], data_home=args.data_home,
                            folds=args.protocol == "folds" and args.dataset == "ml-100k")
     estimators = {name: make_model(name) for name in names}
+    item_features = data.item_info[_ITEM_FEATURES[args.dataset]]
+    fit_params = {name: {"item_features": item_features} for name in names
+                  if "item_features" in fit_param_names(name)}
     print(f"{args.dataset}: {len(data.data):,} ratings, "
           f"{data.data['user_id'].nunique():,} users, {data.data['item_id'].nunique():,} "
           f"items; protocol {args.protocol}; k={args.k}", file=sys.stderr)
     table = leaderboard(estimators, data.data, data.target.to_numpy(),
                         protocol=args.protocol, k=args.k, folds=data.get("folds"),
                         relevance_threshold=args.relevance_threshold,
-                        random_state=args.random_state, progress=not args.quiet)
+                        random_state=args.random_state, fit_params=fit_params,
+                        progress=not args.quiet)
     with pd.option_context("display.width", 200, "display.max_columns", 30,
                            "display.float_format", "{:.4f}".format):
         print(table.to_string())

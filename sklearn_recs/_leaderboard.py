@@ -84,14 +84,16 @@ def make_splits(X: Any, protocol: str, *, folds: list | None = None,
 
 
 def evaluate_split(estimator: Any, X_train, y_train, X_test, y_test, *, k: int = 10,
-                   relevance_threshold: float | None = None) -> dict[str, float]:
+                   relevance_threshold: float | None = None,
+                   fit_params: dict | None = None) -> dict[str, float]:
     """Fit a clone of ``estimator`` on one split and measure it on the test part.
 
     Rating models are fitted on the ratings and also scored by RMSE and MAE;
     implicit models are fitted on the interactions alone (``y=None``). Every
     model ranks the whole catalogue, less the user's training items, for
     each test user with relevant test items (all test items, or those rated
-    ``>= relevance_threshold``).
+    ``>= relevance_threshold``). ``fit_params`` go to ``fit`` (for
+    example ``item_features`` for a content model).
 
     Returns
     -------
@@ -101,7 +103,7 @@ def evaluate_split(estimator: Any, X_train, y_train, X_test, y_test, *, k: int =
     model = clone(estimator)
     rating = is_rating_model(model)
     start = time.perf_counter()
-    model.fit(X_train, y_train if rating else None)
+    model.fit(X_train, y_train if rating else None, **(fit_params or {}))
     result: dict[str, float] = {"fit_s": time.perf_counter() - start}
     users, items, y = check_interactions(X_test, y_test)
     if rating:
@@ -126,6 +128,7 @@ def evaluate_split(estimator: Any, X_train, y_train, X_test, y_test, *, k: int =
 def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
                 k: int = 10, folds: list | None = None,
                 relevance_threshold: float | None = None, random_state: int | None = 0,
+                fit_params: dict[str, dict] | None = None,
                 progress: bool = False) -> pd.DataFrame:
     """Evaluate named estimators on the same splits; one row per estimator.
 
@@ -147,6 +150,8 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
         Rating from which a test item counts as relevant; None counts all.
     random_state : int, default=0
         Seed of the random splits.
+    fit_params : dict of str to dict, default=None
+        Extra fit parameters of some estimators, by display name.
     progress : bool, default=False
         Show a progress bar on stderr.
 
@@ -184,7 +189,8 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
             warnings.simplefilter("ignore", ColdStartWarning)
             warnings.simplefilter("ignore", DataWarning)
             scores = evaluate_split(estimator, X.iloc[train], y[train], X.iloc[test],
-                                    y[test], k=k, relevance_threshold=relevance_threshold)
+                                    y[test], k=k, relevance_threshold=relevance_threshold,
+                                    fit_params=(fit_params or {}).get(name))
         rows.append({"model": name, **scores})
     table = pd.DataFrame(rows).groupby("model", sort=False).mean()
     columns = [c for c in ("rmse", "mae") if c in table.columns]

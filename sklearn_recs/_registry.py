@@ -1,18 +1,25 @@
 """The estimators that ``python -m sklearn_recs evaluate`` knows by name.
 
-Each entry maps a command-line name to ``"module:Class"`` and the keyword
-arguments of its leaderboard configuration. Classes are imported only when
-chosen, so listing the neural models does not import torch.
+Each entry maps a command-line name to ``"module:Class"``, the keyword
+arguments of its leaderboard configuration and, optionally, the names of
+the data-dependent fit parameters it needs (``"item_features"``: the data
+set's item metadata). Classes are imported only when chosen, so listing the
+neural models does not import torch.
 """
 
 from __future__ import annotations
 
 import importlib
 
-MODELS: dict[str, tuple[str, dict]] = {
+MODELS: dict[str, tuple] = {
     "global-mean": ("sklearn_recs.baselines:GlobalMean", {}),
     "bias": ("sklearn_recs.baselines:BiasBaseline", {}),
     "popularity": ("sklearn_recs.baselines:Popularity", {}),
+    "mf": ("sklearn_recs.neural:MatrixFactorization", {"random_state": 0}),
+    "bpr": ("sklearn_recs.neural:ImplicitMatrixFactorization",
+            {"loss": "bpr", "random_state": 0}),
+    "mf-implicit": ("sklearn_recs.neural:ImplicitMatrixFactorization",
+                    {"loss": "bce", "random_state": 0}),
     "item-knn": ("sklearn_recs.neighbors:ItemKNN",
                  {"similarity": "pearson_baseline", "shrinkage": 100, "k": 40,
                   "max_neighbors": 400}),
@@ -23,16 +30,23 @@ MODELS: dict[str, tuple[str, dict]] = {
                       {"feedback": "implicit", "weighting": "bm25", "k": 200}),
     "user-knn-bm25": ("sklearn_recs.neighbors:UserKNN",
                       {"feedback": "implicit", "weighting": "bm25", "k": 100}),
+    "content": ("sklearn_recs.content:ContentRecommender",
+                {"profile": "ridge", "alpha": 5.0}, ("item_features",)),
 }
 
 
 def make_model(name: str):
     """Build the registered estimator ``name`` with its leaderboard settings."""
     try:
-        path, params = MODELS[name]
+        path, params = MODELS[name][:2]
     except KeyError:
         raise ValueError(
             f"unknown model {name!r}; choose from {', '.join(sorted(MODELS))}."
         ) from None
     module, cls = path.split(":")
     return getattr(importlib.import_module(module), cls)(**params)
+
+
+def fit_param_names(name: str) -> tuple[str, ...]:
+    """Names of the data-dependent fit parameters the model ``name`` needs."""
+    return MODELS[name][2] if len(MODELS[name]) > 2 else ()

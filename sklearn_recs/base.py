@@ -117,8 +117,14 @@ class RecommenderMixin:
     """
 
     # -- fitting ---------------------------------------------------------
-    def _fit_interactions(self, X, y, *, implicit):
+    def _fit_interactions(self, X, y, *, implicit, extra_items=None):
         """Validate ``X, y``, learn the vocabularies and the interaction matrix.
+
+        ``extra_items`` (ids, optional) joins the item vocabulary even where
+        ``X`` has no interaction with them: a model that can score items from
+        side information (content features) makes them recommendable. They
+        get empty columns in ``interactions_``, popularity 0 and a fallback
+        item bias of 0.
 
         Returns the aggregated unique pairs ``(user_codes, item_codes,
         values)`` in CSR order; ``values`` is None for implicit data with
@@ -130,6 +136,11 @@ class RecommenderMixin:
         self.n_features_in_ = _as_2d(X).shape[1]
         user_codes, self.users_ = pd.factorize(users, sort=True)
         item_codes, self.items_ = pd.factorize(items, sort=True)
+        if extra_items is not None:
+            catalogue = pd.Index(self.items_).union(
+                pd.Index(check_ids(extra_items, what="item ids", estimator=self)))
+            item_codes = catalogue.get_indexer(self.items_)[item_codes]
+            self.items_ = catalogue
         self.users_ = np.asarray(self.users_)
         self.items_ = np.asarray(self.items_)
         self.n_users_ = len(self.users_)

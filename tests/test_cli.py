@@ -15,7 +15,7 @@ from sklearn_recs.metrics import ndcg_at_k_score
 def test_evaluate_ml100k_folds_bias_baseline(data_home, tmp_path, capsys):
     out = tmp_path / "board.csv"
     status = main(["evaluate", "--dataset", "ml-100k", "--data-home", str(data_home),
-                   "--protocol", "folds", "--models", "bias,popularity", "--quiet",
+                   "--protocol", "folds", "--models", "bias,popularity,content", "--quiet",
                    "--output", str(out)])
     assert status == 0
     printed = capsys.readouterr().out
@@ -25,6 +25,8 @@ def test_evaluate_ml100k_folds_bias_baseline(data_home, tmp_path, capsys):
     assert table.loc["bias", "rmse"] <= 0.945
     assert np.isnan(table.loc["popularity", "rmse"])  # implicit: no rating metric
     assert table.loc["popularity", "ndcg@10"] > 0.2
+    # The content model got the genres and years: it ranks above chance (~0.007).
+    assert table.loc["content", "ndcg@10"] > 0.01
     assert (table["coverage@10"] > 0).all() and (table["fit_s"] > 0).all()
 
 

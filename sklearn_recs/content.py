@@ -1,0 +1,643 @@
+"""Content-based recommendation: items described by features, users by profiles.
+
+:class:`ContentRecommender` turns item side information (genres, tags,
+titles, years, any column) into vectors with a scikit-learn transformer and
+scores every item, rated or not, against a profile of each user built from
+the items they rated. It ranks items nobody has rated yet (cold-start items)
+and explains its recommendations by the features that drove them.
+"""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .base import RecommenderMixin
+from .exceptions import DataWarning
+from .utils.validation import check_ids, get_column
+
+__all__ = ["ContentRecommender"]
+
+# Conjugate-gradient settings of the per-user ridge profiles.
+_CG_MAX_ITER = 200
+_CG_TOL = 1e-6
+
+
+# -- the default item transformer ----------------------------------------------
+def _fill_empty(column):
+    """Replace missing values of a text or label-list column by ``""``."""
+    column = pd.Series(np.asarray(column, dtype=object).ravel())
+    return column.where(column.notna(), "").to_numpy()
+
+
+def _labels(value):
+    """Tokens of a label cell: a list of labels, or one label as a string."""
+    if isinstance(value, str):
+        return [value] if value else []
+    return [str(label) for label in value]
+
+
+def _column_kind(column):
+    if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == bool:
+        return "category"
+    if pd.api.types.is_numeric_dtype(column.dtype):
+        return "number"
+    if pd.api.types.is_object_dtype(column.dtype) or pd.api.types.is_string_dtype(column.dtype):
+        present = column.dropna()
+        if len(present) and present.map(lambda v: isinstance(v, list | tuple | set | np.ndarray)).all():
+            return "labels"
+        if present.map(lambda v: isinstance(v, str)).all():
+            return "text"
+    return None
+
+
+def make_default_transformer(item_features):
+    """Build the transformer :class:`ContentRecommender` uses by default.
+
+    One block per column of ``item_features``, stacked by a
+    :class:`~sklearn.compose.ColumnTransformer` (sparse output):
+
+    - lists of labels (genres) -> TF-IDF over the labels, each row L2-normalised;
+    - text (tags, titles) -> TF-IDF over words, English stop words removed,
+      sublinear term frequencies, each row L2-normalised;
+    - categories and booleans -> one-hot;
+    - numbers (year) -> missing values replaced by the median, standardised.
+
+    Missing text or label lists count as empty. Any other column type (dates,
+    mixed objects) is an error: drop the column or pass your own transformer.
+
+    Parameters
+    ----------
+    item_features : DataFrame of shape (n_items, n_columns)
+        The item features, one row per item.
+
+    Returns
+    -------
+    transformer : ColumnTransformer
+        Unfitted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_recs.content import make_default_transformer
+    >>> items = pd.DataFrame({"genres": [["Drama"], ["Comedy", "Drama"]],
+    ...                       "year": [1995, 2001]})
+    >>> make_default_transformer(items).fit_transform(items).shape
+    (2, 3)
+    """
+    blocks = []
+    for name in item_features.columns:
+        kind = _column_kind(item_features[name])
+        fill = FunctionTransformer(_fill_empty, feature_names_out="one-to-one")
+        if kind == "labels":
+            block = make_pipeline(fill, TfidfVectorizer(analyzer=_labels))
+        elif kind == "text":
+            block = make_pipeline(fill, TfidfVectorizer(stop_words="english", sublinear_tf=True))
+        elif kind == "category":
+            block = OneHotEncoder(handle_unknown="ignore")
+            name = [name]
+        elif kind == "number":
+            block = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+            name = [name]
+        else:
+            raise TypeError(
+                f"ContentRecommender: item_features column {name!r} has dtype "
+                f"{item_features[name].dtype}, which the default transformer does "
+                "not handle (it handles text, lists of labels, categories and "
+                "numbers). Drop the column or pass transformer=..."
+            )
+        blocks.append((str(name if isinstance(name, str) else name[0]), block, name))
+    return ColumnTransformer(blocks, sparse_threshold=1.0)
+
+
+# -- sparse helpers --------------------------------------------------------------
+def _sampled_dot(A, B, rows, cols):
+    """``(A[rows] * B[cols]).sum(axis=1)`` for CSR ``A`` and ``B``, in O(nnz).
+
+    Looks each nonzero of ``B[cols]`` up in ``A``'s sorted row-major keys,
+    so no ``len(rows) x n_features`` intermediate is formed.
+    """
+    if not A.has_canonical_format:
+        A = A.copy()
+        A.sum_duplicates()
+    n_features = A.shape[1]
+    keys = np.repeat(np.arange(A.shape[0], dtype=np.int64), np.diff(A.indptr)) * n_features
+    keys += A.indices
+    sub = B[cols]
+    pair = np.repeat(np.arange(len(cols)), np.diff(sub.indptr))
+    wanted = rows[pair].astype(np.int64) * n_features + sub.indices
+    found = np.searchsorted(keys, wanted).clip(max=max(len(keys) - 1, 0))
+    hit = keys[found] == wanted if len(keys) else np.zeros(len(wanted), bool)
+    products = np.where(hit, A.data[found] if len(keys) else 0.0, 0.0) * sub.data
+    return np.bincount(pair, products, minlength=len(cols))
+
+
+def _row_norms(M):
+    return np.sqrt(np.asarray(M.multiply(M).sum(axis=1)).ravel())
+
+
+def _scale_rows(M, factors):
+    return sp.csr_matrix(sp.diags(factors) @ M)
+
+
+def _safe_inverse(values):
+    out = np.zeros_like(values, dtype=np.float64)
+    np.divide(1.0, values, out=out, where=values > 1e-12)
+    return out
+
+
+class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
+    """Content-based recommender: item features against user profiles.
+
+    Item features (a DataFrame indexed by item id, passed to ``fit``) are
+    turned into sparse vectors ``v_i`` by ``transformer``. Each user gets a
+    profile ``p_u`` in the same space, built from the items they rated:
+
+    - ``profile="centroid"``: the weighted mean of their item vectors, with
+      weights ``w_ui`` the mean-centred ratings (explicit feedback: liked
+      items pull towards their features, disliked ones push away) or the
+      interaction weights (implicit feedback), times a time decay when
+      ``half_life`` is set. Items are scored by the cosine (or dot product)
+      between ``p_u`` and ``v_i``.
+    - ``profile="ridge"``: a regularised linear model per user, ``p_u``
+      minimising ``sum_i c_ui (r_ui - mean_u - v_i . p_u)^2 + alpha |p_u|^2``
+      (``c_ui`` the time decay, 1 by default), solved for all users at once
+      by a batched conjugate gradient. Items are scored by ``v_i . p_u``.
+
+    Every item of ``item_features`` is in the catalogue ``items_``, rated or
+    not: items nobody rated in training are scored, predicted and
+    recommended from their features alone.
+
+    For explicit ratings ``predict`` maps a score back to the user's scale,
+    ``mean_u + beta_ * score`` (centroid; ``beta_`` fitted by least squares
+    on leave-one-out scores of the training ratings, each user's mean and
+    profile recomputed without the rating) or ``mean_u + score``
+    (ridge), so the model also works as a regressor. For implicit feedback
+    ``predict`` returns the score.
+
+    Parameters
+    ----------
+    transformer : transformer, default=None
+        Turns the ``item_features`` DataFrame into a (sparse) feature matrix:
+        a ``TfidfVectorizer`` over one text column, a ``ColumnTransformer``,
+        a ``Pipeline`` ending in ``TruncatedSVD``... It is cloned into
+        ``transformer_`` at fit, so its parameters can be tuned by grid
+        search as ``transformer__<name>``. None uses
+        :func:`make_default_transformer`: TF-IDF for text and label lists,
+        one-hot for categories, standardised numbers.
+    profile : {"centroid", "ridge"}, default="centroid"
+        How user profiles are built (see above).
+    similarity : {"cosine", "dot"}, default="cosine"
+        Score of the centroid profiles: cosine, or the dot product with the
+        raw item vectors. The ridge profiles always use the dot product.
+    alpha : float, default=1.0
+        Regularisation of the ridge profiles.
+    feedback : {"explicit", "implicit"}, default="explicit"
+        ``"explicit"``: ``y`` holds ratings, centred on each user's mean.
+        ``"implicit"``: ``y`` holds non-negative weights (or None, every
+        interaction a positive).
+    half_life : float, default=None
+        Half-life of an interaction's weight in the profile, in the units of
+        ``time_column``, counted back from the user's latest interaction.
+        None means no decay.
+    time_column : int or str, default=2
+        Column of ``X`` holding the interaction times, used only with
+        ``half_life``.
+
+    Attributes
+    ----------
+    transformer_ : transformer or None
+        The fitted clone of ``transformer`` (or of the default), or None when
+        fit without ``item_features``.
+    item_vectors_ : scipy.sparse.csr_matrix of shape (n_items_, n_item_features)
+        The transformed item features, rows in the order of ``items_``.
+    user_profiles_ : scipy.sparse.csr_matrix of shape (n_users_, n_item_features)
+        The user profiles: weighted mean item vectors (centroid) or ridge
+        coefficients.
+    user_mean_ : ndarray of shape (n_users_,)
+        Each user's mean rating (explicit feedback; zeros for implicit).
+    beta_ : float
+        Scale from score to centred rating used by ``predict`` (1.0 for the
+        ridge profiles and for implicit feedback).
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        The catalogue, sorted: the items of ``item_features`` (which must
+        cover every item of ``X``), rated or not.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items in the catalogue.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training ratings or weights (items without interactions have
+        empty columns).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+
+    See Also
+    --------
+    make_default_transformer : The default item transformer.
+    sklearn_recs.hybrid.RankingBlend : Blends this model's ranking with
+        collaborative ones.
+
+    Notes
+    -----
+    ``item_features`` must describe every item of ``X``; an item missing
+    from its index is an error (add a row with empty text, e.g. with
+    ``item_features.reindex(...)``, to give it a zero vector). Its index
+    must hold unique item ids of the same kind (numbers or strings) as
+    ``X``. Fit without ``item_features`` (as scikit-learn's generic checks
+    do), each item is its own one-hot feature: nothing generalises across
+    items, so the model predicts each user's mean rating and cannot rank
+    unrated items; a :class:`~sklearn_recs.exceptions.DataWarning` says so.
+
+    To pass ``item_features`` through a ``Pipeline`` or ``GridSearchCV``,
+    enable metadata routing (``sklearn.set_config(enable_metadata_routing=True)``)
+    and request it with ``set_fit_request(item_features=True)``;
+    ``GridSearchCV.fit(X, y, item_features=...)`` also works without routing.
+
+    Unknown users get the popularity ranking and the bias baseline, as
+    every recommender of the package does.
+
+    Memory is O(nnz of the item features + users x features used): scores
+    are computed in blocks of users, never as a dense users x items matrix.
+    The ridge profiles are dense over the features used by rated items.
+
+    References
+    ----------
+    .. [1] P. Lops, M. de Gemmis, G. Semeraro, "Content-based recommender
+       systems: state of the art and trends", Recommender Systems Handbook,
+       2011.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_recs.content import ContentRecommender
+    >>> items = pd.DataFrame(
+    ...     {"genres": [["Action"], ["Action", "Sci-Fi"], ["Romance"],
+    ...                 ["Romance", "Drama"], ["Sci-Fi"]]},
+    ...     index=[10, 20, 30, 40, 50])
+    >>> X = [[1, 10], [1, 30], [2, 30], [2, 10]]
+    >>> model = ContentRecommender().fit(X, [5, 1, 5, 2], item_features=items)
+    >>> model.recommend([1, 2], n_items=2)  # item 50 was never rated
+    array([[20, 50],
+           [40, 50]])
+    >>> model.similar_items([40], n_items=1)
+    array([[30]])
+    >>> model.explain(1, 20)
+      feature  contribution
+    0  genres__Action     0.5...
+    """
+
+    _parameter_constraints: dict = {
+        "transformer": [HasMethods(["fit", "transform"]), None],
+        "profile": [StrOptions({"centroid", "ridge"})],
+        "similarity": [StrOptions({"cosine", "dot"})],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
+        "feedback": [StrOptions({"explicit", "implicit"})],
+        "half_life": [Interval(Real, 0, None, closed="neither"), None],
+        "time_column": [Integral, str],
+    }
+
+    def __init__(self, *, transformer=None, profile="centroid", similarity="cosine",
+                 alpha=1.0, feedback="explicit", half_life=None, time_column=2):
+        self.transformer = transformer
+        self.profile = profile
+        self.similarity = similarity
+        self.alpha = alpha
+        self.feedback = feedback
+        self.half_life = half_life
+        self.time_column = time_column
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, item_features=None):
+        """Transform the item features and build the user profiles.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids; with ``half_life``,
+            ``time_column`` holds the times.
+        y : array-like of shape (n_samples,), default=None
+            Ratings (``feedback="explicit"``, required) or non-negative
+            weights (``feedback="implicit"``; None counts each row as 1).
+        item_features : DataFrame of shape (n_catalogue, n_columns), default=None
+            Item side information, indexed by item id (unique). It must cover
+            every item of ``X``; its other items are cold-start items, scored
+            from their features. None: see Notes.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        implicit = self.feedback == "implicit"
+        catalogue = None
+        if item_features is not None:
+            item_features, catalogue = self._check_item_features(item_features, X)
+        users, items, values = self._fit_interactions(X, y, implicit=implicit,
+                                                      extra_items=catalogue)
+        vectors = self._item_vectors(item_features)
+        weights = np.ones(len(users)) if values is None else values.copy()
+        self.user_mean_ = np.zeros(self.n_users_)
+        if not implicit:
+            counts = np.bincount(users, minlength=self.n_users_)
+            self.user_mean_ = np.bincount(users, weights, self.n_users_) / counts
+            weights -= self.user_mean_[users]
+        decay = self._decay(X, users, items)
+        if self.profile == "ridge":
+            self._V = vectors
+            self.user_profiles_ = self._ridge_profiles(vectors, users, items, weights, decay)
+            self._P = self.user_profiles_
+            self.beta_ = 1.0
+        else:
+            self._centroid_profiles(vectors, users, items, weights, decay, implicit)
+        self._unit_items = _scale_rows(vectors, _safe_inverse(_row_norms(vectors)))
+        return self
+
+    # -- fit helpers ---------------------------------------------------------
+    def _check_item_features(self, item_features, X):
+        """Validate ``item_features``; return it and its index as ids."""
+        if isinstance(item_features, pd.Series):
+            item_features = item_features.to_frame()
+        if not isinstance(item_features, pd.DataFrame):
+            raise TypeError(
+                "ContentRecommender: item_features must be a pandas DataFrame "
+                f"indexed by item id; got {type(item_features).__name__}. Wrap "
+                "it, e.g. pd.DataFrame(features, index=item_ids)."
+            )
+        ids = check_ids(item_features.index, what="item_features.index (item ids)",
+                        estimator=self)
+        duplicated = pd.Index(ids).duplicated()
+        if duplicated.any():
+            raise ValueError(
+                f"ContentRecommender: item_features has {int(duplicated.sum())} "
+                f"duplicate item id(s) in its index (e.g. {ids[duplicated][:5].tolist()}); "
+                "each item needs exactly one row. Drop or aggregate the "
+                "duplicates, e.g. item_features[~item_features.index.duplicated()]."
+            )
+        trained = check_ids(get_column(X, 1, estimator=self),
+                            what="item ids (column 1 of X)", estimator=self)
+        hint = (" It has an 'item_id' column: use item_features.set_index('item_id')."
+                if "item_id" in item_features.columns else "")
+        if (ids.dtype.kind == "O") != (trained.dtype.kind == "O"):
+            raise ValueError(
+                "ContentRecommender: item_features.index holds "
+                f"{'strings' if ids.dtype.kind == 'O' else 'numbers'} but the item "
+                f"ids of X are {'strings' if trained.dtype.kind == 'O' else 'numbers'}; "
+                f"index item_features by the item ids of X.{hint}"
+            )
+        missing = pd.Index(np.unique(trained)).difference(pd.Index(ids))
+        if len(missing):
+            raise ValueError(
+                f"ContentRecommender: {len(missing)} item id(s) of X have no row "
+                f"in item_features (e.g. {missing[:5].tolist()}); its index must "
+                "hold the item ids of X. To give featureless items a zero "
+                "vector, add empty rows: item_features.reindex(all_item_ids) "
+                f"(missing text counts as empty with the default transformer).{hint}"
+            )
+        return item_features, ids
+
+    def _item_vectors(self, item_features):
+        """The item feature matrix (CSR, rows in the order of ``items_``)."""
+        if item_features is None:
+            warnings.warn(
+                "ContentRecommender: fit without item_features, so each item is "
+                "its own one-hot feature: the model predicts user means and "
+                "cannot rank unrated items. Pass fit(X, y, item_features=...).",
+                DataWarning,
+                stacklevel=3,
+            )
+            self.transformer_ = None
+            self.item_vectors_ = sp.identity(self.n_items_, format="csr")
+            return self.item_vectors_
+        frame = item_features.iloc[pd.Index(item_features.index).get_indexer(self.items_)]
+        self.transformer_ = (make_default_transformer(frame) if self.transformer is None
+                             else clone(self.transformer))
+        try:
+            vectors = self.transformer_.fit_transform(frame)
+        except (ValueError, TypeError, AttributeError) as exc:
+            holes = [str(c) for c in frame.columns if frame[c].isna().any()]
+            if not holes:
+                raise
+            raise ValueError(
+                f"ContentRecommender: the transformer failed on item_features "
+                f"({exc}); columns {holes} hold missing values. Fill them (e.g. "
+                "item_features.fillna({'tags': ''})), impute them in the "
+                "transformer, or use transformer=None, which treats missing "
+                "text as empty."
+            ) from exc
+        vectors = sp.csr_matrix(vectors, dtype=np.float64)
+        if vectors.shape[0] != self.n_items_:
+            raise ValueError(
+                f"ContentRecommender: the transformer returned {vectors.shape[0]} "
+                f"rows for {self.n_items_} items; it must return one row per item."
+            )
+        bad = ~np.isfinite(vectors.data)
+        if bad.any():
+            rows = np.repeat(np.arange(self.n_items_), np.diff(vectors.indptr))[bad]
+            raise ValueError(
+                f"ContentRecommender: the transformer output {int(bad.sum())} NaN or "
+                f"infinite value(s), for item(s) {self.items_[np.unique(rows)][:5].tolist()}"
+                "; impute missing numbers (e.g. SimpleImputer) in the transformer."
+            )
+        vectors.sum_duplicates()
+        self.item_vectors_ = vectors
+        return vectors
+
+    def _decay(self, X, users, items):
+        """Time-decay weight of each unique (user, item) pair, or None."""
+        if self.half_life is None:
+            return None
+        times = get_column(X, self.time_column, estimator=self)
+        if np.issubdtype(times.dtype, np.datetime64):
+            times = times.astype("datetime64[s]").astype(np.int64)
+        try:
+            times = times.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"ContentRecommender: time_column={self.time_column!r} must hold "
+                f"numbers or datetimes to apply half_life; got {times.dtype} values."
+            ) from exc
+        if not np.isfinite(times).all():
+            raise ValueError(
+                f"ContentRecommender: time_column={self.time_column!r} has missing "
+                "or infinite times; fill them or set half_life=None."
+            )
+        row_users = self._encode_users(get_column(X, 0))
+        row_items = self._encode_items(get_column(X, 1))
+        latest = pd.Series(times).groupby(row_users).max().to_numpy()
+        row_decay = 0.5 ** ((latest[row_users] - times) / self.half_life)
+        shape = (self.n_users_, self.n_items_)
+        total = sp.csr_matrix((row_decay, (row_users, row_items)), shape=shape)
+        count = sp.csr_matrix((np.ones(len(times)), (row_users, row_items)), shape=shape)
+        total.sum_duplicates()
+        count.sum_duplicates()
+        return total.data / count.data
+
+    def _centroid_profiles(self, vectors, users, items, weights, decay, implicit):
+        cosine = self.similarity == "cosine"
+        V = _scale_rows(vectors, _safe_inverse(_row_norms(vectors))) if cosine else vectors
+        w = weights if decay is None else weights * decay
+        W = sp.csr_matrix((w, self.interactions_.indices, self.interactions_.indptr),
+                          shape=self.interactions_.shape)
+        S = sp.csr_matrix(W @ V)
+        total = np.bincount(users, np.abs(w), minlength=self.n_users_)
+        self.user_profiles_ = _scale_rows(S, _safe_inverse(total))
+        norms = _row_norms(S)
+        self._P = _scale_rows(S, _safe_inverse(norms)) if cosine else self.user_profiles_
+        self._V = V
+        self.beta_ = 1.0
+        if implicit:
+            return
+        # Leave-one-out score of each training rating: the profile rebuilt
+        # without it, the user's mean included (else the remaining centred
+        # ratings lean against the left-out one). With d the decay, e the
+        # centred rating of the left-out pair and T = sum_k d_k v_k, it is
+        # a + c b with a = S - w v, b = T - d v, c = e / (n_u - 1).
+        d = np.ones(len(w)) if decay is None else decay
+        T = sp.csr_matrix(sp.csr_matrix(
+            (d, self.interactions_.indices, self.interactions_.indptr),
+            shape=self.interactions_.shape) @ V)
+        n_u = np.bincount(users, minlength=self.n_users_)
+        c = weights * _safe_inverse(n_u[users] - 1.0)
+        sv, tv = _sampled_dot(S, V, users, items), _sampled_dot(T, V, users, items)
+        vv = _row_norms(V)[items] ** 2
+        numerator = sv - w * vv + c * (tv - d * vv)
+        if cosine:
+            st = np.asarray(S.multiply(T).sum(axis=1)).ravel()[users]
+            aa = norms[users] ** 2 - 2 * w * sv + w**2 * vv
+            ab = st - d * sv - w * tv + w * d * vv
+            bb = _row_norms(T)[users] ** 2 - 2 * d * tv + d**2 * vv
+            loo_norm = np.sqrt(np.maximum(aa + 2 * c * ab + c**2 * bb, 0.0))
+            denominator = loo_norm * np.sqrt(vv)
+        else:
+            denominator = total[users] - np.abs(w)
+        loo = numerator * _safe_inverse(denominator)
+        energy = float(loo @ loo)
+        self.beta_ = float(loo @ weights) / energy if energy > 0 else 0.0
+
+    def _ridge_profiles(self, vectors, users, items, weights, decay):
+        """Ridge coefficients of every user at once, by batched conjugate gradient.
+
+        Solves ``(V_u' C_u V_u + alpha I) p_u = V_u' C_u r_u`` for all users
+        together: each CG step is two sparse products over all ratings, with
+        per-user step sizes, restricted to the features of rated items.
+        """
+        used = np.unique(vectors[np.unique(items)].indices)
+        V = sp.csr_matrix(vectors[:, used])
+        c = np.ones(len(users)) if decay is None else decay
+        R = self.interactions_
+        pair_vectors = V[items]
+        nz_pair = np.repeat(np.arange(len(items)), np.diff(pair_vectors.indptr))
+        nz_user, nz_feature = users[nz_pair], pair_vectors.indices
+
+        def gram(D):
+            fitted = np.bincount(nz_pair, D[nz_user, nz_feature] * pair_vectors.data,
+                                 minlength=len(items))
+            E = sp.csr_matrix((c * fitted, R.indices, R.indptr), shape=R.shape)
+            return np.asarray((E @ V).todense()) + self.alpha * D
+
+        B = sp.csr_matrix((c * weights, R.indices, R.indptr), shape=R.shape)
+        residual = np.asarray((B @ V).todense())
+        coef = np.zeros_like(residual)
+        direction = residual.copy()
+        rs = np.einsum("ij,ij->i", residual, residual)
+        stop = _CG_TOL**2 * np.maximum(rs, 1e-300)
+        for _ in range(_CG_MAX_ITER):
+            active = rs > stop
+            if not active.any():
+                break
+            Hd = gram(direction)
+            curvature = np.einsum("ij,ij->i", direction, Hd)
+            step = np.where(active, rs * _safe_inverse(curvature), 0.0)
+            coef += step[:, None] * direction
+            residual -= step[:, None] * Hd
+            rs_new = np.einsum("ij,ij->i", residual, residual)
+            direction = residual + (rs_new * _safe_inverse(rs))[:, None] * direction
+            rs = rs_new
+        full = sp.csr_matrix(coef)
+        full = sp.csr_matrix((full.data, used[full.indices], full.indptr),
+                             shape=(self.n_users_, vectors.shape[1]))
+        full.sort_indices()
+        return full
+
+    # -- hooks of RecommenderMixin -------------------------------------------
+    def _predict_pairs(self, user_codes, item_codes):
+        scores = _sampled_dot(self._P, self._V, user_codes, item_codes)
+        return self.user_mean_[user_codes] + self.beta_ * scores
+
+    def _score_users(self, user_codes, item_codes):
+        V = self._V if item_codes is None else self._V[item_codes]
+        return (self._P[user_codes] @ V.T).toarray()
+
+    def _similar_item_scores(self, item_codes):
+        return (self._unit_items[item_codes] @ self._unit_items.T).toarray()
+
+    # -- explanations ----------------------------------------------------------
+    def explain(self, user, item, n_features=5):
+        """The item features that contribute most to a user's score of an item.
+
+        A score is a sum over features of ``profile[f] * item_vector[f]``
+        (scaled for cosine); the largest terms say why the item was
+        recommended: the genres, tags or words the user liked.
+
+        Parameters
+        ----------
+        user : user id
+            A user seen at fit.
+        item : item id
+            An item of the catalogue ``items_``.
+        n_features : int, default=5
+            How many features to return (fewer if fewer contribute).
+
+        Returns
+        -------
+        explanation : DataFrame
+            Columns ``feature`` (the transformer's output feature name) and
+            ``contribution``, largest first; only positive contributions.
+        """
+        check_is_fitted(self)
+        user_code = self._encode_users([user])[0]
+        if user_code < 0:
+            raise ValueError(
+                f"ContentRecommender: user {user!r} was unseen at fit, so it has "
+                "no profile to explain. Known users are in users_."
+            )
+        item_code = self._encode_items([item])[0]
+        terms = self._P[user_code].multiply(self._V[item_code]).tocoo()
+        keep = terms.data > 0
+        order = np.argsort(-terms.data[keep], kind="stable")[:n_features]
+        columns = terms.col[keep][order]
+        return pd.DataFrame({"feature": self._feature_names()[columns],
+                             "contribution": terms.data[keep][order]})
+
+    def _feature_names(self):
+        if self.transformer_ is None:
+            return np.array([f"item={item}" for item in self.items_], dtype=object)
+        try:
+            return np.asarray(self.transformer_.get_feature_names_out(), dtype=object)
+        except (AttributeError, ValueError, TypeError):
+            return np.array([f"x{j}" for j in range(self.item_vectors_.shape[1])],
+                            dtype=object)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.feedback == "implicit":
+            # Implicit scores are relevance, not a regression target.
+            tags.estimator_type = None
+            tags.regressor_tags = None
+            tags.target_tags.required = False
+        return tags

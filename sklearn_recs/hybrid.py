@@ -1,0 +1,274 @@
+"""Hybrid recommenders: a weighted blend of the rankings of several recommenders.
+
+For rating prediction, scikit-learn's own ensembles already combine the
+recommenders of this package (they are regressors)::
+
+    VotingRegressor([("content", ContentRecommender()), ("bias", BiasBaseline())])
+    StackingRegressor([...], final_estimator=RidgeCV())
+
+:class:`RankingBlend` is the ranking counterpart: a recommender whose score
+is a weighted sum of its members' normalised scores.
+"""
+
+from __future__ import annotations
+
+import inspect
+from numbers import Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.utils._metadata_requests import MetadataRouter, MethodMapping
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.metadata_routing import _routing_enabled, process_routing
+from sklearn.utils.metaestimators import _BaseComposition
+
+from .base import RecommenderMixin
+from .utils._topk import block_size
+
+__all__ = ["RankingBlend"]
+
+
+def _normalise(scores, how):
+    """Per-row z-scores or min-max scaling of a block of scores."""
+    if how == "zscore":
+        centre = scores.mean(axis=1, keepdims=True)
+        spread = scores.std(axis=1, keepdims=True)
+    else:
+        centre = scores.min(axis=1, keepdims=True)
+        spread = scores.max(axis=1, keepdims=True) - centre
+    return (scores - centre) / np.where(spread > 1e-12, spread, 1.0)
+
+
+class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
+    """Rank items by a weighted blend of several recommenders' normalised scores.
+
+    Each member is fitted on the same data. For a user, each member scores
+    its whole catalogue; the scores are normalised per user over that
+    catalogue (``normalization``), so scores on different scales (ratings,
+    cosines, counts) become comparable; the blend is their weighted sum. An
+    item that some members do not know (a cold-start item known only to a
+    content model) is scored by the members that know it, with their
+    weights renormalised to the same total. The catalogue ``items_`` is the
+    union of the members' catalogues.
+
+    Weights and the members' own parameters are grid-searchable:
+    ``{"weights": [[1, 0], [0.5, 0.5]], "content__alpha": [...]}``.
+
+    Parameters
+    ----------
+    estimators : list of (str, estimator) tuples
+        The members, named. They must be recommenders of this package.
+    weights : array-like of shape (n_estimators,), default=None
+        Non-negative weight of each member; None weighs them equally.
+    normalization : {"zscore", "minmax"}, default="zscore"
+        Per-user normalisation of each member's scores over its catalogue:
+        mean 0 and standard deviation 1, or the range [0, 1].
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members, in the order of ``estimators``.
+    named_estimators_ : dict
+        The fitted members by name.
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        The union of the members' catalogues, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items in the catalogue.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training interactions (ratings where ``y`` was given).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+
+    See Also
+    --------
+    sklearn.ensemble.VotingRegressor : Averages rating predictions.
+    sklearn.ensemble.StackingRegressor : Learns how to combine them.
+
+    Notes
+    -----
+    Fit parameters such as ``item_features`` go to the members whose
+    ``fit`` accepts them; with metadata routing enabled, to the members
+    that request them (``set_fit_request(item_features=True)``).
+
+    Scoring a user normalises each member over its whole catalogue, so a
+    ranking restricted to ``items=`` is the full ranking filtered, and
+    costs the same. ``predict`` returns the blended normalised score of each
+    pair (not a rating: use ``VotingRegressor`` for ratings); pairs with an
+    unknown user or item score 0.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_recs.baselines import Popularity
+    >>> from sklearn_recs.content import ContentRecommender
+    >>> from sklearn_recs.hybrid import RankingBlend
+    >>> items = pd.DataFrame({"genres": [["Action"], ["Action"], ["Romance"],
+    ...                                  ["Romance"], ["Action"]]},
+    ...                      index=[10, 20, 30, 40, 50])
+    >>> X = [[1, 10], [2, 10], [2, 30], [3, 30], [3, 40], [4, 30]]
+    >>> blend = RankingBlend(estimators=[
+    ...     ("content", ContentRecommender(feedback="implicit")),
+    ...     ("pop", Popularity())])
+    >>> blend.fit(X, item_features=items).recommend([1], n_items=3)
+    array([[20, 50, 30]])
+    """
+
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "weights": ["array-like", None],
+        "normalization": [StrOptions({"zscore", "minmax"})],
+    }
+
+    def __init__(self, *, estimators, weights=None, normalization="zscore"):
+        self.estimators = estimators
+        self.weights = weights
+        self.normalization = normalization
+
+    def get_params(self, deep=True):
+        """Get the parameters, with the members' as ``<name>__<param>``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Whether to include the members and their parameters.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters, members included (by name).
+
+        Parameters
+        ----------
+        **params : keyword arguments
+            Parameters, with a member's as ``<name>__<param>``.
+
+        Returns
+        -------
+        self : RankingBlend
+            This estimator.
+        """
+        self._set_params("estimators", **params)
+        return self
+
+    def _check_weights(self):
+        names = [name for name, _ in self.estimators]
+        self._validate_names(names)
+        if not self.estimators:
+            raise ValueError("RankingBlend: estimators is empty; give at least one "
+                             "(name, recommender) pair.")
+        if self.weights is None:
+            return np.ones(len(names))
+        weights = np.asarray(self.weights, dtype=np.float64)
+        if weights.shape != (len(names),) or (weights < 0).any() or weights.sum() <= 0:
+            raise ValueError(
+                f"RankingBlend: weights={self.weights!r} is invalid; give "
+                f"{len(names)} non-negative numbers (one per estimator), not all 0."
+            )
+        return weights
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None, **fit_params):
+        """Fit every member on ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Ratings or weights, passed to every member.
+        **fit_params : dict
+            Passed to the members' ``fit`` (see Notes), e.g.
+            ``item_features``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._weights = self._check_weights()
+        if _routing_enabled():
+            routed = process_routing(self, "fit", **fit_params)
+            member_params = [routed[name].fit for name, _ in self.estimators]
+        else:
+            member_params = [
+                {key: value for key, value in fit_params.items()
+                 if key in inspect.signature(est.fit).parameters}
+                for _, est in self.estimators
+            ]
+        self.estimators_ = [clone(est).fit(X, y, **params)
+                            for (_, est), params in zip(self.estimators, member_params)]
+        self.named_estimators_ = dict(zip([name for name, _ in self.estimators],
+                                          self.estimators_))
+        catalogue = np.concatenate([np.asarray(est.items_, dtype=object)
+                                    for est in self.estimators_])
+        self._fit_interactions(X, y, implicit=y is None,
+                               extra_items=pd.Index(catalogue).unique().to_numpy())
+        self._member_users = [pd.Index(est.users_).get_indexer(self.users_)
+                              for est in self.estimators_]
+        self._member_items = [pd.Index(est.items_).get_indexer(self.items_)
+                              for est in self.estimators_]
+        return self
+
+    def get_metadata_routing(self):
+        """Route fit parameters to the members that request them.
+
+        Returns
+        -------
+        routing : MetadataRouter
+            The routing of ``fit`` to each member's ``fit``.
+        """
+        router = MetadataRouter(owner=self)
+        for name, est in self.estimators:
+            router.add(**{name: est},
+                       method_mapping=MethodMapping().add(caller="fit", callee="fit"))
+        return router
+
+    # -- hooks of RecommenderMixin -------------------------------------------
+    def _score_users(self, user_codes, item_codes):
+        columns = np.arange(self.n_items_) if item_codes is None else item_codes
+        blended = np.zeros((len(user_codes), len(columns)))
+        total = np.zeros(len(columns))
+        for est, weight, users, items in zip(self.estimators_, self._weights,
+                                             self._member_users, self._member_items):
+            member_columns = items[columns]
+            known = member_columns >= 0
+            member_columns = member_columns[known]
+            total += weight * known
+            step = block_size(est.n_items_)
+            for start in range(0, len(user_codes), step):
+                rows = slice(start, start + step)
+                scores = _normalise(est._score_users(users[user_codes[rows]], None),
+                                    self.normalization)
+                blended[rows, known] += weight * scores[:, member_columns]
+        return blended / np.where(total > 0, total, 1.0)
+
+    def _predict_pairs(self, user_codes, item_codes):
+        unique, inverse = np.unique(user_codes, return_inverse=True)
+        out = np.empty(len(user_codes))
+        step = block_size(self.n_items_)
+        for start in range(0, len(unique), step):
+            block = unique[start:start + step]
+            rows = (inverse >= start) & (inverse < start + len(block))
+            scores = self._score_users(block, None)
+            out[rows] = scores[inverse[rows] - start, item_codes[rows]]
+        return out
+
+    def _predict_cold(self, user_codes, item_codes):
+        return np.zeros(len(user_codes))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = any(get_tags(est).target_tags.required
+                                        for _, est in self.estimators)
+        return tags

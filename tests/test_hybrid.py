@@ -1,0 +1,117 @@
+"""Hybrids: RankingBlend, and scikit-learn's VotingRegressor / StackingRegressor."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.ensemble import StackingRegressor, VotingRegressor
+from sklearn.linear_model import LinearRegression
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_recs.baselines import BiasBaseline, Popularity
+from sklearn_recs.content import ContentRecommender
+from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.metrics import make_ranking_scorer
+from sklearn_recs.utils._testing import tiny_ratings
+
+
+@pytest.fixture
+def data():
+    X, y = tiny_ratings()
+    genres = np.array(["Action", "Drama", "Comedy", "Horror"], dtype=object)
+    item_ids = np.arange(25)  # items 20..24 are never rated
+    items = pd.DataFrame({"genres": [[g] for g in genres[item_ids % 4]],
+                          "year": 1990 + item_ids}, index=item_ids)
+    return X, y, items
+
+
+def _blend(weights=None):
+    return RankingBlend(estimators=[("content", ContentRecommender()),
+                                    ("bias", BiasBaseline())], weights=weights)
+
+
+def test_single_weight_reproduces_member(data):
+    X, y, items = data
+    blend = _blend([0, 1]).fit(X, y, item_features=items)
+    bias = BiasBaseline().fit(X, y)
+    warm = bias.items_
+    np.testing.assert_array_equal(blend.recommend(bias.users_, 5, items=warm),
+                                  bias.recommend(bias.users_, 5))
+
+
+def test_cold_items_scored_by_members_that_know_them(data):
+    X, y, items = data
+    blend = _blend([1, 1]).fit(X, y, item_features=items)
+    assert set(range(20, 25)) <= set(blend.items_)
+    content = blend.named_estimators_["content"]
+    cold = np.arange(20, 25)
+    # Only the content model knows them: the blend ranks them as it does.
+    np.testing.assert_array_equal(blend.recommend(content.users_, 5, items=cold),
+                                  content.recommend(content.users_, 5, items=cold))
+
+
+def test_weights_grid_search_and_routing(data):
+    X, y, items = data
+    rows = np.arange(len(X))
+    cv = [(rows[rows % 4 != 0], rows[rows % 4 == 0])]
+    search = GridSearchCV(_blend(), {"weights": [[1, 0], [0.5, 0.5], [0, 1]],
+                                     "content__similarity": ["cosine", "dot"]},
+                          cv=cv, scoring=make_ranking_scorer("ndcg", k=5),
+                          error_score="raise")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        search.fit(X, y, item_features=items)
+    assert len(search.cv_results_["params"]) == 6
+    with sklearn.config_context(enable_metadata_routing=True):
+        blend = RankingBlend(estimators=[
+            ("content", ContentRecommender().set_fit_request(item_features=True)),
+            ("bias", BiasBaseline())]).fit(X, y, item_features=items)
+    assert 24 in blend.named_estimators_["content"].items_
+
+
+def test_bad_weights(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="2 non-negative numbers"):
+        _blend([1, -1]).fit(X, y)
+    with pytest.raises(ValueError, match="2 non-negative numbers"):
+        _blend([1]).fit(X, y)
+
+
+def test_minmax_scores_in_unit_range(data):
+    X, y, items = data
+    blend = RankingBlend(estimators=[("content", ContentRecommender()),
+                                     ("pop", Popularity())],
+                         normalization="minmax").fit(X, y, item_features=items)
+    _, scores = blend.recommend(blend.users_, 3, return_scores=True)
+    assert (scores >= 0).all() and (scores <= 1).all()
+
+
+class _FinalLinear(LinearRegression):
+    """scikit-learn 1.9's StackingRegressor passes every fit parameter to its
+    final estimator as well (sklearn/ensemble/_stacking.py, ``fit``), so the
+    final estimator must accept (and here ignore) ``item_features``."""
+
+    def fit(self, X, y, sample_weight=None, item_features=None):
+        return super().fit(X, y, sample_weight=sample_weight)
+
+
+def test_voting_and_stacking_regressors(data):
+    """scikit-learn's own ensembles combine the content and collaborative models."""
+    X, y, items = data
+    test = np.arange(len(X)) % 5 == 0
+    with sklearn.config_context(enable_metadata_routing=True), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        members = [("content", ContentRecommender().set_fit_request(item_features=True)),
+                   ("bias", BiasBaseline())]
+        voting = VotingRegressor(members).fit(X[~test], y[~test], item_features=items)
+        stacking = StackingRegressor(members, final_estimator=_FinalLinear(), cv=3)
+        stacking.fit(X[~test], y[~test], item_features=items)
+        for model in (voting, stacking):
+            pred = model.predict(X[test])
+            assert pred.shape == (test.sum(),) and np.isfinite(pred).all()
+        content = voting.named_estimators_["content"]
+        bias = voting.named_estimators_["bias"]
+        np.testing.assert_allclose(voting.predict(X[test]),
+                                   (content.predict(X[test]) + bias.predict(X[test])) / 2)
