@@ -1,0 +1,218 @@
+"""Batching by index tensors, negative sampling, and the per-user split.
+
+A batch is never built sample by sample: :class:`InteractionData` holds the
+whole user, item and target columns as tensors on the training device, and
+:class:`IndexBatchIterator` slices them with one permutation per epoch;
+negatives are drawn for the whole batch at once (:func:`sample_negatives`).
+Every draw comes from a ``torch.Generator`` seeded from ``random_state``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+__all__ = ["IndexBatchIterator", "InteractionData", "per_user_split", "sample_negatives"]
+
+
+class InteractionData(Dataset):
+    """Whole interaction columns as tensors (a skorch-compatible dataset).
+
+    Parameters
+    ----------
+    users, items : array-like of shape (n,)
+        Integer codes.
+    target : array-like of shape (n,), default=None
+        Ratings (regression) or confidence weights (ranking); None for none.
+    n_items : int, default=None
+        Catalogue size, for negative sampling.
+    positives : array-like of int64, default=None
+        Sorted keys ``user * n_items + item`` of every known positive, so
+        that sampled negatives avoid them.
+    item_weights : array-like of shape (n_items,), default=None
+        Sampling weights of the negatives (None: uniform).
+    device : str or torch.device, default="cpu"
+        Where the tensors live.
+    """
+
+    def __init__(self, users, items, target=None, *, n_items=None, positives=None,
+                 item_weights=None, device="cpu"):
+        self.device = torch.device(device)
+        self.users = torch.as_tensor(np.asarray(users, dtype=np.int64), device=self.device)
+        self.items = torch.as_tensor(np.asarray(items, dtype=np.int64), device=self.device)
+        self.target = None if target is None else torch.as_tensor(
+            np.asarray(target, dtype=np.float32), device=self.device)
+        self.n_items = n_items
+        self.positives = None if positives is None else torch.as_tensor(
+            np.asarray(positives, dtype=np.int64), device=self.device)
+        self.item_cdf = None
+        if item_weights is not None:
+            cdf = np.cumsum(np.asarray(item_weights, dtype=np.float64))
+            self.item_cdf = torch.as_tensor(cdf / cdf[-1], dtype=torch.float64,
+                                            device=self.device)
+
+    def __len__(self):
+        return int(self.users.shape[0])
+
+    def __getitem__(self, index):  # pragma: no cover - batches are sliced, not collated
+        raise NotImplementedError("InteractionData is read in batches by IndexBatchIterator.")
+
+
+def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
+    """Draw ``n_negatives`` items per user for a whole batch, vectorised.
+
+    Items are drawn uniformly or from ``data.item_cdf``; draws that hit a
+    known positive of their user are redrawn (up to ``max_rounds`` times,
+    after which the rare remaining collisions are kept).
+
+    Parameters
+    ----------
+    data : InteractionData
+        Holds ``n_items``, ``positives`` and ``item_cdf``.
+    users : torch.Tensor of shape (B,)
+        User codes of the batch.
+    n_negatives : int
+        Draws per row.
+    generator : torch.Generator
+        Source of randomness (on ``data.device``).
+    max_rounds : int, default=3
+        Redraw rounds for collisions with positives.
+
+    Returns
+    -------
+    negatives : torch.Tensor of shape (B, n_negatives)
+        Item codes.
+    """
+    shape = (users.shape[0], n_negatives)
+
+    def draw(size):
+        if data.item_cdf is None:
+            return torch.randint(0, data.n_items, size, generator=generator,
+                                 device=data.device)
+        u = torch.rand(size, generator=generator, device=data.device, dtype=torch.float64)
+        return torch.searchsorted(data.item_cdf, u).clamp_(max=data.n_items - 1)
+
+    negatives = draw(shape)
+    if data.positives is None or data.positives.numel() == 0:
+        return negatives
+    user_keys = users.unsqueeze(1) * data.n_items
+    for _ in range(max_rounds):
+        keys = user_keys + negatives
+        pos = torch.searchsorted(data.positives, keys).clamp_(max=data.positives.numel() - 1)
+        hit = data.positives[pos] == keys
+        n_hit = int(hit.sum())
+        if not n_hit:
+            break
+        negatives[hit] = draw((n_hit,))
+    return negatives
+
+
+class IndexBatchIterator:
+    """Batches of index tensors: one permutation per epoch, no collate.
+
+    Each iteration over the iterator is an epoch: with ``shuffle`` it draws
+    a fresh permutation (and fresh negatives) from its generator, which
+    carries over between epochs; without ``shuffle`` (validation) it restarts
+    the generator, so every epoch sees the same negatives.
+
+    Parameters
+    ----------
+    dataset : InteractionData
+        The columns to slice.
+    batch_size : int
+        Rows per batch (the last batch may be smaller).
+    shuffle : bool, default=False
+        Whether to permute the rows each epoch.
+    n_negatives : int, default=0
+        Sampled negatives per row; with ``n_negatives > 0`` the batch's
+        ``items`` has shape ``(B, 1 + n_negatives)``.
+    seed : int, default=0
+        Seed of the generator.
+
+    Yields
+    ------
+    X : dict
+        ``{"users": (B,), "items": (B,) or (B, 1 + n_negatives)}``.
+    y : torch.Tensor of shape (B,) or None
+        The target slice.
+    """
+
+    def __init__(self, dataset, batch_size, *, shuffle=False, n_negatives=0, seed=0):
+        self.dataset = dataset
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.n_negatives = int(n_negatives)
+        self.seed = int(seed)
+        self.generator = torch.Generator(device=dataset.device)
+        self.generator.manual_seed(self.seed)
+
+    def __len__(self):
+        return math.ceil(len(self.dataset) / self.batch_size)
+
+    def __iter__(self):
+        data = self.dataset
+        n = len(data)
+        if not self.shuffle:
+            self.generator.manual_seed(self.seed)
+        order = (torch.randperm(n, generator=self.generator, device=data.device)
+                 if self.shuffle else None)
+        for start in range(0, n, self.batch_size):
+            if order is None:
+                index = slice(start, start + self.batch_size)
+            else:
+                index = order[start:start + self.batch_size]
+            users = data.users[index]
+            items = data.items[index]
+            if self.n_negatives:
+                negatives = sample_negatives(data, users, self.n_negatives, self.generator)
+                items = torch.cat([items.unsqueeze(1), negatives], dim=1)
+            target = None if data.target is None else data.target[index]
+            yield {"users": users, "items": items}, target
+
+
+def per_user_split(user_codes, fraction, random_state):
+    """Hold out ``fraction`` of each user's rows, at random: no user is split away.
+
+    A user with ``n`` rows gives ``floor(fraction * n)`` rows to validation
+    (at most ``n - 1``), so every validation user also has training rows and
+    validation measures what the model learnt about known users.
+
+    Parameters
+    ----------
+    user_codes : ndarray of shape (n,)
+        User code of each row.
+    fraction : float
+        Share of each user's rows to hold out, in (0, 1).
+    random_state : numpy.random.Generator or RandomState
+        Source of the random order.
+
+    Returns
+    -------
+    valid : ndarray of bool of shape (n,)
+        True for the held-out rows.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.neural._data import per_user_split
+    >>> codes = np.array([0, 0, 0, 0, 1, 1, 2])
+    >>> valid = per_user_split(codes, 0.5, np.random.RandomState(0))
+    >>> np.bincount(codes[valid], minlength=3)
+    array([2, 1, 0])
+    """
+    user_codes = np.asarray(user_codes)
+    n = len(user_codes)
+    keys = random_state.random_sample(n) if hasattr(random_state, "random_sample") \
+        else random_state.random(n)
+    order = np.lexsort((keys, user_codes))
+    sorted_users = user_codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_users[1:] != sorted_users[:-1]])
+    counts = np.diff(np.r_[starts, n])
+    rank = np.arange(n) - np.repeat(starts, counts)
+    n_valid = np.minimum(np.floor(fraction * counts).astype(np.int64), counts - 1)
+    valid = np.zeros(n, dtype=bool)
+    valid[order] = rank < np.repeat(n_valid, counts)
+    return valid

@@ -1,0 +1,554 @@
+"""Matrix factorisation estimators: explicit (MSE) and implicit (BPR / BCE)."""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_random_state
+
+from ._base import _OPTIMIZERS, TorchRecommender
+from ._data import per_user_split
+from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss
+from ._net import ValidationNDCG
+
+__all__ = ["ImplicitMatrixFactorization", "MatrixFactorization"]
+
+_COMMON_CONSTRAINTS: dict = {
+    "n_factors": [Interval(Integral, 1, None, closed="left")],
+    "reg": [Interval(Real, 0, None, closed="left")],
+    "reg_bias": [Interval(Real, 0, None, closed="left"), None],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "init_std": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "n_jobs": [Integral, None],
+    "callbacks": [list, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+
+class MatrixFactorization(RegressorMixin, TorchRecommender):
+    """Biased matrix factorisation for ratings (Funk SVD / Koren), in PyTorch.
+
+    Predicts ``r_ui = mu + b_u + b_i + p_u . q_i`` and learns the biases and
+    factors by minimising the squared error with L2 regularisation applied
+    per occurrence, as in Funk's and Koren's SGD: each row of a batch adds
+    ``reg * (|p_u|^2 + |q_i|^2) + reg_bias * (b_u^2 + b_i^2)`` for its own
+    user and item, so frequent users and items are regularised in
+    proportion to their data (not a blanket weight decay). ``mu`` is the
+    training mean. skorch runs the training loop (``net_``): mini-batches are
+    sliced from whole index tensors, and the embeddings give sparse
+    gradients for the sparse-aware optimisers, so an update costs O(batch).
+
+    Parameters
+    ----------
+    n_factors : int, default=64
+        Dimension of the user and item factors.
+    reg : float, default=0.1
+        L2 strength on the factors, per occurrence in a batch.
+    reg_bias : float, default=0.01
+        L2 strength on the biases; None means ``reg``.
+    lr : float, default=20.0
+        Learning rate. The loss is the batch mean, so plain SGD needs a
+        large rate: ``lr / batch_size`` is the per-rating step of classic
+        (one rating at a time) Funk SVD, up to a factor 2.
+    max_epochs : int, default=40
+        Passes over the training data (fewer with ``early_stopping``).
+    batch_size : int, default=4096
+        Rows per mini-batch; larger than the data means one batch.
+    optimizer : {"sgd", "sparse_adam", "adam", "adagrad"} or torch optimizer class, default="sgd"
+        ``"sgd"`` (sparse gradients: the fastest update), ``"sparse_adam"``
+        (lazy Adam on sparse gradients; use ``lr`` around 0.003),
+        ``"adagrad"`` (sparse gradients), ``"adam"`` (dense Adam: updates
+        every row each step, slow for big tables). Further arguments go as
+        ``optimizer__*`` keyword arguments.
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of each user's ratings,
+        stop when the validation MSE has not improved for 5 epochs
+        (``callbacks__early_stopping__patience`` changes it) and keep the
+        best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of each user's ratings held out with ``early_stopping``.
+    clip : bool, default=True
+        Whether ``predict`` clips to the training rating range
+        ``rating_range_`` (``recommend`` ranks by the unclipped scores).
+    init_std : float, default=0.05
+        Standard deviation of the initial factors.
+    device : str or torch.device, default="cpu"
+        Where to train, e.g. ``"cuda"``. Serving (``predict``, ``recommend``)
+        uses the exported numpy factors on the CPU.
+    n_jobs : int, default=None
+        CPU threads for torch during fit (restored afterwards). None means
+        1, as in scikit-learn: embedding look-ups on mini-batches gain
+        little from threads and lose much when the cores are shared; -1
+        uses every available core (worth it for large ``batch_size``).
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks for the skorch net (e.g. an LR scheduler).
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial factors, the batch order and the validation split.
+    verbose : int, default=0
+        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
+    **kwargs : dict
+        skorch prefixed parameters, e.g. ``optimizer__weight_decay``,
+        ``module__init_std``, ``callbacks__early_stopping__patience``.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        User factors ``p_u`` (float32), in the order of ``users_``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Item factors ``q_i`` (float32), in the order of ``items_``.
+    user_bias_ : ndarray of shape (n_users_,)
+        User biases ``b_u``.
+    item_bias_ : ndarray of shape (n_items_,)
+        Item biases ``b_i``.
+    global_mean_ : float
+        ``mu``, the mean training rating.
+    rating_range_ : tuple of float
+        (min, max) training rating, the clipping range of ``predict``.
+    net_ : skorch.NeuralNet
+        The trained skorch net (module, optimizer, callbacks).
+    history_ : skorch.History
+        Per-epoch ``train_loss`` (MSE + penalty) and, with
+        ``early_stopping``, ``valid_loss`` (MSE), for learning curves.
+    n_epochs_ : int
+        Epochs run.
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        Item ids seen at fit, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items seen at fit.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training ratings (duplicates averaged).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+
+    See Also
+    --------
+    ImplicitMatrixFactorization : The same model trained for ranking.
+    sklearn_recs.baselines.BiasBaseline : The biases alone.
+
+    Notes
+    -----
+    ``recommend(users, interactions=X_new, interactions_y=r_new)`` folds in
+    users unseen at fit: their ``p_u, b_u`` solve the same regularised least
+    squares in closed form with the item side fixed. An unknown user or item
+    in ``predict`` gets ``mu + b_i`` or ``mu + b_u``.
+
+    The defaults were chosen on a validation split of the ml-100k training
+    folds (see ``benchmarks/bench_mf.py``).
+
+    References
+    ----------
+    .. [1] Y. Koren, R. Bell and C. Volinsky, "Matrix factorization
+       techniques for recommender systems", IEEE Computer 42(8), 2009.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neural import MatrixFactorization
+    >>> from sklearn_recs.utils._testing import tiny_ratings
+    >>> X, y = tiny_ratings()
+    >>> model = MatrixFactorization(n_factors=4, max_epochs=5, batch_size=64,
+    ...                             lr=1.0, random_state=0)
+    >>> model.fit(X, y)
+    MatrixFactorization(...)
+    >>> model.predict(X.iloc[:2]).shape
+    (2,)
+    >>> model.recommend(["u00"], n_items=3).shape
+    (1, 3)
+    """
+
+    _parameter_constraints: dict = {**_COMMON_CONSTRAINTS, "clip": ["boolean"]}
+
+    def __init__(self, *, n_factors=64, reg=0.1, reg_bias=0.01, lr=20.0,
+                 max_epochs=40, batch_size=4096, optimizer="sgd",
+                 early_stopping=False, validation_fraction=0.1, clip=True,
+                 init_std=0.05, device="cpu", n_jobs=None, callbacks=None,
+                 random_state=None, verbose=0, **kwargs):
+        self.n_factors = n_factors
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.clip = clip
+        self.init_std = init_std
+        self.device = device
+        self.n_jobs = n_jobs
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+        self._set_prefixed(kwargs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y):
+        """Fit the factors to the ratings.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,)
+            Ratings (duplicate pairs are averaged).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        users, items, ratings = self._fit_interactions(X, y, implicit=False)
+        valid = None
+        if self.early_stopping:
+            rng = check_random_state(self.random_state)
+            valid = per_user_split(users, self.validation_fraction,
+                                   np.random.RandomState(rng.randint(2**31 - 1)))
+            if not valid.any():
+                valid = None
+        mu = float(ratings.mean() if valid is None else ratings[~valid].mean())
+        reg_bias = self.reg if self.reg_bias is None else self.reg_bias
+        module = self._train(
+            BiasedMF, MSELoss, users, items, ratings,
+            module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
+                               n_factors=self.n_factors, reg=self.reg, reg_bias=reg_bias,
+                               global_mean=mu, init_std=self.init_std),
+            valid=valid)
+        self.user_factors_ = self._to_numpy(module.user_factors.weight)
+        self.item_factors_ = self._to_numpy(module.item_factors.weight)
+        self.user_bias_ = self._to_numpy(module.user_bias.weight).ravel().astype(np.float64)
+        self.item_bias_ = self._to_numpy(module.item_bias.weight).ravel().astype(np.float64)
+        self._check_finite(self.user_factors_, self.item_factors_, self.user_bias_,
+                           self.item_bias_)
+        self.global_mean_ = mu
+        self.rating_range_ = (float(ratings.min()), float(ratings.max()))
+        self._fallback = (mu, self.user_bias_, self.item_bias_)
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.regressor_tags.poor_score = True  # few epochs in the common checks
+        return tags
+
+    def _predict_pairs(self, user_codes, item_codes):
+        p = self.user_factors_[user_codes].astype(np.float64)
+        q = self.item_factors_[item_codes].astype(np.float64)
+        scores = (self.global_mean_ + self.user_bias_[user_codes]
+                  + self.item_bias_[item_codes] + (p * q).sum(1))
+        return np.clip(scores, *self.rating_range_) if self.clip else scores
+
+    def _predict_cold(self, user_codes, item_codes):
+        scores = super()._predict_cold(user_codes, item_codes)
+        return np.clip(scores, *self.rating_range_) if self.clip else scores
+
+    def _user_offsets(self, codes, extra):
+        if extra is None:
+            return self.global_mean_ + self.user_bias_[codes]
+        new = codes >= self.n_users_
+        out = np.empty(len(codes))
+        out[~new] = self.user_bias_[codes[~new]]
+        out[new] = extra[1][codes[new] - self.n_users_]
+        return self.global_mean_ + out
+
+    def _fold_in(self, matrix):
+        """Closed-form ``(p_u, b_u)`` of new users, item side fixed.
+
+        Each user's ridge regression of ``r - mu - b_i`` on ``[q_i, 1]``
+        with penalty ``n_u * reg`` (factors) and ``n_u * reg_bias`` (bias):
+        the training objective restricted to that user.
+        """
+        n_new, d = matrix.shape[0], self.item_factors_.shape[1]
+        reg_bias = self.reg if self.reg_bias is None else self.reg_bias
+        factors = np.zeros((n_new, d))
+        biases = np.zeros(n_new)
+        counts = np.diff(matrix.indptr)
+        step = max(1, 4096 // max(int(counts.mean()) if n_new else 1, 1))
+        ridge = np.r_[np.full(d, self.reg), reg_bias]
+        for start in range(0, n_new, step):
+            block = matrix[start:start + step]
+            rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
+            feats = np.column_stack([self.item_factors_[block.indices].astype(np.float64),
+                                     np.ones(len(rows))])
+            target = block.data - self.global_mean_ - self.item_bias_[block.indices]
+            gram = np.zeros((block.shape[0], d + 1, d + 1))
+            np.add.at(gram, rows, feats[:, :, None] * feats[:, None, :])
+            rhs = np.zeros((block.shape[0], d + 1))
+            np.add.at(rhs, rows, feats * target[:, None])
+            n_u = np.maximum(np.diff(block.indptr), 1).astype(np.float64)
+            gram += n_u[:, None, None] * np.diag(ridge)[None]
+            solution = np.linalg.solve(gram, rhs[:, :, None])[:, :, 0]
+            factors[start:start + step] = solution[:, :d]
+            biases[start:start + step] = solution[:, d]
+        return factors.astype(self.user_factors_.dtype), biases
+
+
+class ImplicitMatrixFactorization(TorchRecommender):
+    """Matrix factorisation for implicit feedback, trained to rank (BPR or BCE).
+
+    Scores ``s_ui = b_i + p_u . q_i`` and learns them from positives only
+    (every row of ``X``), with ``n_negatives`` items sampled per positive for
+    the whole batch at once and redrawn every epoch (skipping the user's
+    known positives). ``loss="bpr"`` (Rendle et al.) maximises
+    ``log sigmoid(s_ui - s_uj)`` for each sampled negative ``j``;
+    ``loss="bce"`` is the binary cross-entropy of NCF (positive 1, negatives
+    0). L2 regularisation is per occurrence, on the rows of the batch.
+
+    Parameters
+    ----------
+    loss : {"bpr", "bce"}, default="bpr"
+        The ranking loss.
+    n_factors : int, default=128
+        Dimension of the factors.
+    n_negatives : int, default=4
+        Sampled negatives per positive.
+    sampler : {"uniform", "popularity"}, default="uniform"
+        How negatives are drawn: uniformly over the catalogue, or in
+        proportion to ``count ** 0.75`` (harder negatives).
+    alpha : float, default=0.0
+        Confidence weighting from ``y``: a positive's loss is scaled by
+        ``1 + alpha * y`` (normalised to mean 1). Ignored when ``y`` is None.
+    reg : float, default=0.001
+        L2 strength on the factors of each row's user and items.
+    reg_bias : float, default=None
+        L2 strength on the item biases; None means ``reg``.
+    lr : float, default=0.005
+        Learning rate.
+    max_epochs : int, default=30
+        Passes over the positives.
+    batch_size : int, default=1024
+        Positives per mini-batch.
+    optimizer : {"sparse_adam", "adam", "sgd", "adagrad"} or torch optimizer class, default="sparse_adam"
+        See :class:`MatrixFactorization`.
+    early_stopping : bool, default=False
+        Whether to hold out ``validation_fraction`` of each user's positives
+        and stop on the validation NDCG@``validation_k`` (full-catalogue
+        ranking), keeping the best epoch's weights.
+    validation_fraction : float, default=0.1
+        Share of each user's positives held out with ``early_stopping``.
+    validation_k : int, default=10
+        List length of the validation NDCG.
+    init_std : float, default=0.1
+        Standard deviation of the initial factors.
+    device : str or torch.device, default="cpu"
+        Where to train, e.g. ``"cuda"``.
+    n_jobs : int, default=None
+        CPU threads for torch during fit; None means 1, -1 every core.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks for the skorch net.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the factors, batch order, negatives and validation split.
+    verbose : int, default=0
+        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
+    **kwargs : dict
+        skorch prefixed parameters (``optimizer__*``, ``module__*``,
+        ``callbacks__*``, ``iterator_train__*``).
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users_, n_factors)
+        User factors (float32), in the order of ``users_``.
+    item_factors_ : ndarray of shape (n_items_, n_factors)
+        Item factors (float32), in the order of ``items_``.
+    item_bias_ : ndarray of shape (n_items_,)
+        Item biases.
+    net_ : skorch.NeuralNet
+        The trained skorch net.
+    history_ : skorch.History
+        Per-epoch ``train_loss`` and, with ``early_stopping``,
+        ``valid_loss`` and ``valid_ndcg``.
+    n_epochs_ : int
+        Epochs run.
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        Item ids seen at fit, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items seen at fit.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training weights (duplicates summed; 1 per row when ``y`` is
+        None).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+
+    See Also
+    --------
+    MatrixFactorization : The same model trained on ratings.
+
+    Notes
+    -----
+    ``recommend(users, interactions=X_new)`` folds in users unseen at fit
+    with a few Adam steps on their vector (item side fixed). ``predict``
+    returns the score ``s_ui`` (popularity for an unknown user or item).
+
+    References
+    ----------
+    .. [1] S. Rendle, C. Freudenthaler, Z. Gantner and L. Schmidt-Thieme,
+       "BPR: Bayesian personalized ranking from implicit feedback", UAI 2009.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neural import ImplicitMatrixFactorization
+    >>> from sklearn_recs.utils._testing import checkerboard
+    >>> X = checkerboard(10, 10)
+    >>> model = ImplicitMatrixFactorization(n_factors=4, max_epochs=50, lr=0.05,
+    ...                                     random_state=0).fit(X)
+    >>> model.recommend([0], n_items=2, exclude_seen=False)
+    array([[...]])
+    """
+
+    _implicit = True
+    _parameter_constraints: dict = {
+        **_COMMON_CONSTRAINTS,
+        "loss": [StrOptions({"bpr", "bce"})],
+        "n_negatives": [Interval(Integral, 1, None, closed="left")],
+        "sampler": [StrOptions({"uniform", "popularity"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "validation_k": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    def __init__(self, *, loss="bpr", n_factors=128, n_negatives=4, sampler="uniform",
+                 alpha=0.0, reg=0.001, reg_bias=None, lr=0.005, max_epochs=30,
+                 batch_size=1024, optimizer="sparse_adam", early_stopping=False,
+                 validation_fraction=0.1, validation_k=10, init_std=0.1,
+                 device="cpu", n_jobs=None, callbacks=None, random_state=None,
+                 verbose=0, **kwargs):
+        self.loss = loss
+        self.n_factors = n_factors
+        self.n_negatives = n_negatives
+        self.sampler = sampler
+        self.alpha = alpha
+        self.reg = reg
+        self.reg_bias = reg_bias
+        self.lr = lr
+        self.max_epochs = max_epochs
+        self.batch_size = batch_size
+        self.optimizer = optimizer
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_k = validation_k
+        self.init_std = init_std
+        self.device = device
+        self.n_jobs = n_jobs
+        self.callbacks = callbacks
+        self.random_state = random_state
+        self.verbose = verbose
+        self._set_prefixed(kwargs)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the factors to the interactions.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids; each distinct pair is
+            a positive.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative confidence weights (counts), used with ``alpha``;
+            None weighs every positive 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        users, items, weights = self._fit_interactions(X, y, implicit=True)
+        target = None
+        if weights is not None and self.alpha > 0:
+            target = 1.0 + self.alpha * weights
+            target /= target.mean()
+        positives = users.astype(np.int64) * self.n_items_ + items  # CSR order: sorted
+        item_weights = None
+        if self.sampler == "popularity":
+            item_weights = np.maximum(self._popularity, 1e-3) ** 0.75
+        valid, callbacks = None, []
+        if self.early_stopping:
+            rng = check_random_state(self.random_state)
+            valid = per_user_split(users, self.validation_fraction,
+                                   np.random.RandomState(rng.randint(2**31 - 1)))
+            if valid.any():
+                train_matrix = self.interactions_.copy()
+                train_matrix.data = (~valid).astype(np.float64)
+                train_matrix.eliminate_zeros()
+                valid_matrix = self.interactions_.copy()
+                valid_matrix.data = valid.astype(np.float64)
+                valid_matrix.eliminate_zeros()
+                callbacks.append(("valid_ndcg", ValidationNDCG(
+                    train_matrix, valid_matrix, k=self.validation_k)))
+            else:
+                valid = None
+        module = self._train(
+            BiasedMF, BPRLoss if self.loss == "bpr" else BCELoss, users, items, target,
+            module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
+                               n_factors=self.n_factors, reg=self.reg,
+                               reg_bias=self.reg if self.reg_bias is None else self.reg_bias,
+                               user_bias=False, init_std=self.init_std),
+            n_negatives=self.n_negatives, positives=positives, item_weights=item_weights,
+            valid=valid, monitor="valid_ndcg", lower_is_better=False,
+            extra_callbacks=callbacks)
+        self.user_factors_ = self._to_numpy(module.user_factors.weight)
+        self.item_factors_ = self._to_numpy(module.item_factors.weight)
+        self.item_bias_ = self._to_numpy(module.item_bias.weight).ravel().astype(np.float64)
+        self._check_finite(self.user_factors_, self.item_factors_, self.item_bias_)
+        return self
+
+    def _predict_pairs(self, user_codes, item_codes):
+        p = self.user_factors_[user_codes].astype(np.float64)
+        q = self.item_factors_[item_codes].astype(np.float64)
+        return self.item_bias_[item_codes] + (p * q).sum(1)
+
+    def _user_offsets(self, codes, extra):
+        return np.zeros(len(codes))
+
+    def _fold_in(self, matrix, n_steps=100, lr=0.05):
+        """``p_u`` of new users by Adam steps on the training loss, items fixed."""
+        n_new = matrix.shape[0]
+        rows = np.repeat(np.arange(n_new), np.diff(matrix.indptr))
+        if n_new == 0 or len(rows) == 0:
+            return np.zeros((n_new, self.n_factors), dtype=np.float32), None
+        q = torch.as_tensor(self.item_factors_)
+        bi = torch.as_tensor(self.item_bias_, dtype=torch.float32)
+        users = torch.as_tensor(rows)
+        items = torch.as_tensor(matrix.indices.astype(np.int64))
+        weights = None
+        if self.alpha > 0:
+            w = 1.0 + self.alpha * matrix.data
+            weights = torch.as_tensor(w / w.mean(), dtype=torch.float32)
+        keys = np.sort(rows.astype(np.int64) * self.n_items_ + matrix.indices)
+        criterion = BPRLoss() if self.loss == "bpr" else BCELoss()
+        n_neg = self.n_negatives * 4 if self.loss == "bpr" else self.n_negatives
+        p = torch.zeros((n_new, q.shape[1]), requires_grad=True)
+        opt = torch.optim.Adam([p], lr=lr)
+        gen = torch.Generator().manual_seed(getattr(self, "_seed", 0))
+        from ._data import InteractionData, sample_negatives
+        data = InteractionData(users, items, n_items=self.n_items_, positives=keys)
+        for _ in range(n_steps):
+            neg = sample_negatives(data, data.users, n_neg, gen)
+            cand = torch.cat([data.items[:, None], neg], 1)
+            pu = p[data.users]
+            scores = torch.bmm(q[cand], pu.unsqueeze(-1)).squeeze(-1) + bi[cand]
+            loss = criterion(scores, weights) + self.reg * pu.square().sum(1).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        return p.detach().numpy().copy(), None
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = False
+        return tags

@@ -1,0 +1,163 @@
+"""The skorch net that trains every neural recommender, and its callbacks.
+
+:class:`RecommenderNet` is a :class:`skorch.NeuralNet` that knows three things
+about recommenders and nothing about a particular module:
+
+- a batch is ``({"users": ..., "items": ...}, target)`` from
+  :class:`~._data.IndexBatchIterator` (whole-tensor indexing);
+- the module may return ``(scores, penalty)`` in training mode, and the
+  per-row penalty's mean is added to the loss (per-batch L2 on the rows
+  that appear in the batch);
+- the module's initial weights come from ``seed`` (not the global RNG).
+
+The loss is the skorch ``criterion`` (:mod:`._modules`: MSE, BPR, BCE), so
+NCF or two-tower models reuse the net by passing another ``module``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from skorch import NeuralNet
+from skorch.callbacks import Callback
+
+__all__ = ["NonFiniteLossError", "RecommenderNet", "StopOnNonFiniteLoss", "ValidationNDCG"]
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Training diverged: the loss became NaN or infinite."""
+
+
+class RecommenderNet(NeuralNet):
+    """skorch NeuralNet for index-batched recommender modules.
+
+    Parameters
+    ----------
+    module : type of torch.nn.Module
+        The module class; its sizes come as ``module__*`` parameters.
+    *args
+        Passed to :class:`skorch.NeuralNet`.
+    seed : int, default=0
+        Seed of the module's initial weights.
+    **kwargs
+        Passed to :class:`skorch.NeuralNet`.
+    """
+
+    def __init__(self, module, *args, seed=0, **kwargs):
+        super().__init__(module, *args, **kwargs)
+        self.seed = seed
+
+    def initialize_module(self):
+        # Initial weights from the seed, leaving the global RNG untouched.
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            return super().initialize_module()
+
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        penalty = None
+        if isinstance(y_pred, tuple):
+            y_pred, penalty = y_pred
+        if y_true is None:
+            loss = self.criterion_(y_pred)
+        elif y_pred.dim() == 1:
+            loss = self.criterion_(y_pred, y_true)
+        else:  # ranking: the target holds confidence weights
+            loss = self.criterion_(y_pred, y_true)
+        if penalty is not None and training:
+            loss = loss + penalty.mean()
+        return loss
+
+
+class StopOnNonFiniteLoss(Callback):
+    """Stop training with a clear error as soon as a batch loss is NaN or inf."""
+
+    def __init__(self, owner="model"):
+        self.owner = owner
+
+    def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
+        if loss is not None and not torch.isfinite(loss):
+            epoch = len(net.history)
+            raise NonFiniteLossError(
+                f"{self.owner}: the training loss became {float(loss.detach())} in epoch "
+                f"{epoch} (lr={net.lr}). Training diverged: use a smaller lr "
+                "(e.g. lr/10), more regularisation, or another optimizer."
+            )
+
+
+class ValidationNDCG(Callback):
+    """NDCG@k of the module's full-catalogue ranking on a validation split.
+
+    At the end of each epoch it ranks every item the user did not interact
+    with in training, for (up to ``max_users``) validation users, and
+    records the mean NDCG@k as ``valid_ndcg`` (plus ``valid_ndcg_best``) in
+    the history, for early stopping and learning curves. The module must
+    implement ``score_all(users)``.
+
+    Parameters
+    ----------
+    train : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Training interactions (excluded from the ranking).
+    valid : scipy.sparse.csr_matrix of shape (n_users, n_items)
+        Validation interactions (the relevant items).
+    k : int, default=10
+        List length.
+    max_users : int, default=2000
+        Evaluate at most this many validation users (a fixed subset).
+    block : int, default=1024
+        Users scored at once.
+    """
+
+    def __init__(self, train, valid, *, k=10, max_users=2000, block=1024, seed=0):
+        self.train = train
+        self.valid = valid
+        self.k = k
+        self.max_users = max_users
+        self.block = block
+        self.seed = seed
+
+    def initialize(self):
+        users = np.flatnonzero(np.diff(self.valid.indptr) > 0)
+        if len(users) > self.max_users:
+            users = np.sort(np.random.RandomState(self.seed).choice(
+                users, self.max_users, replace=False))
+        self.users_ = users
+        rows = np.repeat(np.arange(self.valid.shape[0]), np.diff(self.valid.indptr))
+        self.keys_ = np.sort(rows.astype(np.int64) * self.valid.shape[1] + self.valid.indices)
+        self.best_ = -np.inf
+        return self
+
+    def _ndcg(self, net):
+        module = net.module_
+        was_training = module.training
+        module.eval()
+        n_items = self.train.shape[1]
+        k = min(self.k, n_items)
+        discounts = 1.0 / np.log2(np.arange(2, k + 2))
+        total = 0.0
+        for start in range(0, len(self.users_), self.block):
+            users = self.users_[start:start + self.block]
+            scores = module.score_all(torch.as_tensor(users, device=net.device))
+            seen = self.train[users]
+            rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
+            scores[torch.as_tensor(rows, device=scores.device),
+                   torch.as_tensor(seen.indices.astype(np.int64), device=scores.device)] = -np.inf
+            top = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+            keys = users.astype(np.int64)[:, None] * n_items + top
+            pos = np.minimum(np.searchsorted(self.keys_, keys), len(self.keys_) - 1)
+            hits = self.keys_[pos] == keys
+            n_rel = np.minimum(np.diff(self.valid.indptr)[users], k)
+            ideal = np.cumsum(discounts)[n_rel - 1]
+            total += float(((hits * discounts).sum(1) / ideal).sum())
+        module.train(was_training)
+        return total / max(len(self.users_), 1)
+
+    def on_epoch_end(self, net, **kwargs):
+        score = self._ndcg(net)
+        is_best = score > self.best_
+        self.best_ = max(self.best_, score)
+        net.history.record("valid_ndcg", score)
+        net.history.record("valid_ndcg_best", bool(is_best))
+
+    def on_train_end(self, net, **kwargs):
+        # Do not keep the data in the fitted (pickled) model.
+        self.train = self.valid = self.keys_ = None

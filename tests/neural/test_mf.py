@@ -1,0 +1,327 @@
+"""Tests of the matrix factorisation estimators (CPU, tiny epochs)."""
+
+import pickle
+import subprocess
+import sys
+import warnings
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_recs.exceptions import ColdStartWarning
+from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
+from sklearn_recs.neural._data import IndexBatchIterator, InteractionData, per_user_split
+from sklearn_recs.utils._testing import checkerboard, tiny_ratings
+
+
+def low_rank(n_users=200, n_items=150, rank=3, density=0.3, noise=0.1, seed=0):
+    rng = np.random.default_rng(seed)
+    P = rng.normal(size=(n_users, rank)) / np.sqrt(rank)
+    Q = rng.normal(size=(n_items, rank))
+    mask = rng.random((n_users, n_items)) < density
+    u, i = np.nonzero(mask)
+    clean = 3.0 + (P[u] * Q[i]).sum(1)
+    y = clean + noise * rng.normal(size=len(u))
+    return np.column_stack([u, i]), y, clean
+
+
+@pytest.fixture(scope="module")
+def low_rank_fit():
+    X, y, clean = low_rank()
+    rng = np.random.default_rng(1)
+    test = rng.random(len(y)) < 0.1
+    model = MatrixFactorization(n_factors=8, reg=0.001, reg_bias=0.001, lr=0.01,
+                                optimizer="sparse_adam", max_epochs=60,
+                                batch_size=256, clip=False, random_state=0)
+    model.fit(X[~test], y[~test])
+    return model, X, y, clean, test
+
+
+def test_training_lowers_loss_and_recovers_low_rank(low_rank_fit):
+    model, X, y, clean, test = low_rank_fit
+    loss = model.history_[:, "train_loss"]
+    assert loss[-1] < 0.1 * loss[0]
+    pred = model.predict(X[test])
+    rmse_clean = np.sqrt(np.mean((pred - clean[test]) ** 2))
+    rmse_noisy = np.sqrt(np.mean((pred - y[test]) ** 2))
+    # the noise level is 0.1: held-out ratings are recovered near it
+    assert rmse_clean < 0.2, rmse_clean
+    assert rmse_noisy < 0.25, rmse_noisy
+    assert model.user_factors_.shape == (model.n_users_, 8)
+    assert model.item_factors_.dtype == np.float32
+    assert model.user_bias_.shape == (model.n_users_,)
+
+
+def test_implicit_ranks_planted_positives_first():
+    X = checkerboard(20, 20)
+    for loss in ("bpr", "bce"):
+        model = ImplicitMatrixFactorization(loss=loss, n_factors=4, lr=0.05, max_epochs=40,
+                                            batch_size=64, random_state=0).fit(X)
+        top = model.recommend(model.users_, n_items=10, exclude_seen=False)
+        same_group = (top + model.users_[:, None]) % 2 == 0
+        assert same_group.all(), loss
+
+
+def test_popularity_sampler_and_weights():
+    X = checkerboard(20, 20)
+    y = np.arange(len(X)) % 3 + 1.0
+    model = ImplicitMatrixFactorization(sampler="popularity", alpha=1.0, n_factors=4,
+                                        lr=0.05, max_epochs=40, batch_size=64,
+                                        random_state=0).fit(X, y)
+    top = model.recommend(model.users_, n_items=10, exclude_seen=False)
+    assert ((top + model.users_[:, None]) % 2 == 0).mean() > 0.95
+
+
+def test_determinism_with_random_state():
+    X, y = tiny_ratings()
+    a = MatrixFactorization(n_factors=4, max_epochs=3, random_state=7).fit(X, y)
+    b = MatrixFactorization(n_factors=4, max_epochs=3, random_state=7).fit(X, y)
+    c = MatrixFactorization(n_factors=4, max_epochs=3, random_state=8).fit(X, y)
+    np.testing.assert_array_equal(a.user_factors_, b.user_factors_)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert not np.array_equal(a.user_factors_, c.user_factors_)
+    Xi = checkerboard(10, 10)
+    m1 = ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=3).fit(Xi)
+    m2 = ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=3).fit(Xi)
+    np.testing.assert_array_equal(m1.item_factors_, m2.item_factors_)
+    # the global torch RNG is left alone
+    torch.manual_seed(0)
+    expected = torch.rand(1)
+    torch.manual_seed(0)
+    MatrixFactorization(n_factors=4, max_epochs=1, random_state=0).fit(X, y)
+    assert torch.rand(1) == expected
+
+
+def test_threads_restored():
+    X, y = tiny_ratings()
+    before = torch.get_num_threads()
+    MatrixFactorization(n_factors=2, max_epochs=1, n_jobs=1).fit(X, y)
+    assert torch.get_num_threads() == before
+
+
+def test_early_stopping_per_user_split_and_history():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, max_epochs=50, early_stopping=True,
+                                validation_fraction=0.2, lr=0.05, random_state=0,
+                                optimizer="sparse_adam",
+                                callbacks__early_stopping__patience=2).fit(X, y)
+    assert model.n_epochs_ < 50
+    assert np.isfinite(model.history_[:, "valid_loss"]).all()
+    Xi = checkerboard(20, 20)
+    imp = ImplicitMatrixFactorization(n_factors=4, max_epochs=8, early_stopping=True,
+                                      lr=0.05, random_state=0).fit(Xi)
+    ndcg = imp.history_[:, "valid_ndcg"]
+    assert all(0 <= v <= 1 for v in ndcg)
+    assert max(ndcg) > 0.5
+
+
+def test_per_user_split_keeps_every_user_in_train():
+    codes = np.repeat(np.arange(50), np.arange(1, 51))
+    valid = per_user_split(codes, 0.3, np.random.RandomState(0))
+    train_counts = np.bincount(codes[~valid], minlength=50)
+    assert (train_counts >= 1).all()
+    np.testing.assert_array_equal(np.bincount(codes[valid], minlength=50),
+                                  np.minimum(np.floor(0.3 * np.arange(1, 51)), np.arange(50)))
+
+
+def test_batch_iterator_slices_and_resamples():
+    data = InteractionData(np.arange(10), np.arange(10) % 5, np.arange(10.0), n_items=5,
+                           positives=np.sort(np.arange(10) * 5 + np.arange(10) % 5))
+    it = IndexBatchIterator(data, 4, shuffle=True, n_negatives=2, seed=0)
+    assert len(it) == 3
+    epoch1 = list(it)
+    epoch2 = list(it)
+    assert [len(b[0]["users"]) for b in epoch1] == [4, 4, 2]
+    users = torch.cat([b[0]["users"] for b in epoch1])
+    assert sorted(users.tolist()) == list(range(10))
+    items = torch.cat([b[0]["items"] for b in epoch1])
+    assert items.shape == (10, 3)
+    # negatives avoid the user's positive (with overwhelming probability)
+    assert (items[:, 1:] != items[:, :1]).float().mean() > 0.95
+    assert not all(torch.equal(a[0]["items"], b[0]["items"]) for a, b in zip(epoch1, epoch2))
+    valid = IndexBatchIterator(data, 4, n_negatives=2, seed=0)
+    first, second = list(valid), list(valid)
+    assert all(torch.equal(a[0]["items"], b[0]["items"]) for a, b in zip(first, second))
+
+
+def test_clone_get_set_params_and_prefixed():
+    model = MatrixFactorization(n_factors=8, optimizer="sparse_adam", lr=0.01,
+                                optimizer__betas=(0.8, 0.99))
+    params = model.get_params()
+    assert params["optimizer__betas"] == (0.8, 0.99)
+    cloned = clone(model)
+    assert cloned.optimizer__betas == (0.8, 0.99)
+    cloned.set_params(n_factors=4, module__init_std=0.01)
+    assert cloned.n_factors == 4 and cloned.module__init_std == 0.01
+    X, y = tiny_ratings()
+    cloned.set_params(max_epochs=2).fit(X, y)
+    assert cloned.net_.optimizer_.defaults["betas"] == (0.8, 0.99)
+    assert cloned.net_.module_.user_factors.weight.std() < 0.05
+    with pytest.raises(TypeError, match="Did you mean 'n_factors'"):
+        MatrixFactorization(n_factor=3).fit(X, y)
+
+
+def test_grid_search():
+    X, y = tiny_ratings()
+    search = GridSearchCV(MatrixFactorization(max_epochs=3, random_state=0),
+                          {"n_factors": [2, 4], "reg": [0.01, 0.1]}, cv=2,
+                          scoring="neg_root_mean_squared_error")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        search.fit(X, y)
+    assert search.best_params_["n_factors"] in (2, 4)
+    assert len(search.cv_results_["params"]) == 4
+
+
+def test_pickle_and_joblib_round_trip(tmp_path):
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, max_epochs=2, random_state=0).fit(X, y)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(model.predict(X), restored.predict(X))
+    joblib.dump(model, tmp_path / "mf.joblib")
+    loaded = joblib.load(tmp_path / "mf.joblib")
+    np.testing.assert_array_equal(model.predict(X), loaded.predict(X))
+    np.testing.assert_array_equal(model.recommend(model.users_[:5]),
+                                  loaded.recommend(model.users_[:5]))
+
+
+def test_predict_clipping_and_similar_items():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, max_epochs=20, lr=0.05, random_state=0,
+                                optimizer="sparse_adam").fit(X, y)
+    pred = model.predict(X)
+    assert pred.min() >= 1.0 and pred.max() <= 5.0
+    raw = model.set_params(clip=False).predict(X)
+    assert np.allclose(np.clip(raw, 1, 5), pred)
+    ids, scores = model.similar_items(model.items_[:3], n_items=4, return_scores=True)
+    unit = model.item_factors_ / np.linalg.norm(model.item_factors_, axis=1, keepdims=True)
+    best = np.argsort(-(unit[0] @ unit.T))[1]
+    assert ids[0, 0] == model.items_[best]
+    assert (scores <= 1 + 1e-6).all()
+
+
+def test_fold_in_explicit_matches_training_objective(low_rank_fit):
+    model, X, y, clean, test = low_rank_fit
+    user = X[0, 0]
+    rows = X[:, 0] == user
+    new_X = np.column_stack([np.full(rows.sum(), 10_000), X[rows, 1]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        ids, scores = model.recommend([10_000], n_items=5, interactions=new_X,
+                                      interactions_y=y[rows], return_scores=True)
+    assert not np.isin(ids, X[rows, 1]).any()  # the given interactions are excluded
+    # the folded-in user scores like the trained one (same data, same objective)
+    code = model._user_index.get_loc(user)
+    trained = model._score_users(np.array([code]), None)[0]
+    idx, mat = model._fold_in_matrix(new_X, y[rows])
+    p, b = model._fold_in(mat)
+    folded = model._score_users(np.array([model.n_users_]), None, (p, b))[0]
+    assert np.corrcoef(trained, folded)[0, 1] > 0.9
+
+
+def test_fold_in_implicit_checkerboard():
+    X = checkerboard(20, 20)
+    model = ImplicitMatrixFactorization(n_factors=4, lr=0.05, max_epochs=40, batch_size=64,
+                                        random_state=0).fit(X)
+    new = np.array([[100, 1], [100, 3], [100, 5]])
+    ids = model.recommend([100, 0], n_items=5, interactions=new)
+    assert (ids[0] % 2 == 1).all()  # the odd group
+    assert not np.isin(ids[0], [1, 3, 5]).any()
+    np.testing.assert_array_equal(ids[1], model.recommend([0], n_items=5)[0])
+    with pytest.warns(ColdStartWarning, match="1 of 2 users"):
+        model.recommend([100, 101], interactions=new)
+
+
+def test_fold_in_errors():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=2, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="requires y"):
+        model.recommend(["zz"], interactions=[["zz", 1]])
+    with pytest.raises(ValueError, match="interactions_y was given"):
+        model.recommend(["zz"], interactions_y=[3.0])
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(n_factors=0), "n_factors"),
+    (dict(lr=0.0), "lr"),
+    (dict(lr=-1.0), "lr"),
+    (dict(optimizer="adamw"), "optimizer"),
+    (dict(batch_size=0), "batch_size"),
+])
+def test_bad_parameters(params, match):
+    X, y = tiny_ratings()
+    with pytest.raises(ValueError, match=match):
+        MatrixFactorization(**params).fit(X, y)
+
+
+def test_non_numeric_ratings():
+    X, y = tiny_ratings()
+    y = y.astype(object)
+    y[3] = "five"
+    with pytest.raises(ValueError, match="numeric"):
+        MatrixFactorization(max_epochs=1).fit(X, y)
+
+
+def test_batch_size_larger_than_data():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=2, max_epochs=2, batch_size=10**6).fit(X, y)
+    assert model.history_[-1, "train_batch_count"] == 1
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only error")
+def test_cuda_without_gpu_is_a_clear_error():
+    X, y = tiny_ratings()
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        MatrixFactorization(device="cuda", max_epochs=1).fit(X, y)
+
+
+def test_nan_loss_stops_with_message():
+    X, y = tiny_ratings()
+    with pytest.raises(FloatingPointError, match="smaller lr"):
+        MatrixFactorization(optimizer="sgd", lr=1e6, max_epochs=20, batch_size=16,
+                            random_state=0).fit(X, y)
+
+
+def test_optimizers_all_train():
+    X, y = tiny_ratings()
+    for opt in ("sparse_adam", "adam", "sgd", "adagrad", torch.optim.Adam):
+        lr = 1.0 if opt == "sgd" else 0.02
+        model = MatrixFactorization(optimizer=opt, n_factors=4, lr=lr, max_epochs=5,
+                                    random_state=0).fit(X, y)
+        loss = model.history_[:, "train_loss"]
+        assert loss[-1] < loss[0], opt
+
+
+def test_import_sklearn_recs_does_not_import_torch():
+    code = "import sys, sklearn_recs, sklearn_recs.neural; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_dataframe_string_ids_unknown_predict():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=2, max_epochs=2, random_state=0).fit(X, y)
+    pairs = pd.DataFrame({"user_id": ["nobody", "u00"], "item_id": [0, 999]})
+    with pytest.warns(ColdStartWarning):
+        pred = model.predict(pairs)
+    assert np.allclose(pred[0], np.clip(model.global_mean_ + model.item_bias_[0], 1, 5))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_fit_matches_cpu_contract():  # pragma: no cover - GPU only
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, max_epochs=3, device="cuda",
+                                random_state=0).fit(X, y)
+    assert model.predict(X).shape == (len(X),)
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(model.predict(X), restored.predict(X))
+    imp = ImplicitMatrixFactorization(n_factors=4, max_epochs=3, device="cuda",
+                                      early_stopping=True, random_state=0).fit(X)
+    assert imp.recommend(imp.users_[:3]).shape == (3, 10)
