@@ -1,0 +1,538 @@
+"""Memory-based collaborative filtering: item-item and user-user neighbourhoods.
+
+:class:`ItemKNN` and :class:`UserKNN` share one engine, :class:`_BaseKNN`,
+which works on "entities" (the rows compared: items for ItemKNN, users for
+UserKNN) and "raters" (the other axis). UserKNN is ItemKNN on the
+transposed interaction matrix.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn import get_config
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .base import RecommenderMixin, _fit_biases
+from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
+from .utils.validation import check_k
+
+__all__ = ["ItemKNN", "UserKNN"]
+
+EXPLICIT_SIMILARITIES = ("cosine", "pearson", "adjusted_cosine", "msd", "pearson_baseline")
+IMPLICIT_SIMILARITIES = ("cosine", "dot")
+
+# Kernel of each explicit similarity, and what the ratings are centred on first.
+_EXPLICIT_KERNELS = {
+    "cosine": ("co_cosine", None),
+    "pearson": ("co_cosine", "entity_mean"),
+    "adjusted_cosine": ("co_cosine", "rater_mean"),
+    "msd": ("msd", None),
+    "pearson_baseline": ("co_cosine", "baseline"),
+}
+# Bytes of the sparse neighbour entries gathered at once when predicting pairs.
+_BYTES_PER_NEIGHBOUR = 40
+
+
+class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
+    """The neighbourhood engine shared by ItemKNN and UserKNN (see their docs)."""
+
+    # Whether the entities are the users (UserKNN) or the items (ItemKNN).
+    _user_based = False
+
+    _parameter_constraints: dict = {
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "min_k": [Interval(Integral, 1, None, closed="left")],
+        "similarity": [StrOptions({"auto", *EXPLICIT_SIMILARITIES, *IMPLICIT_SIMILARITIES})],
+        "shrinkage": [Interval(Real, 0, None, closed="left")],
+        "min_support": [Interval(Integral, 1, None, closed="left")],
+        "amplification": [Interval(Real, 0, None, closed="neither")],
+        "centering": [StrOptions({"mean", "baseline"})],
+        "feedback": [StrOptions({"auto", "explicit", "implicit"})],
+        "weighting": [StrOptions({"tfidf", "bm25"}), None],
+        "bm25_k1": [Interval(Real, 0, None, closed="neither")],
+        "bm25_b": [Interval(Real, 0, 1, closed="both")],
+        "max_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "reg_user": [Interval(Real, 0, None, closed="left")],
+        "reg_item": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, *, k=40, min_k=1, similarity="auto", shrinkage=0.0, min_support=1,
+                 amplification=1.0, centering="baseline", feedback="auto", weighting=None,
+                 bm25_k1=100.0, bm25_b=0.8, max_neighbors=None, reg_user=5.0, reg_item=2.0):
+        self.k = k
+        self.min_k = min_k
+        self.similarity = similarity
+        self.shrinkage = shrinkage
+        self.min_support = min_support
+        self.amplification = amplification
+        self.centering = centering
+        self.feedback = feedback
+        self.weighting = weighting
+        self.bm25_k1 = bm25_k1
+        self.bm25_b = bm25_b
+        self.max_neighbors = max_neighbors
+        self.reg_user = reg_user
+        self.reg_item = reg_item
+
+    # -- fitting ---------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the pruned similarity between the neighbours.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Ratings (explicit feedback) or non-negative weights
+            (``feedback="implicit"``); None means implicit feedback with
+            every row a positive.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        name = type(self).__name__
+        implicit = self.feedback == "implicit" or (self.feedback == "auto" and y is None)
+        if self.feedback == "explicit" and y is None:
+            raise ValueError(
+                f"{name} requires y to be passed, but the target y is None. Pass the "
+                "ratings as y, or set feedback='implicit' to learn from interactions."
+            )
+        similarity = self._check_params(implicit)
+        users, items, values = self._fit_interactions(X, y, implicit=implicit)
+        self.feedback_ = "implicit" if implicit else "explicit"
+        raters, entities = (items, users) if self._user_based else (users, items)
+        n_raters, n_entities = ((self.n_items_, self.n_users_) if self._user_based
+                                else (self.n_users_, self.n_items_))
+        if values is None:
+            values = np.ones(len(users))
+
+        def entity_matrix(data):
+            return sp.csr_matrix((data, (entities, raters)), shape=(n_entities, n_raters))
+
+        if implicit:
+            matrix = entity_matrix(values)
+            if self.weighting == "tfidf":
+                matrix = tfidf_weight(matrix)
+            elif self.weighting == "bm25":
+                matrix = bm25_weight(matrix, k1=self.bm25_k1, b=self.bm25_b)
+            self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.k)
+            # Scoring sums the raw weights (raters x entities; UserKNN also
+            # needs entities x raters).
+            self._rater_values = sp.csr_matrix((values, (raters, entities)),
+                                               shape=(n_raters, n_entities))
+            if self._user_based:
+                self._entity_values = self._rater_values.T.tocsr()
+            return self
+
+        mu, user_bias, item_bias = _fit_biases(
+            users, items, values, self.n_users_, self.n_items_,
+            reg_user=self.reg_user, reg_item=self.reg_item, n_iter=10)
+        entity_bias, rater_bias = (user_bias, item_bias) if self._user_based else (item_bias, user_bias)
+        baseline = mu + entity_bias[entities] + rater_bias[raters]
+        entity_mean = _group_mean(entities, values, n_entities)
+        kernel, centre = _EXPLICIT_KERNELS[similarity]
+        offsets = {None: 0.0, "entity_mean": entity_mean[entities],
+                   "rater_mean": _group_mean(raters, values, n_raters)[raters],
+                   "baseline": baseline}
+        self.similarity_ = self._similarity(entity_matrix(values - offsets[centre]), kernel,
+                                            n_neighbors=self.max_neighbors)
+        # Prediction = base(rater, entity) + weighted mean of the neighbours' residuals.
+        if self.centering == "mean":
+            self._base = (0.0, entity_mean, np.zeros(n_raters))
+            residuals = values - entity_mean[entities]
+        else:
+            self._base = (mu, entity_bias, rater_bias)
+            residuals = values - baseline
+        # Residuals are stored shifted by a constant so that none is 0 (a stored
+        # zero would vanish from the sparse products that select the neighbours).
+        self._shift = float(np.abs(residuals).max()) + 1.0
+        self._rater_values = sp.csr_matrix((residuals + self._shift, (raters, entities)),
+                                           shape=(n_raters, n_entities))
+        self._rating_range = (float(values.min()), float(values.max()))
+        return self
+
+    def _check_params(self, implicit):
+        """Cross-parameter checks; return the similarity name to use."""
+        name = type(self).__name__
+        if self.min_k > self.k:
+            raise ValueError(
+                f"{name}: min_k={self.min_k} is larger than k={self.k}, so no "
+                "prediction could ever use its neighbours. Set min_k <= k."
+            )
+        valid = IMPLICIT_SIMILARITIES if implicit else EXPLICIT_SIMILARITIES
+        similarity = self.similarity
+        if similarity == "auto":
+            similarity = "cosine" if implicit else "pearson_baseline"
+        if similarity not in valid:
+            if implicit and self.feedback == "auto":
+                # y is None: the similarity needs ratings.
+                raise ValueError(
+                    f"{name}: similarity={similarity!r} compares ratings, so it "
+                    "requires y to be passed, but the target y is None. Pass the "
+                    "ratings as y, or for implicit feedback choose from "
+                    f"{', '.join(map(repr, valid))} (or 'auto')."
+                )
+            mode = "implicit feedback" if implicit else "ratings"
+            raise ValueError(
+                f"{name}: similarity={similarity!r} is not available for {mode}; "
+                f"choose from {', '.join(map(repr, valid))} (or 'auto')."
+            )
+        if self.weighting is not None and not implicit:
+            raise ValueError(
+                f"{name}: weighting={self.weighting!r} applies to implicit feedback "
+                "only; set weighting=None for ratings, or feedback='implicit'."
+            )
+        return similarity
+
+    def _similarity(self, matrix, kernel, *, n_neighbors):
+        return pairwise_similarity(
+            matrix, kernel=kernel, n_neighbors=n_neighbors, shrinkage=self.shrinkage,
+            min_support=self.min_support, amplification=self.amplification)
+
+    # -- scoring -----------------------------------------------------------
+    def _orient(self, user_codes, item_codes):
+        """(rater codes, entity codes) of (user, item) pairs."""
+        return (item_codes, user_codes) if self._user_based else (user_codes, item_codes)
+
+    def _predict_pairs(self, user_codes, item_codes):
+        raters, entities = self._orient(np.asarray(user_codes), np.asarray(item_codes))
+        if self.feedback_ == "implicit":
+            return np.asarray(self.similarity_[entities].multiply(
+                self._rater_values[raters]).sum(axis=1), dtype=np.float64).ravel()
+        y_pred = np.empty(len(raters))
+        row_nnz = np.diff(self.similarity_.indptr)[entities]
+        budget = max(1, int(get_config()["working_memory"] * 2**20) // _BYTES_PER_NEIGHBOUR)
+        bounds = np.searchsorted(np.cumsum(row_nnz), np.arange(budget, row_nnz.sum(), budget))
+        for chunk in np.split(np.arange(len(raters)), np.unique(bounds) + 1):
+            if chunk.size:
+                y_pred[chunk] = self._predict_chunk(raters[chunk], entities[chunk])
+        return y_pred
+
+    def _predict_chunk(self, raters, entities):
+        """Weighted mean over the k most similar neighbours each rater rated."""
+        # The stored neighbours of each target that the rater rated; the product
+        # with the shifted residuals keeps exactly that pattern (both are > 0).
+        rated = self._rater_values[raters]
+        neighbours = self.similarity_[entities]
+        sims = neighbours.multiply(rated.astype(bool)).tocsr()
+        shifted = rated.multiply(sims.astype(bool)).tocsr()
+        sims.sort_indices()
+        shifted.sort_indices()
+        rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
+        weights = sims.data.astype(np.float64)
+        keep = _top_per_row(rows, weights, self.k)
+        rows, weights = rows[keep], weights[keep]
+        residuals = shifted.data[keep] - self._shift
+        n = len(raters)
+        count = np.bincount(rows, minlength=n)
+        total = np.bincount(rows, weights, minlength=n)
+        weighted = np.bincount(rows, weights * residuals, minlength=n)
+        mean, entity_part, rater_part = self._base
+        y_pred = mean + entity_part[entities] + rater_part[raters]
+        enough = count >= self.min_k
+        y_pred[enough] += weighted[enough] / total[enough]
+        return np.clip(y_pred, *self._rating_range)
+
+    def _score_users(self, user_codes, item_codes):
+        if self.feedback_ == "explicit":
+            items = np.arange(self.n_items_) if item_codes is None else item_codes
+            users = np.repeat(user_codes, len(items))
+            return self._predict_pairs(users, np.tile(items, len(user_codes))).reshape(
+                len(user_codes), len(items))
+        if self._user_based:
+            # Sum of the user's neighbours' weights: S[users] @ (users x items).
+            scores = self.similarity_[user_codes] @ self._entity_values
+        else:
+            # Sum of the similarities of each item's neighbours the user holds.
+            scores = self._rater_values[user_codes] @ self.similarity_.T
+        scores = scores.toarray()
+        return scores if item_codes is None else scores[:, item_codes]
+
+    def _similar_entity_scores(self, codes):
+        return self.similarity_[codes].toarray()
+
+    # -- tags ------------------------------------------------------------
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if self.feedback == "implicit":
+            # Scores, not ratings: not a regressor, and y (weights) is optional.
+            tags.estimator_type = None
+            tags.regressor_tags = None
+            tags.target_tags.required = False
+        return tags
+
+
+def _group_mean(codes, values, n):
+    """Mean of ``values`` per code (0 for a code without values)."""
+    return np.bincount(codes, values, minlength=n) / np.maximum(np.bincount(codes, minlength=n), 1)
+
+
+def _top_per_row(rows, values, k):
+    """Mask of each row's ``k`` largest values (ties: the earlier entry).
+
+    ``rows`` is sorted and ``values`` lie in (0, 1].
+    """
+    counts = np.bincount(rows) if rows.size else np.zeros(0, dtype=np.intp)
+    long = counts > k
+    if not long.any():
+        return np.ones(len(rows), dtype=bool)
+    keep = ~long[rows]
+    idx = np.flatnonzero(~keep)
+    # One stable sort by row, then by decreasing value (values in (0, 1]).
+    order = idx[np.argsort(rows[idx] + (1.0 - values[idx]) / 2, kind="stable")]
+    starts = np.concatenate([[0], np.cumsum(counts[long])[:-1]])
+    rank = np.arange(len(order)) - np.repeat(starts, counts[long])
+    keep[order[rank < k]] = True
+    return keep
+
+
+_PARAMETERS = """
+    Parameters
+    ----------
+    k : int, default=40
+        Neighbours per prediction. For ratings: the ``k`` {entities} most
+        similar to the target {entity} among those that rated it. For
+        implicit feedback: each {entity}'s ``k`` most similar {entities}
+        are kept at fit (the implicit library's ``K``), and scoring sums
+        over them.
+    min_k : int, default=1
+        Ratings only: with fewer than ``min_k`` neighbours, the prediction
+        falls back to the baseline of ``centering`` (the {entity}'s mean
+        rating, or ``mu + b_u + b_i``). Must be ``<= k``.
+    similarity : {{"auto", "cosine", "pearson", "adjusted_cosine", "msd", \
+"pearson_baseline", "dot"}}, default="auto"
+        How two {entities} are compared. For ratings (over the {raters}
+        that rated both, the co-raters):
+
+        - "cosine": cosine of the raw ratings;
+        - "pearson": cosine of the ratings centred on each {entity}'s mean;
+        - "adjusted_cosine": cosine of the ratings centred on each
+          {rater}'s mean;
+        - "msd": ``1 / (1 + msd)``, ``msd`` the mean squared difference;
+        - "pearson_baseline": cosine of the residuals of the bias
+          baseline ``r - mu - b_u - b_i`` (the default, "auto").
+
+        For implicit feedback, over whole (weighted) vectors: "cosine"
+        (the default, "auto") or "dot", the plain inner product
+        (with ``weighting="bm25"``, implicit's ``BM25Recommender``).
+        Norms of the co-rated similarities are taken over the co-raters
+        only, as in Surprise.
+    shrinkage : float, default=0.0
+        Significance shrinkage: ``sim * n_common / (n_common + shrinkage)``,
+        ``n_common`` the number of co-raters. 0 disables it.
+    min_support : int, default=1
+        {Entities} with fewer co-raters get no similarity.
+    amplification : float, default=1.0
+        Exponent applied to the similarities (case amplification: > 1
+        favours the closest neighbours).
+    centering : {{"mean", "baseline"}}, default="baseline"
+        Ratings only: the prediction is ``base + sum_j s_j z_j / sum_j s_j``
+        over the neighbours ``j``, with ``z`` the ratings centred the same
+        way. "mean": ``base`` is the {entity}'s mean rating
+        (Surprise's KNNWithMeans); "baseline": ``mu + b_u + b_i``
+        (KNNBaseline).
+    feedback : {{"auto", "explicit", "implicit"}}, default="auto"
+        "explicit": ``y`` holds ratings; "implicit": ``y`` holds
+        non-negative weights or is None; "auto": explicit when ``y`` is
+        given, implicit when it is None.
+    weighting : {{"tfidf", "bm25"}}, default=None
+        Implicit feedback only: weights applied to the interactions before
+        the similarity is computed (as in the implicit library, with the
+        {entities} as the documents).
+    bm25_k1 : float, default=100.0
+        BM25 saturation (``weighting="bm25"``).
+    bm25_b : float, default=0.8
+        BM25 length normalisation (``weighting="bm25"``), in [0, 1].
+    max_neighbors : int, default=None
+        Ratings only: similarities kept per {entity} at fit (its top ones),
+        which bounds memory at ``O(n_{entities} * max_neighbors)``; None
+        keeps every positive similarity. Implicit feedback keeps ``k``.
+    reg_user : float, default=5.0
+        Regularisation of the user biases of the baseline.
+    reg_item : float, default=2.0
+        Regularisation of the item biases of the baseline.
+"""
+
+_ATTRIBUTES = """
+    Attributes
+    ----------
+    similarity_ : scipy.sparse.csr_matrix of shape (n_{entities}_, n_{entities}_)
+        The pruned {entity}-{entity} similarity (float32), rows and columns
+        in the order of ``{entities}_``. Only positive similarities are
+        stored (negative correlations are dropped); the diagonal is empty.
+    feedback_ : {{"explicit", "implicit"}}
+        The kind of feedback learned from (see ``feedback``).
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        Item ids seen at fit, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items seen at fit.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training ratings or weights.
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+"""
+
+_NOTES = """
+    Notes
+    -----
+    Similarities are computed block by block of {entities} with sparse (or,
+    for small data, BLAS) products in float32, and each block is pruned to
+    its rows' top neighbours before the next is computed: memory is
+    ``O(n_{entities} * k)`` plus one block of scikit-learn's
+    ``working_memory``, never a dense ``n_{entities} x n_{entities}``
+    matrix. Predictions for many pairs are vectorised (sparse products
+    select each pair's rated neighbours).
+
+    Undefined similarities are 0, so those {entities} are never neighbours:
+    pearson for an {entity} with a single rating or constant ratings (zero
+    variance), any similarity without co-raters. A pair without enough
+    neighbours (``min_k``) gets the baseline of ``centering``; predictions
+    are clipped to the training rating range. Unknown users or items get
+    the package's fallback (see :class:`~sklearn_recs.base.RecommenderMixin`).
+
+    For ratings, ``recommend`` predicts every candidate rating, which costs
+    a neighbour selection per candidate; for top-N ranking, implicit
+    feedback (``y=None``) is both faster and usually better.
+"""
+
+
+class ItemKNN(_BaseKNN):
+    _user_based = False
+
+    def _similar_item_scores(self, item_codes):
+        return self._similar_entity_scores(item_codes)
+
+
+class UserKNN(_BaseKNN):
+    _user_based = True
+
+    def similar_users(self, users, n_users=10, *, return_scores=False):
+        """Return the users most similar to each given user, best first.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_queries,)
+            User ids known at fit.
+        n_users : int, default=10
+            Length of each list (capped at ``n_users_ - 1``); the query user
+            is never in their list.
+        return_scores : bool, default=False
+            Whether to also return the similarities.
+
+        Returns
+        -------
+        similar : ndarray of shape (n_queries, min(n_users, n_users_ - 1))
+            User ids, most similar first.
+        scores : ndarray of shape (n_queries, min(n_users, n_users_ - 1))
+            Only with ``return_scores=True``.
+        """
+        check_is_fitted(self)
+        n_users = check_k(n_users, name="n_users", estimator=self)
+        codes = self._encode_users(users)
+        if (codes < 0).any():
+            missing = np.asarray(users)[codes < 0]
+            raise ValueError(
+                f"UserKNN: {missing.size} user id(s) were not seen at fit (e.g. "
+                f"{missing[:5].tolist()}). Known users are in users_."
+            )
+        width = min(n_users, self.n_users_ - 1)
+        if width < 1:
+            raise ValueError("UserKNN: the model knows a single user, so it has no "
+                             "similar users to return.")
+        ranked, values = self._rank(codes, lambda block, _: self._similar_entity_scores(block),
+                                    None, width, None, exclude_self=True)
+        similar = self.users_[ranked]
+        return (similar, values) if return_scores else similar
+
+
+_SUBSTITUTIONS = {
+    ItemKNN: dict(entity="item", entities="items", Entities="Items", rater="user",
+                  raters="users"),
+    UserKNN: dict(entity="user", entities="users", Entities="Users", rater="item",
+                  raters="items"),
+}
+
+ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.
+
+    For ratings, the prediction for user ``u`` and item ``i`` is a weighted
+    mean over the ``k`` items most similar to ``i`` that ``u`` rated, of
+    their centred ratings (Surprise's KNNWithMeans / KNNBaseline, LensKit's
+    item-item). For implicit feedback, the score sums the similarities of
+    ``i``'s ``k`` nearest items that ``u`` interacted with (weighted by the
+    interaction weights), as the implicit library's ItemItemRecommender.
+""" + _PARAMETERS.format(**_SUBSTITUTIONS[ItemKNN]) + _ATTRIBUTES.format(
+    **_SUBSTITUTIONS[ItemKNN]) + """
+    See Also
+    --------
+    UserKNN : The same on users.
+    sklearn_recs.baselines.BiasBaseline : The baseline the residuals are taken from.
+""" + _NOTES.format(**_SUBSTITUTIONS[ItemKNN]) + """
+    References
+    ----------
+    .. [1] B. Sarwar, G. Karypis, J. Konstan and J. Riedl, "Item-based
+       collaborative filtering recommendation algorithms", WWW 2001.
+    .. [2] Y. Koren, "Factor in the neighbors: scalable and accurate
+       collaborative filtering", ACM TKDD 4(1), 2010.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neighbors import ItemKNN
+    >>> from sklearn_recs.utils._testing import checkerboard, tiny_ratings
+    >>> X, y = tiny_ratings()
+    >>> model = ItemKNN(k=10, shrinkage=10).fit(X, y)
+    >>> model.predict(X[:3]).round(2)
+    array([3.02, 3.15, 3.35])
+    >>> model.similar_items([0], n_items=3)
+    array([[11, 19, 16]])
+
+    Implicit feedback (``y=None``): on a checkerboard, the items of a
+    user's own parity score highest.
+
+    >>> implicit = ItemKNN(k=5).fit(checkerboard(10, 10))
+    >>> implicit.recommend([0, 1], n_items=3, exclude_seen=False)
+    array([[0, 2, 4],
+           [1, 3, 5]])
+"""
+
+UserKNN.__doc__ = """User-based k-nearest-neighbours collaborative filtering.
+
+    For ratings, the prediction for user ``u`` and item ``i`` is a weighted
+    mean over the ``k`` users most similar to ``u`` who rated ``i``, of
+    their centred ratings (Surprise's KNNWithMeans / KNNBaseline with
+    ``user_based=True``, LensKit's user-user). For implicit feedback, the
+    score sums the interaction weights on ``i`` of ``u``'s ``k`` nearest
+    users, weighted by their similarity. It is :class:`ItemKNN` on the
+    transposed interaction matrix.
+""" + _PARAMETERS.format(**_SUBSTITUTIONS[UserKNN]) + _ATTRIBUTES.format(
+    **_SUBSTITUTIONS[UserKNN]) + """
+    See Also
+    --------
+    ItemKNN : The same on items; usually more accurate and faster.
+""" + _NOTES.format(**_SUBSTITUTIONS[UserKNN]) + """
+    References
+    ----------
+    .. [1] J. Herlocker, J. Konstan, A. Borchers and J. Riedl, "An
+       algorithmic framework for performing collaborative filtering",
+       SIGIR 1999.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neighbors import UserKNN
+    >>> from sklearn_recs.utils._testing import tiny_ratings
+    >>> X, y = tiny_ratings()
+    >>> model = UserKNN(k=10, centering="mean", similarity="pearson").fit(X, y)
+    >>> model.predict(X[:3]).round(2)
+    array([1.9 , 4.24, 3.18])
+    >>> model.similar_users(["u00"], n_users=2)
+    array([['u04', 'u21']], dtype=object)
+"""
