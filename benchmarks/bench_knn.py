@@ -37,7 +37,7 @@ import scipy.sparse as sp
 
 from sklearn.model_selection import GridSearchCV
 
-from sklearn_recs.datasets import fetch_movielens, make_interactions
+from sklearn_recs.datasets import fetch_movielens
 from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN, UserKNN

@@ -270,8 +270,18 @@ class RecommenderMixin:
             slots: those entries are not recommendations.
         """
         check_is_fitted(self)
+        seen = self.interactions_ if exclude_seen else None
+        return self._recommend_codes(self._encode_users(users), n_items, items,
+                                     return_scores, self._score_users, seen)
+
+    def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen):
+        """The body of ``recommend`` for encoded users.
+
+        Codes ``>= 0`` are ranked by ``score_fn(codes, candidates)`` less the
+        items in their row of ``seen`` (a CSR matrix, or None); codes ``< 0``
+        (unknown users) get the popularity ranking, with a warning.
+        """
         n_items = check_k(n_items, name="n_items", estimator=self)
-        user_codes = self._encode_users(users)
         candidates = None
         n_candidates = self.n_items_
         if items is not None:
@@ -281,9 +291,8 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
-        seen = self.interactions_ if exclude_seen else None
         ranked[known], scores[known] = self._rank(
-            user_codes[known], self._score_users, candidates, width, seen)
+            user_codes[known], score_fn, candidates, width, seen)
         cold = np.flatnonzero(user_codes < 0)
         if cold.size:
             popularity = self._popularity if candidates is None else self._popularity[candidates]
@@ -293,7 +302,7 @@ class RecommenderMixin:
                 f"{type(self).__name__}: {cold.size} of {len(user_codes)} users "
                 "were unseen at fit; they get the popularity ranking.",
                 ColdStartWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         item_codes = ranked if candidates is None else candidates[ranked]
         recommended = self.items_[item_codes]

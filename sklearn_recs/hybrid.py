@@ -13,7 +13,6 @@ is a weighted sum of its members' normalised scores.
 from __future__ import annotations
 
 import inspect
-from numbers import Real
 
 import numpy as np
 import pandas as pd

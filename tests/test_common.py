@@ -3,7 +3,6 @@
 A new estimator is covered by adding an instance to ESTIMATORS.
 """
 
-import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity

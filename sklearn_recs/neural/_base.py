@@ -29,9 +29,8 @@ from skorch.helper import predefined_split
 
 from ..base import RecommenderMixin
 from ..exceptions import ColdStartWarning
-from ..utils._topk import topk
-from ..utils.validation import check_ids, check_interactions, check_k
-from ._data import IndexBatchIterator, InteractionData, per_user_split
+from ..utils.validation import check_ids, check_interactions
+from ._data import IndexBatchIterator, InteractionData
 from ._net import RecommenderNet, StopOnNonFiniteLoss
 
 __all__ = ["TorchRecommender"]
@@ -315,22 +314,12 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
             return super().recommend(users, n_items, exclude_seen=exclude_seen,
                                      items=items, return_scores=return_scores)
         check_is_fitted(self)
-        n_items = check_k(n_items, name="n_items", estimator=self)
         user_ids = check_ids(users, what="user ids", estimator=self)
         fold_index, fold_matrix = self._fold_in_matrix(interactions, interactions_y)
         extra = self._fold_in(fold_matrix)
         codes = self._user_index.get_indexer(user_ids)
         position = fold_index.get_indexer(user_ids)
         codes = np.where(position >= 0, self.n_users_ + position, codes)
-        candidates = None
-        n_candidates = self.n_items_
-        if items is not None:
-            candidates = np.unique(self._encode_items(items))
-            n_candidates = len(candidates)
-        width = min(n_items, n_candidates)
-        ranked = np.empty((len(codes), width), dtype=np.intp)
-        scores = np.empty((len(codes), width), dtype=np.float64)
-        warm = np.flatnonzero(codes >= 0)
         seen = None
         if exclude_seen:
             pattern = fold_matrix.copy()
@@ -342,20 +331,9 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
             fit_rows = pick @ self.interactions_
             fit_rows.data[:] = 1.0
             seen = _StackedRows(self.interactions_, (pattern + fit_rows).tocsr())
-        ranked[warm], scores[warm] = self._rank(
-            codes[warm], lambda block, cand: self._score_users(block, cand, extra),
-            candidates, width, seen)
-        cold = np.flatnonzero(codes < 0)
-        if cold.size:
-            popularity = self._popularity if candidates is None else self._popularity[candidates]
-            ranked[cold], scores[cold] = topk(popularity[None, :], width)
-            warnings.warn(
-                f"{type(self).__name__}: {cold.size} of {len(codes)} users were "
-                "unseen at fit and not in interactions; they get the popularity "
-                "ranking.", ColdStartWarning, stacklevel=2)
-        item_codes = ranked if candidates is None else candidates[ranked]
-        recommended = self.items_[item_codes]
-        return (recommended, scores) if return_scores else recommended
+        return self._recommend_codes(
+            codes, n_items, items, return_scores,
+            lambda block, cand: self._score_users(block, cand, extra), seen)
 
     def _fold_in_matrix(self, interactions, interactions_y):
         """Encode fold-in rows: (index of their user ids, CSR of their items)."""
