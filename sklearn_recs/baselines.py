@@ -7,7 +7,7 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
 from .base import RecommenderMixin, _fit_biases
-from .utils.validation import get_column
+from .utils.validation import get_column, get_times
 
 __all__ = ["BiasBaseline", "GlobalMean", "Popularity"]
 
@@ -289,21 +289,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
         return self
 
     def _decayed_popularity(self, X, y):
-        times = get_column(X, self.time_column, estimator=self)
-        if np.issubdtype(times.dtype, np.datetime64):
-            times = times.astype("datetime64[s]").astype(np.int64)
-        try:
-            times = times.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"Popularity: time_column={self.time_column!r} must hold numbers "
-                f"or datetimes to apply half_life; got {times.dtype} values."
-            ) from exc
-        if not np.isfinite(times).all():
-            raise ValueError(
-                f"Popularity: time_column={self.time_column!r} has missing or "
-                "infinite times; fill them or set half_life=None."
-            )
+        times = get_times(X, self.time_column, estimator=self)
         weights = np.ones(len(times)) if y is None else np.asarray(y, dtype=np.float64)
         weights = weights * 0.5 ** ((times.max() - times) / self.half_life)
         item_codes = self._encode_items(get_column(X, 1))

@@ -26,7 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin
 from .exceptions import DataWarning
-from .utils.validation import check_ids, get_column
+from .utils.validation import check_ids, get_column, get_times
 
 __all__ = ["ContentRecommender"]
 
@@ -461,21 +461,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         """Time-decay weight of each unique (user, item) pair, or None."""
         if self.half_life is None:
             return None
-        times = get_column(X, self.time_column, estimator=self)
-        if np.issubdtype(times.dtype, np.datetime64):
-            times = times.astype("datetime64[s]").astype(np.int64)
-        try:
-            times = times.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(
-                f"ContentRecommender: time_column={self.time_column!r} must hold "
-                f"numbers or datetimes to apply half_life; got {times.dtype} values."
-            ) from exc
-        if not np.isfinite(times).all():
-            raise ValueError(
-                f"ContentRecommender: time_column={self.time_column!r} has missing "
-                "or infinite times; fill them or set half_life=None."
-            )
+        times = get_times(X, self.time_column, estimator=self)
         row_users = self._encode_users(get_column(X, 0))
         row_items = self._encode_items(get_column(X, 1))
         latest = pd.Series(times).groupby(row_users).max().to_numpy()

@@ -21,6 +21,7 @@ __all__ = [
     "check_ids",
     "check_k",
     "get_column",
+    "get_times",
 ]
 
 
@@ -355,3 +356,49 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
             f"{_name(estimator)}{name}={k} is invalid; {name} must be an int >= 1."
         )
     return int(k)
+
+
+def get_times(X: Any, time_column: int | str, *, estimator: Any = None) -> np.ndarray:
+    """Return the time column of ``X`` as float64 (seconds for datetimes).
+
+    Used to decay old interactions (``half_life``): the values must be
+    numbers or datetimes, none missing.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_columns)
+        A DataFrame or a 2-D array.
+    time_column : int or str
+        Position, or name for a DataFrame.
+    estimator : object or str, default=None
+        Named in error messages.
+
+    Returns
+    -------
+    times : ndarray of shape (n_samples,) of float64
+        The times; datetimes as Unix seconds.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_recs.utils.validation import get_times
+    >>> get_times(pd.DataFrame({"u": [1], "i": [2], "t": pd.to_datetime(["1970-01-02"])}), "t")
+    array([86400.])
+    """
+    prefix = _name(estimator)
+    times = get_column(X, time_column, estimator=estimator)
+    if np.issubdtype(times.dtype, np.datetime64):
+        times = times.astype("datetime64[s]").astype(np.int64)
+    try:
+        times = times.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{prefix}time_column={time_column!r} must hold numbers or datetimes "
+            f"to apply half_life; got {times.dtype} values."
+        ) from exc
+    if not np.isfinite(times).all():
+        raise ValueError(
+            f"{prefix}time_column={time_column!r} has missing or infinite times; "
+            "fill them or set half_life=None."
+        )
+    return times
