@@ -88,6 +88,15 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
     return mu, user_bias, item_bias
 
 
+def _implicit_tags(tags):
+    """Tags of a model whose scores are relevance, not ratings: not a
+    regressor, and ``y`` (implicit weights) optional."""
+    tags.estimator_type = None
+    tags.regressor_tags = None
+    tags.target_tags.required = False
+    return tags
+
+
 def _has_item_similarity(estimator) -> bool:
     return hasattr(estimator, "_similar_item_scores")
 
@@ -181,18 +190,23 @@ class RecommenderMixin:
         return pair_users, pair_items, pair_values
 
     # -- id encoding -----------------------------------------------------
-    def _encode_users(self, users):
-        return self._user_index.get_indexer(check_ids(users, what="user ids", estimator=self))
+    def _encode_users(self, users, *, unknown="allow"):
+        """User codes, -1 for unknown users (or an error with ``unknown="error"``)."""
+        return self._encode(users, self._user_index, "user", unknown)
 
     def _encode_items(self, items, *, unknown="error"):
-        items = check_ids(items, what="item ids", estimator=self)
-        codes = self._item_index.get_indexer(items)
+        """Item codes; unknown items are an error (or -1 with ``unknown="allow"``)."""
+        return self._encode(items, self._item_index, "item", unknown)
+
+    def _encode(self, ids, index, noun, unknown):
+        ids = check_ids(ids, what=f"{noun} ids", estimator=self)
+        codes = index.get_indexer(ids)
         if unknown == "error" and (codes < 0).any():
-            missing = items[codes < 0]
+            missing = ids[codes < 0]
             raise ValueError(
-                f"{type(self).__name__}: {missing.size} item id(s) were not seen "
-                f"at fit (e.g. {missing[:5].tolist()}). Known items are in "
-                "items_."
+                f"{type(self).__name__}: {missing.size} {noun} id(s) were not seen "
+                f"at fit (e.g. {missing[:5].tolist()}). Known {noun}s are in "
+                f"{noun}s_."
             )
         return codes
 
@@ -308,14 +322,19 @@ class RecommenderMixin:
         recommended = self.items_[item_codes]
         return (recommended, scores) if return_scores else recommended
 
-    def _rank(self, codes, score_fn, candidates, width, seen, *, exclude_self=False):
+    def _rank(self, codes, score_fn, candidates, width, seen, *, exclude_self=False,
+              n_columns=None):
         """Top-``width`` candidates for each code, scored in memory-sized blocks.
 
         ``seen`` is a CSR matrix whose row ``code`` lists the item codes to
         exclude for that row (None to exclude nothing); with ``exclude_self``
         the item whose code is the row's own code is excluded too.
+        ``n_columns`` is the width of a score row when it is not the item
+        catalogue (user-user similarities).
         """
         n_candidates = self.n_items_ if candidates is None else len(candidates)
+        if n_columns is not None:
+            n_candidates = n_columns
         ranked = np.empty((len(codes), width), dtype=np.intp)
         values = np.empty((len(codes), width), dtype=np.float64)
         if candidates is not None and (seen is not None or exclude_self):
@@ -371,18 +390,25 @@ class RecommenderMixin:
             Only with ``return_scores=True``.
         """
         check_is_fitted(self)
-        n_items = check_k(n_items, name="n_items", estimator=self)
-        codes = self._encode_items(items)
-        width = min(n_items, self.n_items_ - 1)
+        return self._most_similar(self._encode_items(items), n_items, self.items_,
+                                  "item", self._similar_item_scores, return_scores)
+
+    def _most_similar(self, codes, n, ids, noun, score_fn, return_scores):
+        """Top ``n`` of ``score_fn(codes)`` over ``ids``, each query left out.
+
+        The body of ``similar_items`` (and of ``similar_users`` where a model
+        has a user-user similarity): ``codes`` index ``ids``.
+        """
+        n = check_k(n, name=f"n_{noun}s", estimator=self)
+        width = min(n, len(ids) - 1)
         if width < 1:
             raise ValueError(
-                f"{type(self).__name__}: the model knows a single item, so it has "
-                "no similar items to return."
+                f"{type(self).__name__}: the model knows a single {noun}, so it has "
+                f"no similar {noun}s to return."
             )
-        ranked, values = self._rank(
-            codes, lambda block, _: self._similar_item_scores(block), None, width,
-            None, exclude_self=True)
-        similar = self.items_[ranked]
+        ranked, values = self._rank(codes, lambda block, _: score_fn(block), None,
+                                    width, None, exclude_self=True, n_columns=len(ids))
+        similar = ids[ranked]
         return (similar, values) if return_scores else similar
 
     # -- tags ------------------------------------------------------------

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval
 
-from .base import RecommenderMixin, _fit_biases
+from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .utils.validation import get_column, get_times
 
 __all__ = ["BiasBaseline", "GlobalMean", "Popularity"]
@@ -303,6 +303,4 @@ class Popularity(RecommenderMixin, BaseEstimator):
         return np.broadcast_to(popularity, (len(user_codes), len(popularity)))
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        return tags
+        return _implicit_tags(super().__sklearn_tags__())

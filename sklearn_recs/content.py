@@ -24,7 +24,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .base import RecommenderMixin
+from .base import RecommenderMixin, _implicit_tags
 from .exceptions import DataWarning
 from .utils.validation import check_ids, get_column, get_times
 
@@ -621,9 +621,4 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.feedback == "implicit":
-            # Implicit scores are relevance, not a regression target.
-            tags.estimator_type = None
-            tags.regressor_tags = None
-            tags.target_tags.required = False
-        return tags
+        return _implicit_tags(tags) if self.feedback == "implicit" else tags

@@ -15,9 +15,8 @@ from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .base import RecommenderMixin, _fit_biases
+from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
-from .utils.validation import check_k
 
 __all__ = ["ItemKNN", "UserKNN"]
 
@@ -260,12 +259,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     # -- tags ------------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        if self.feedback == "implicit":
-            # Scores, not ratings: not a regressor, and y (weights) is optional.
-            tags.estimator_type = None
-            tags.regressor_tags = None
-            tags.target_tags.required = False
-        return tags
+        return _implicit_tags(tags) if self.feedback == "implicit" else tags
 
 
 def _group_mean(codes, values, n):
@@ -437,22 +431,9 @@ class UserKNN(_BaseKNN):
             Only with ``return_scores=True``.
         """
         check_is_fitted(self)
-        n_users = check_k(n_users, name="n_users", estimator=self)
-        codes = self._encode_users(users)
-        if (codes < 0).any():
-            missing = np.asarray(users)[codes < 0]
-            raise ValueError(
-                f"UserKNN: {missing.size} user id(s) were not seen at fit (e.g. "
-                f"{missing[:5].tolist()}). Known users are in users_."
-            )
-        width = min(n_users, self.n_users_ - 1)
-        if width < 1:
-            raise ValueError("UserKNN: the model knows a single user, so it has no "
-                             "similar users to return.")
-        ranked, values = self._rank(codes, lambda block, _: self._similar_entity_scores(block),
-                                    None, width, None, exclude_self=True)
-        similar = self.users_[ranked]
-        return (similar, values) if return_scores else similar
+        return self._most_similar(self._encode_users(users, unknown="error"), n_users,
+                                  self.users_, "user", self._similar_entity_scores,
+                                  return_scores)
 
 
 _SUBSTITUTIONS = {

@@ -10,6 +10,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
+from ..base import _implicit_tags
 from ._base import _OPTIMIZERS, TorchRecommender
 from ._data import per_user_split
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss
@@ -549,6 +550,4 @@ class ImplicitMatrixFactorization(TorchRecommender):
         return p.detach().numpy().copy(), None
 
     def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.target_tags.required = False
-        return tags
+        return _implicit_tags(super().__sklearn_tags__())
