@@ -9,6 +9,13 @@ results are written to ``benchmarks/results/content.json`` and ``.md``.
   random ranking.
 - Cold-start items: 20% of the rated items are held out entirely (all their
   ratings go to test); every test user ranks the held-out items only.
+- Cold-start users (ml-100k, which has demographics): 20% of the users are
+  held out entirely; each ranks the whole catalogue. Global popularity
+  against demographic popularity (``Popularity`` with ``user_features``:
+  age, gender, occupation), ``n_neighbors`` chosen on held-out training
+  users only.
+- The blend's weights are chosen by ``GridSearchCV`` on a per-user
+  validation split of the training data, scored by NDCG@10.
 - Time: fit, and recommend 10 items to every user. Memory: tracemalloc peak
   of fit + recommend.
 """
@@ -27,11 +34,19 @@ from sklearn_recs.baselines import Popularity
 from sklearn_recs.content import ContentRecommender
 from sklearn_recs.datasets import fetch_movielens
 from sklearn_recs.hybrid import RankingBlend
-from sklearn_recs.metrics import coverage_score, ndcg_at_k_score, recall_at_k_score
-from sklearn_recs.model_selection import train_test_split
+from sklearn.model_selection import GridSearchCV
+
+from sklearn_recs.metrics import (
+    coverage_score,
+    make_ranking_scorer,
+    ndcg_at_k_score,
+    recall_at_k_score,
+)
+from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 
 RESULTS = Path(__file__).parent / "results"
 THRESHOLD = 4.0
+BLEND_WEIGHTS = [[w, 1.0 - w] for w in (0.0, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0)]
 
 
 def relevant_lists(users, test, y_test):
@@ -75,7 +90,20 @@ def timed(model, X, y, fit_params):
     return lists, {"fit_s": fit_s, "recommend_all_s": rec_s, "peak_mib": peak / 2**20}
 
 
-def models(features):
+def tuned_blend(X, y, features):
+    """The content + popularity blend, weights chosen on a validation split of X."""
+    search = GridSearchCV(
+        RankingBlend(estimators=[("content", ContentRecommender()), ("pop", Popularity())]),
+        {"weights": BLEND_WEIGHTS},
+        scoring=make_ranking_scorer("ndcg", k=10, relevance_threshold=THRESHOLD),
+        cv=PerUserShuffleSplit(n_splits=1, test_size=0.2, random_state=1),
+        refit=False,
+    )
+    search.fit(X, y, item_features=features)
+    return search.best_params_["weights"]
+
+
+def models(features, blend_weights=(0.5, 0.5)):
     content = ContentRecommender()
     return {
         "content-centroid": (content, {"item_features": features}),
@@ -84,18 +112,21 @@ def models(features):
         "popularity": (Popularity(), {}),
         "blend(content,popularity)": (
             RankingBlend(estimators=[("content", content), ("pop", Popularity())],
-                         weights=[0.5, 0.5]),
+                         weights=list(blend_weights)),
             {"item_features": features}),
     }
 
 
 def warm(X, y, features, catalogue_size):
     train, test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
+    weights = tuned_blend(train, y_train, features)
     out = {}
-    for name, (model, params) in models(features).items():
+    for name, (model, params) in models(features, weights).items():
         lists, cost = timed(model, train, y_train, params)
         truth = relevant_lists(model.users_, test, y_test)
         out[name] = {**evaluate(lists, truth, catalogue_size), **cost}
+        if name.startswith("blend"):
+            out[name]["content_weight"] = weights[0]
         if name == "popularity":
             out["random"] = evaluate(random_ranking(model, model.users_, 10), truth,
                                      catalogue_size)
@@ -122,6 +153,36 @@ def cold(X, y, features, seed=0):
     return out
 
 
+def hold_out_users(X, y, seed):
+    rng = np.random.default_rng(seed)
+    users = np.unique(X["user_id"])
+    held = rng.choice(users, size=len(users) // 5, replace=False)
+    is_test = np.isin(X["user_id"], held).astype(bool)
+    return X[~is_test], X[is_test], y[~is_test], y[is_test]
+
+
+def cold_user_ndcg(model, test, y_test):
+    users = np.unique(test["user_id"])
+    return evaluate(model.recommend(users, n_items=10), relevant_lists(users, test, y_test),
+                    model.n_items_)
+
+
+def cold_users(X, y, user_features, seed=0):
+    """New users with known demographics: global vs demographic popularity."""
+    train, test, y_train, y_test = hold_out_users(X, y, seed)
+    fit_part, val, y_fit, y_val = hold_out_users(train, y_train, seed + 1)
+    val_scores = {k: cold_user_ndcg(Popularity(n_neighbors=k).fit(
+        fit_part, user_features=user_features), val, y_val)["ndcg@10"]
+        for k in (25, 50, 100, 200, 400)}
+    best = max(val_scores, key=val_scores.get)
+    out = {"popularity (global)": cold_user_ndcg(Popularity().fit(train), test, y_test),
+           "popularity (demographic)": {
+               **cold_user_ndcg(Popularity(n_neighbors=best).fit(
+                   train, user_features=user_features), test, y_test),
+               "n_neighbors": best}}
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
@@ -140,21 +201,23 @@ def main():
         ml100k = fetch_movielens("100k", data_home=args.data_home)
         X, y = ml100k.data, ml100k.target.to_numpy()
         features = ml100k.item_info[["genres", "year"]]
+        demographics = ml100k.user_info[["age", "gender", "occupation"]]
         results["ml-100k"] = {
             "warm": warm(X, y, features, features.shape[0]),
-            "cold_items": cold(X, y, features)}
+            "cold_items": cold(X, y, features),
+            **{f"cold_users (seed {seed})": cold_users(X, y, demographics, seed)
+               for seed in range(3)}}
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "content.json").write_text(json.dumps(results, indent=2))
     lines = ["# ContentRecommender benchmark", ""]
     for data, parts in results.items():
         for part, rows in parts.items():
-            lines += [f"## {data}: {part}", "", "| model | " + " | ".join(
-                next(iter(rows.values()))) + " |",
-                "|---" * (1 + len(next(iter(rows.values())))) + "|"]
+            keys = list(dict.fromkeys(key for row in rows.values() for key in row))
+            lines += [f"## {data}: {part}", "", "| model | " + " | ".join(keys) + " |",
+                      "|---" * (1 + len(keys)) + "|"]
             for name, row in rows.items():
                 lines.append(f"| {name} | " + " | ".join(
-                    f"{row.get(key, float('nan')):.4f}" for key in next(iter(rows.values())))
-                    + " |")
+                    f"{row.get(key, float('nan')):.4f}" for key in keys) + " |")
             lines.append("")
     (RESULTS / "content.md").write_text("\n".join(lines))
     print("\n".join(lines))

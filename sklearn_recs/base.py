@@ -126,14 +126,15 @@ class RecommenderMixin:
     """
 
     # -- fitting ---------------------------------------------------------
-    def _fit_interactions(self, X, y, *, implicit, extra_items=None):
+    def _fit_interactions(self, X, y, *, implicit, extra_users=None, extra_items=None):
         """Validate ``X, y``, learn the vocabularies and the interaction matrix.
 
         ``extra_items`` (ids, optional) joins the item vocabulary even where
         ``X`` has no interaction with them: a model that can score items from
         side information (content features) makes them recommendable. They
         get empty columns in ``interactions_``, popularity 0 and a fallback
-        item bias of 0.
+        item bias of 0. ``extra_users`` likewise joins users known only from
+        side information (empty rows, user bias 0).
 
         Returns the aggregated unique pairs ``(user_codes, item_codes,
         values)`` in CSR order; ``values`` is None for implicit data with
@@ -145,11 +146,10 @@ class RecommenderMixin:
         self.n_features_in_ = _as_2d(X).shape[1]
         user_codes, self.users_ = pd.factorize(users, sort=True)
         item_codes, self.items_ = pd.factorize(items, sort=True)
+        if extra_users is not None:
+            user_codes, self.users_ = self._extend(self.users_, user_codes, extra_users, "user")
         if extra_items is not None:
-            catalogue = pd.Index(self.items_).union(
-                pd.Index(check_ids(extra_items, what="item ids", estimator=self)))
-            item_codes = catalogue.get_indexer(self.items_)[item_codes]
-            self.items_ = catalogue
+            item_codes, self.items_ = self._extend(self.items_, item_codes, extra_items, "item")
         self.users_ = np.asarray(self.users_)
         self.items_ = np.asarray(self.items_)
         self.n_users_ = len(self.users_)
@@ -188,6 +188,12 @@ class RecommenderMixin:
         if implicit and y is None:
             pair_values = None
         return pair_users, pair_items, pair_values
+
+    def _extend(self, vocabulary, codes, extra, noun):
+        """The union of a vocabulary and ``extra`` ids, and ``codes`` re-encoded in it."""
+        union = pd.Index(vocabulary).union(
+            pd.Index(check_ids(extra, what=f"{noun} ids", estimator=self)))
+        return union.get_indexer(vocabulary)[codes], union
 
     # -- id encoding -----------------------------------------------------
     def _encode_users(self, users, *, unknown="allow"):

@@ -3,13 +3,21 @@
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
-from sklearn.utils._param_validation import Interval
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, RegressorMixin, _fit_context, clone
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
+from sklearn.utils._param_validation import HasMethods, Interval
 
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .utils._features import check_feature_frame, transform_features
+from .utils._topk import block_size, topk
 from .utils.validation import get_column, get_times
 
-__all__ = ["BiasBaseline", "GlobalMean", "Popularity"]
+__all__ = ["BiasBaseline", "GlobalMean", "Popularity", "make_user_transformer"]
 
 
 class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
@@ -201,6 +209,56 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         return user_part[:, None] + item_bias[None, :]
 
 
+def make_user_transformer(user_features):
+    """Build the transformer :class:`Popularity` uses for ``user_features`` by default.
+
+    One block per column, stacked by a :class:`~sklearn.compose.ColumnTransformer`
+    (sparse output): numbers (age) -> missing values replaced by the median,
+    then 5 equal-width bins, one-hot; anything else (gender, occupation,
+    categories, booleans, strings) -> one-hot, missing values as their own
+    category. Every user then has one active feature per column, so the
+    cosine of two users is the share of columns on which they agree.
+
+    Parameters
+    ----------
+    user_features : DataFrame of shape (n_users, n_columns)
+        The user features, one row per user.
+
+    Returns
+    -------
+    transformer : ColumnTransformer
+        Unfitted.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from sklearn_recs.baselines import make_user_transformer
+    >>> users = pd.DataFrame({"age": [24, 53, 23], "gender": ["M", "F", "M"]})
+    >>> make_user_transformer(users).fit_transform(users).toarray()
+    array([[1., 0., 0., 0., 0., 0., 1.],
+           [0., 0., 0., 0., 1., 1., 0.],
+           [1., 0., 0., 0., 0., 0., 1.]])
+    """
+    blocks = []
+    for name in user_features.columns:
+        column = user_features[name]
+        if pd.api.types.is_numeric_dtype(column.dtype) and column.dtype != bool:
+            block = make_pipeline(SimpleImputer(strategy="median"),
+                                  KBinsDiscretizer(n_bins=5, strategy="uniform"))
+        else:
+            block = make_pipeline(
+                FunctionTransformer(_as_labels, feature_names_out="one-to-one"),
+                OneHotEncoder(handle_unknown="ignore"))
+        blocks.append((str(name), block, [name]))
+    return ColumnTransformer(blocks, sparse_threshold=1.0)
+
+
+def _as_labels(frame):
+    """Category labels as strings, missing values as their own label."""
+    frame = pd.DataFrame(frame)
+    return frame.astype(object).where(frame.notna(), "<missing>").astype(str)
+
+
 class Popularity(RecommenderMixin, BaseEstimator):
     """Recommend the most popular items: the implicit-feedback baseline.
 
@@ -208,6 +266,16 @@ class Popularity(RecommenderMixin, BaseEstimator):
     sum of their weights ``y``, optionally decayed with age so that recent
     interactions count more: an interaction ``half_life`` time units older
     than the newest one counts half.
+
+    With ``user_features`` (demographics such as age, gender, occupation)
+    at fit, popularity becomes *demographic*: a user's score of an item is
+    its popularity among the ``n_neighbors`` users most similar to them in
+    feature space (cosine), each counted with its similarity, plus the
+    global popularity as one pseudo-interaction that orders the items those
+    neighbours never touched. Users of ``user_features`` absent from ``X``
+    join the vocabulary: a new user with known demographics gets a
+    personalised cold-start ranking. Users without a row in
+    ``user_features`` get the global ranking.
 
     Parameters
     ----------
@@ -217,14 +285,25 @@ class Popularity(RecommenderMixin, BaseEstimator):
     time_column : int or str, default=2
         Column of ``X`` holding the interaction times, used only with
         ``half_life``.
+    n_neighbors : int, default=100
+        With ``user_features``: how many similar users (among those with
+        interactions, never the user themself) make a user's popularity.
+    user_transformer : transformer, default=None
+        With ``user_features``: turns them into feature vectors (cloned at
+        fit); None uses :func:`make_user_transformer`.
 
     Attributes
     ----------
     popularity_ : ndarray of shape (n_items_,)
         Each item's (decayed) count or weight sum, in the order of
         ``items_``.
+    neighbors_ : scipy.sparse.csr_matrix of shape (n_users_, n_users_) or None
+        With ``user_features``: row ``u`` holds the similarities of user
+        ``u``'s demographic neighbours; None without.
+    transformer_ : transformer or None
+        The fitted user transformer; None without ``user_features``.
     users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
+        User ids seen at fit (in ``X`` or ``user_features``), sorted.
     items_ : ndarray of shape (n_items_,)
         Item ids seen at fit, sorted.
     n_users_ : int
@@ -241,27 +320,46 @@ class Popularity(RecommenderMixin, BaseEstimator):
     --------
     BiasBaseline : Ranks by regularised mean rating.
 
+    Notes
+    -----
+    To pass ``user_features`` through a ``Pipeline`` or ``GridSearchCV``
+    with metadata routing enabled, request it with
+    ``set_fit_request(user_features=True)``.
+
     Examples
     --------
+    >>> import pandas as pd
     >>> from sklearn_recs.baselines import Popularity
     >>> X = [[1, 10], [2, 10], [2, 20], [3, 30], [3, 10]]
     >>> model = Popularity().fit(X)
     >>> model.recommend([1, 4], n_items=2)  # user 4 is unknown: same ranking
     array([[20, 30],
            [10, 20]])
+
+    Demographic popularity: new user 4 resembles user 3.
+
+    >>> users = pd.DataFrame({"gender": ["F", "F", "M", "M"]}, index=[1, 2, 3, 4])
+    >>> model = Popularity(n_neighbors=1).fit(X, user_features=users)
+    >>> model.recommend([4], n_items=2)
+    array([[10, 30]])
     """
 
     _parameter_constraints: dict = {
         "half_life": [Interval(Real, 0, None, closed="neither"), None],
         "time_column": [Integral, str],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "user_transformer": [HasMethods(["fit_transform"]), None],
     }
 
-    def __init__(self, *, half_life=None, time_column=2):
+    def __init__(self, *, half_life=None, time_column=2, n_neighbors=100,
+                 user_transformer=None):
         self.half_life = half_life
         self.time_column = time_column
+        self.n_neighbors = n_neighbors
+        self.user_transformer = user_transformer
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, user_features=None):
         """Count each item's interactions.
 
         Parameters
@@ -271,36 +369,88 @@ class Popularity(RecommenderMixin, BaseEstimator):
             ``time_column`` holds the times.
         y : array-like of shape (n_samples,), default=None
             Non-negative weights; None counts each row as 1.
+        user_features : DataFrame of shape (n_described_users, n_columns), default=None
+            User side information (demographics), indexed by user id
+            (unique); see the class description.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        _, items, weights = self._fit_interactions(X, y, implicit=True)
-        if self.half_life is None:
-            if weights is None:
-                weights = np.ones(len(items))
-            self.popularity_ = np.bincount(items, weights, minlength=self.n_items_)
-        else:
-            self.popularity_ = self._decayed_popularity(X, y)
+        described = None
+        if user_features is not None:
+            user_features, described = check_feature_frame(
+                user_features, X, column=0, noun="user", estimator=self, require_all=False)
+        users, items, weights = self._fit_interactions(X, y, implicit=True,
+                                                       extra_users=described)
+        if weights is None:
+            weights = np.ones(len(items))
+        if self.half_life is not None:
+            times = get_times(X, self.time_column, estimator=self)
+            decay = 0.5 ** ((times.max() - times) / self.half_life)
+            codes = (self._encode_users(get_column(X, 0)), self._encode_items(get_column(X, 1)))
+            # Rows in X order, duplicates summed: the decayed matrix.
+            raw = np.ones(len(times)) if y is None else np.asarray(y, dtype=np.float64)
+            weights = sp.csr_matrix((raw * decay, codes), shape=self.interactions_.shape)
+            weights.sum_duplicates()
+            weights = weights.data
+        self._weights = sp.csr_matrix((weights, self.interactions_.indices,
+                                       self.interactions_.indptr),
+                                      shape=self.interactions_.shape)
+        self.popularity_ = np.bincount(items, weights, minlength=self.n_items_)
         self._fallback = (0.0, np.zeros(self.n_users_), self.popularity_)
         self._popularity = self.popularity_
+        self.neighbors_ = self.transformer_ = None
+        if user_features is not None:
+            self.neighbors_ = self._demographic_neighbors(user_features)
         return self
 
-    def _decayed_popularity(self, X, y):
-        times = get_times(X, self.time_column, estimator=self)
-        weights = np.ones(len(times)) if y is None else np.asarray(y, dtype=np.float64)
-        weights = weights * 0.5 ** ((times.max() - times) / self.half_life)
-        item_codes = self._encode_items(get_column(X, 1))
-        return np.bincount(item_codes, weights, minlength=self.n_items_)
+    def _demographic_neighbors(self, user_features):
+        """Each user's ``n_neighbors`` most similar users with interactions."""
+        frame = user_features.reindex(self.users_)
+        described = pd.Index(user_features.index)
+        has_row = self._user_index.isin(described)
+        self.transformer_ = (make_user_transformer(frame) if self.user_transformer is None
+                             else clone(self.user_transformer))
+        vectors = transform_features(self.transformer_, frame[has_row], self.users_[has_row],
+                                     noun="user", estimator=self)
+        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+        vectors = sp.diags(1.0 / np.where(norms > 0, norms, 1.0)) @ vectors
+        rows = np.flatnonzero(has_row)
+        active = np.flatnonzero(np.diff(self.interactions_.indptr) > 0)
+        candidates = np.flatnonzero(np.isin(rows, active))
+        k = min(self.n_neighbors, len(candidates))
+        pieces = []
+        step = block_size(len(candidates))
+        for start in range(0, len(rows), step):
+            block = slice(start, start + step)
+            sims = (vectors[block] @ vectors[candidates].T).toarray()
+            sims[rows[block][:, None] == rows[candidates][None, :]] = -np.inf
+            cols, values = topk(sims, k) if k else (np.empty((sims.shape[0], 0), int),) * 2
+            keep = values > 0
+            pieces.append((np.broadcast_to(rows[block][:, None], cols.shape)[keep],
+                           rows[candidates][cols[keep]], values[keep]))
+        r, c, v = (np.concatenate(part) for part in zip(*pieces))
+        return sp.csr_matrix((v, (r, c)), shape=(self.n_users_, self.n_users_))
+
+    def _scores(self, user_codes):
+        """Dense (n_users, n_items_) scores: demographic or global popularity."""
+        if self.neighbors_ is None:
+            return np.broadcast_to(self.popularity_, (len(user_codes), self.n_items_))
+        share = self.popularity_ / max(self.popularity_.sum(), np.finfo(float).tiny)
+        return np.asarray((self.neighbors_[user_codes] @ self._weights).todense()) + share
 
     def _predict_pairs(self, user_codes, item_codes):
-        return self.popularity_[item_codes]
+        if self.neighbors_ is None:
+            return self.popularity_[item_codes]
+        return np.asarray(self.neighbors_[user_codes].multiply(
+            self._weights[:, item_codes].T).sum(axis=1)).ravel() + (
+            self.popularity_[item_codes] / max(self.popularity_.sum(), np.finfo(float).tiny))
 
     def _score_users(self, user_codes, item_codes):
-        popularity = self.popularity_ if item_codes is None else self.popularity_[item_codes]
-        return np.broadcast_to(popularity, (len(user_codes), len(popularity)))
+        scores = self._scores(user_codes)
+        return scores if item_codes is None else scores[:, item_codes]
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

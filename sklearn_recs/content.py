@@ -26,7 +26,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin, _implicit_tags
 from .exceptions import DataWarning
-from .utils.validation import check_ids, get_column, get_times
+from .utils._features import check_feature_frame, transform_features
+from .utils.validation import get_column, get_times
 
 __all__ = ["ContentRecommender"]
 
@@ -346,7 +347,8 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         implicit = self.feedback == "implicit"
         catalogue = None
         if item_features is not None:
-            item_features, catalogue = self._check_item_features(item_features, X)
+            item_features, catalogue = check_feature_frame(
+                item_features, X, column=1, noun="item", estimator=self)
         users, items, values = self._fit_interactions(X, y, implicit=implicit,
                                                       extra_items=catalogue)
         vectors = self._item_vectors(item_features)
@@ -368,48 +370,6 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         return self
 
     # -- fit helpers ---------------------------------------------------------
-    def _check_item_features(self, item_features, X):
-        """Validate ``item_features``; return it and its index as ids."""
-        if isinstance(item_features, pd.Series):
-            item_features = item_features.to_frame()
-        if not isinstance(item_features, pd.DataFrame):
-            raise TypeError(
-                "ContentRecommender: item_features must be a pandas DataFrame "
-                f"indexed by item id; got {type(item_features).__name__}. Wrap "
-                "it, e.g. pd.DataFrame(features, index=item_ids)."
-            )
-        ids = check_ids(item_features.index, what="item_features.index (item ids)",
-                        estimator=self)
-        duplicated = pd.Index(ids).duplicated()
-        if duplicated.any():
-            raise ValueError(
-                f"ContentRecommender: item_features has {int(duplicated.sum())} "
-                f"duplicate item id(s) in its index (e.g. {ids[duplicated][:5].tolist()}); "
-                "each item needs exactly one row. Drop or aggregate the "
-                "duplicates, e.g. item_features[~item_features.index.duplicated()]."
-            )
-        trained = check_ids(get_column(X, 1, estimator=self),
-                            what="item ids (column 1 of X)", estimator=self)
-        hint = (" It has an 'item_id' column: use item_features.set_index('item_id')."
-                if "item_id" in item_features.columns else "")
-        if (ids.dtype.kind == "O") != (trained.dtype.kind == "O"):
-            raise ValueError(
-                "ContentRecommender: item_features.index holds "
-                f"{'strings' if ids.dtype.kind == 'O' else 'numbers'} but the item "
-                f"ids of X are {'strings' if trained.dtype.kind == 'O' else 'numbers'}; "
-                f"index item_features by the item ids of X.{hint}"
-            )
-        missing = pd.Index(np.unique(trained)).difference(pd.Index(ids))
-        if len(missing):
-            raise ValueError(
-                f"ContentRecommender: {len(missing)} item id(s) of X have no row "
-                f"in item_features (e.g. {missing[:5].tolist()}); its index must "
-                "hold the item ids of X. To give featureless items a zero "
-                "vector, add empty rows: item_features.reindex(all_item_ids) "
-                f"(missing text counts as empty with the default transformer).{hint}"
-            )
-        return item_features, ids
-
     def _item_vectors(self, item_features):
         """The item feature matrix (CSR, rows in the order of ``items_``)."""
         if item_features is None:
@@ -426,34 +386,8 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         frame = item_features.iloc[pd.Index(item_features.index).get_indexer(self.items_)]
         self.transformer_ = (make_default_transformer(frame) if self.transformer is None
                              else clone(self.transformer))
-        try:
-            vectors = self.transformer_.fit_transform(frame)
-        except (ValueError, TypeError, AttributeError) as exc:
-            holes = [str(c) for c in frame.columns if frame[c].isna().any()]
-            if not holes:
-                raise
-            raise ValueError(
-                f"ContentRecommender: the transformer failed on item_features "
-                f"({exc}); columns {holes} hold missing values. Fill them (e.g. "
-                "item_features.fillna({'tags': ''})), impute them in the "
-                "transformer, or use transformer=None, which treats missing "
-                "text as empty."
-            ) from exc
-        vectors = sp.csr_matrix(vectors, dtype=np.float64)
-        if vectors.shape[0] != self.n_items_:
-            raise ValueError(
-                f"ContentRecommender: the transformer returned {vectors.shape[0]} "
-                f"rows for {self.n_items_} items; it must return one row per item."
-            )
-        bad = ~np.isfinite(vectors.data)
-        if bad.any():
-            rows = np.repeat(np.arange(self.n_items_), np.diff(vectors.indptr))[bad]
-            raise ValueError(
-                f"ContentRecommender: the transformer output {int(bad.sum())} NaN or "
-                f"infinite value(s), for item(s) {self.items_[np.unique(rows)][:5].tolist()}"
-                "; impute missing numbers (e.g. SimpleImputer) in the transformer."
-            )
-        vectors.sum_duplicates()
+        vectors = transform_features(self.transformer_, frame, self.items_,
+                                     noun="item", estimator=self)
         self.item_vectors_ = vectors
         return vectors
 
