@@ -6,7 +6,8 @@ Usage::
     python benchmarks/bench_mf.py implicit  # ml-100k per-user 80/20 NDCG@10 and LOO HR/NDCG@10
     python benchmarks/bench_mf.py scale N   # per-epoch time / peak memory on N synthetic rows
 
-Results are appended to ``benchmarks/results/mf.jsonl``. Data: the shared
+Results are appended to ``benchmarks/results/mf.jsonl``; the latest run of
+each mode is written to ``mf.json`` and as tables to ``mf.md``. Data: the shared
 MovieLens files (``SKLEARN_RECS_DATA`` or ``../shared/datasets``). Every
 model is measured in the same process run, so ratios are comparable even on
 a shared machine; absolute times are noisy.
@@ -29,6 +30,8 @@ warnings.simplefilter("ignore")
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("SKLEARN_RECS_DATA", HERE.parents[1] / "shared" / "datasets"))
 RESULTS = HERE / "results" / "mf.jsonl"
+# Validation grid of the implicit benchmark: the defaults and two neighbours.
+IMPLICIT_GRID = [{}, {"n_factors": 128}, {"reg": 0.005}]
 NAMES = ["user_id", "item_id", "rating", "timestamp"]
 
 
@@ -38,6 +41,79 @@ def record(entry):
     with open(RESULTS, "a") as f:
         f.write(json.dumps(entry) + "\n")
     print(json.dumps(entry), flush=True)
+    print(write_summary(), flush=True)
+
+
+def _latest():
+    """The last entry of each mode (scale: of each size) in ``mf.jsonl``."""
+    latest = {}
+    for line in RESULTS.read_text().splitlines():
+        entry = json.loads(line)
+        key = entry["bench"] + (f"_{entry['n']}" if entry["bench"] == "scale" else "")
+        latest[key] = entry
+    return latest
+
+
+def _table(header, rows):
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def write_summary():
+    """Write ``mf.json`` (latest entries) and ``mf.md`` (tables, returned)."""
+    latest = _latest()
+    (RESULTS.parent / "mf.json").write_text(json.dumps(latest, indent=2))
+    out = ["# Matrix factorisation benchmark\n",
+           "Every row's peers ran in the same process run (2 shared CPU cores, one "
+           "torch thread); see `bench_mf.py`.\n"]
+    r = latest.get("ml100k_rmse")
+    if r:
+        out.append(f"## Explicit: ml-100k u1..u5 ({r['when']})\n")
+        rows = [["MatrixFactorization (ours)", f"{r['mf_rmse']:.4f}", f"{r['mf_fit_s']:.2f}"],
+                ["Surprise SVD", f"{r['svd_rmse']:.4f}", f"{r['svd_fit_s']:.2f}"]]
+        if "svdpp_rmse" in r:
+            rows.append(["Surprise SVD++ (fold 1)", f"{r['svdpp_rmse']:.4f}",
+                         f"{r['svdpp_fit_s']:.2f}"])
+        out.append(_table(["model", "mean RMSE", "fit (s, mean per fold)"], rows))
+        out.append(f"\nFit time ratio ours / SVD (median over folds): "
+                   f"{r['fit_ratio_mf_over_svd']:.2f}\n")
+    r = latest.get("ml100k_implicit")
+    if r:
+        out.append(f"## Implicit: ml-100k per-user 80/20, full-catalogue ranking ({r['when']})\n")
+        out.append(f"Settings chosen on a validation split of the training part: "
+                   f"`{json.dumps(r['chosen'])}` (validation NDCG@10 {r['val_ndcg']:.4f}).\n")
+        rows = [["ImplicitMatrixFactorization (ours)", f"{r['mf_ndcg10']:.4f}",
+                 f"{r['mf_fit_s']:.2f}"]]
+        rows += [[name, f"{r[key + '_ndcg10']:.4f}", f"{r[key + '_fit_s']:.2f}"]
+                 for name, key in [("implicit BPR", "implicit_bpr"),
+                                   ("implicit ALS", "implicit_als")]]
+        out.append(_table(["model", "NDCG@10", "fit (s)"], rows))
+        out.append("\nPer-user temporal leave-last-one-out:\n\n")
+        out.append(_table(["model", "HR@10", "NDCG@10"], [
+            ["ImplicitMatrixFactorization (ours)", f"{r['loo_hr10']:.4f}",
+             f"{r['loo_ndcg10']:.4f}"],
+            ["implicit BPR", f"{r['loo_implicit_bpr_hr10']:.4f}",
+             f"{r['loo_implicit_bpr_ndcg10']:.4f}"]]))
+    scale = sorted((v for k, v in latest.items() if k.startswith("scale_")),
+                   key=lambda e: e["n"])
+    if scale:
+        out.append("## Scale: synthetic interactions, one epoch\n")
+        rows = [[f"{e['n']:,}", f"{e['n_users']:,} x {e['n_items']:,}",
+                 f"{e['mf_epoch_s']:.2f}", f"{e['bpr_epoch_s']:.2f}",
+                 f"{e.get('surprise_svd_epoch_s', float('nan')):.2f}",
+                 f"{e.get('ratio_mf_over_svd_epoch', float('nan')):.2f}",
+                 f"{e.get('ratio_bpr_over_svd_epoch', float('nan')):.2f}",
+                 f"{e['rss_before_fit_mb'] / 1024:.2f}", f"{e['peak_rss_mb'] / 1024:.2f}",
+                 f"{e['recommend_s_users'][0]:.1f} ({e['recommend_s_users'][1]:,} users)"]
+                for e in scale]
+        out.append(_table(["rows", "users x items", "MF epoch (s)", "BPR epoch (s)",
+                           "Surprise SVD epoch (s)", "MF / SVD", "BPR / SVD",
+                           "RSS before fit (GiB)", "peak RSS (GiB)",
+                           "recommend top-10 (s)"], rows))
+    text = "\n".join(out)
+    (RESULTS.parent / "mf.md").write_text(text)
+    return text
 
 
 def fold(k):
@@ -127,7 +203,7 @@ class _ImplicitWrapper:
         return self.items[ids]
 
 
-def bench_implicit(configs=None):
+def bench_implicit(configs=IMPLICIT_GRID):
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
 
@@ -136,7 +212,6 @@ def bench_implicit(configs=None):
     df = pd.read_csv(DATA / "ml-100k" / "u.data", sep="\t", names=NAMES)
     train, test = _holdout(df, 0.2, 0)
     fit_tr, val = _holdout(train, 0.125, 1)  # validation inside the training part
-    configs = configs or [{}]
     best, best_val = None, -1
     for cfg in configs:
         t = time.perf_counter()
@@ -216,6 +291,6 @@ if __name__ == "__main__":
     if what == "rmse":
         bench_rmse()
     elif what == "implicit":
-        bench_implicit(json.loads(sys.argv[2]) if len(sys.argv) > 2 else None)
+        bench_implicit(json.loads(sys.argv[2]) if len(sys.argv) > 2 else IMPLICIT_GRID)
     elif what == "scale":
         bench_scale(int(sys.argv[2]), epochs=int(sys.argv[3]) if len(sys.argv) > 3 else 1)

@@ -1,7 +1,8 @@
 """scikit-learn-compatible recommender-system estimators.
 
-Sub-packages: ``baselines``, ``neighbors``, ``content``, ``neural`` (PyTorch,
-imported lazily), ``metrics``, ``model_selection``, ``datasets``, ``utils``.
+Sub-packages: ``baselines``, ``neighbors``, ``linear_model``, ``content``,
+``neural`` (PyTorch, imported lazily), ``metrics``, ``model_selection``,
+``datasets``, ``utils``.
 Importing ``sklearn_recs`` imports nothing heavy: no torch.
 """
 
@@ -11,6 +12,7 @@ __all__ = [
     "baselines",
     "datasets",
     "exceptions",
+    "linear_model",
     "metrics",
     "model_selection",
     "utils",

@@ -9,7 +9,12 @@ implements only private hooks:
 - ``_score_users(user_codes, item_codes) -> ndarray (n_users, n_candidates)``
   scores candidate items (``item_codes=None`` means the whole catalogue);
 - ``_similar_item_scores(item_codes) -> ndarray (n, n_items_)`` (optional)
-  makes ``similar_items`` available.
+  makes ``similar_items`` available;
+- ``_score_factors(user_codes) -> (rows, matrix)`` (optional): sparse
+  matrices whose product is the users' full-catalogue scores (unstored
+  scores 0). ``recommend`` over the whole catalogue then ranks the stored
+  scores only (:func:`~sklearn_recs.utils._sparse_topk.topk_sparse_product`),
+  with the same result as ranking ``_score_users``.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ColdStartWarning, DataWarning
+from .utils._sparse_topk import topk_sparse_product
 from .utils._topk import block_size, topk
 from .utils.validation import _as_2d, check_ids, check_interactions, check_k
 
@@ -292,14 +298,18 @@ class RecommenderMixin:
         check_is_fitted(self)
         seen = self.interactions_ if exclude_seen else None
         return self._recommend_codes(self._encode_users(users), n_items, items,
-                                     return_scores, self._score_users, seen)
+                                     return_scores, self._score_users, seen,
+                                     factor_fn=getattr(self, "_score_factors", None))
 
-    def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen):
+    def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen,
+                         factor_fn=None):
         """The body of ``recommend`` for encoded users.
 
         Codes ``>= 0`` are ranked by ``score_fn(codes, candidates)`` less the
         items in their row of ``seen`` (a CSR matrix, or None); codes ``< 0``
-        (unknown users) get the popularity ranking, with a warning.
+        (unknown users) get the popularity ranking, with a warning. With
+        ``factor_fn`` (see ``_score_factors``) and no ``items``, the scores
+        are ranked as the sparse product ``factor_fn(codes)`` instead.
         """
         n_items = check_k(n_items, name="n_items", estimator=self)
         candidates = None
@@ -311,8 +321,14 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
-        ranked[known], scores[known] = self._rank(
-            user_codes[known], score_fn, candidates, width, seen)
+        if factor_fn is not None and candidates is None:
+            ranked[known], scores[known] = topk_sparse_product(
+                *factor_fn(user_codes[known]), width,
+                exclude=None if seen is None else seen[user_codes[known]],
+                n_jobs=getattr(self, "n_jobs", None))
+        else:
+            ranked[known], scores[known] = self._rank(
+                user_codes[known], score_fn, candidates, width, seen)
         cold = np.flatnonzero(user_codes < 0)
         if cold.size:
             popularity = self._popularity if candidates is None else self._popularity[candidates]

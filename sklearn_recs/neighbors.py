@@ -13,6 +13,7 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
@@ -56,11 +57,14 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         "max_neighbors": [Interval(Integral, 1, None, closed="left"), None],
         "reg_user": [Interval(Real, 0, None, closed="left")],
         "reg_item": [Interval(Real, 0, None, closed="left")],
+        "damping": [Interval(Real, 0, None, closed="left")],
+        "n_jobs": [Integral, None],
     }
 
     def __init__(self, *, k=40, min_k=1, similarity="auto", shrinkage=0.0, min_support=1,
                  amplification=1.0, centering="baseline", feedback="auto", weighting=None,
-                 bm25_k1=100.0, bm25_b=0.8, max_neighbors=None, reg_user=5.0, reg_item=2.0):
+                 bm25_k1=100.0, bm25_b=0.8, max_neighbors=None, reg_user=5.0, reg_item=2.0,
+                 damping=0.0, n_jobs=None):
         self.k = k
         self.min_k = min_k
         self.similarity = similarity
@@ -75,6 +79,8 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         self.max_neighbors = max_neighbors
         self.reg_user = reg_user
         self.reg_item = reg_item
+        self.damping = damping
+        self.n_jobs = n_jobs
 
     # -- fitting ---------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -115,18 +121,22 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
             return sp.csr_matrix((data, (entities, raters)), shape=(n_entities, n_raters))
 
         if implicit:
-            matrix = entity_matrix(values)
+            # Scoring sums the raw weights, interactions_ (raters x entities;
+            # UserKNN also needs entities x raters).
+            del users, items, values, raters, entities  # (memory, at scale)
+            if self._user_based:
+                matrix = self._entity_values = self.interactions_
+                self._rater_values = matrix.T.tocsr()
+            else:
+                self._rater_values = self.interactions_
+                matrix = self._rater_values.T.tocsr()
             if self.weighting == "tfidf":
                 matrix = tfidf_weight(matrix)
             elif self.weighting == "bm25":
                 matrix = bm25_weight(matrix, k1=self.bm25_k1, b=self.bm25_b)
+            # (The similarity is float32: drop the float64 copy first.)
+            matrix = matrix.astype(np.float32)
             self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.k)
-            # Scoring sums the raw weights (raters x entities; UserKNN also
-            # needs entities x raters).
-            self._rater_values = sp.csr_matrix((values, (raters, entities)),
-                                               shape=(n_raters, n_entities))
-            if self._user_based:
-                self._entity_values = self._rater_values.T.tocsr()
             return self
 
         mu, user_bias, item_bias = _fit_biases(
@@ -192,7 +202,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     def _similarity(self, matrix, kernel, *, n_neighbors):
         return pairwise_similarity(
             matrix, kernel=kernel, n_neighbors=n_neighbors, shrinkage=self.shrinkage,
-            min_support=self.min_support, amplification=self.amplification)
+            min_support=self.min_support, amplification=self.amplification, n_jobs=self.n_jobs)
 
     # -- scoring -----------------------------------------------------------
     def _orient(self, user_codes, item_codes):
@@ -235,10 +245,15 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         mean, entity_part, rater_part = self._base
         y_pred = mean + entity_part[entities] + rater_part[raters]
         enough = count >= self.min_k
-        y_pred[enough] += weighted[enough] / total[enough]
+        y_pred[enough] += weighted[enough] / (total[enough] + self.damping)
         return np.clip(y_pred, *self._rating_range)
 
     def _score_users(self, user_codes, item_codes):
+        if self.feedback_ == "explicit" and np.diff(self.similarity_.indptr).max(
+                initial=0) <= self.k:
+            # Every stored neighbour that a rater rated is used.
+            scores = self._catalogue_predictions(user_codes)
+            return scores if item_codes is None else scores[:, item_codes]
         if self.feedback_ == "explicit":
             items = np.arange(self.n_items_) if item_codes is None else item_codes
             users = np.repeat(user_codes, len(items))
@@ -252,6 +267,48 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
             scores = self._rater_values[user_codes] @ self.similarity_.T
         scores = scores.toarray()
         return scores if item_codes is None else scores[:, item_codes]
+
+    def _catalogue_predictions(self, user_codes):
+        """Rating predictions for every item, by sparse products.
+
+        Valid when no entity stores more than ``k`` neighbours: the
+        neighbours of a pair are then all its stored neighbours that were
+        rated, and the weighted mean's sums are products of the similarity
+        with the residuals and with the pattern of the ratings.
+        """
+        # Shifted residuals of the raters x entities: of the users' rows
+        # (ItemKNN) or of all users (UserKNN).
+        shifted = self._rater_values if self._user_based else self._rater_values[user_codes]
+        residuals = shifted.copy()
+        residuals.data -= self._shift
+        rated = shifted.copy()
+        rated.data[:] = 1.0
+        linked = self.similarity_.copy()
+        linked.data[:] = 1.0
+        if self._user_based:
+            # Users are the entities: S[users] @ (users x items).
+            sims = self.similarity_[user_codes]
+            parts = (sims @ residuals.T, sims @ rated.T, linked[user_codes] @ rated.T)
+        else:
+            # Items are the entities: (users x items) @ S.T.
+            parts = (residuals @ self.similarity_.T, rated @ self.similarity_.T,
+                     rated @ linked.T)
+        weighted, total, count = (part.toarray() for part in parts)
+        mean, entity_part, rater_part = self._base
+        if self._user_based:
+            scores = mean + entity_part[user_codes][:, None] + rater_part[None, :]
+        else:
+            scores = mean + entity_part[None, :] + rater_part[user_codes][:, None]
+        enough = count >= self.min_k
+        scores[enough] += weighted[enough] / (total[enough] + self.damping)
+        return np.clip(scores, *self._rating_range)
+
+    @available_if(lambda self: self.feedback_ == "implicit")
+    def _score_factors(self, user_codes):
+        """Implicit scores as a sparse product (see ``RecommenderMixin``)."""
+        if self._user_based:
+            return self.similarity_[user_codes], self._entity_values
+        return self._rater_values[user_codes], self.similarity_.T.tocsr()
 
     def _similar_entity_scores(self, codes):
         return self.similarity_[codes].toarray()
@@ -351,6 +408,16 @@ _PARAMETERS = """
         Regularisation of the user biases of the baseline.
     reg_item : float, default=2.0
         Regularisation of the item biases of the baseline.
+    damping : float, default=0.0
+        Ratings only: added to the sum of the similarities that divides the
+        weighted mean, ``base + sum_j s_j z_j / (damping + sum_j s_j)``,
+        which shrinks a prediction from few or weak neighbours toward
+        ``base``. 0 disables it.
+    n_jobs : int, default=None
+        Threads computing the similarity at fit (each holds one block of
+        ``working_memory``) and ranking implicit ``recommend`` lists (the
+        threads share ``working_memory``). None means 1, -1 all processors.
+        Results do not depend on it.
 """
 
 _ATTRIBUTES = """
@@ -394,9 +461,12 @@ _NOTES = """
     are clipped to the training rating range. Unknown users or items get
     the package's fallback (see :class:`~sklearn_recs.base.RecommenderMixin`).
 
-    For ratings, ``recommend`` predicts every candidate rating, which costs
-    a neighbour selection per candidate; for top-N ranking, implicit
-    feedback (``y=None``) is both faster and usually better.
+    For ratings, ``recommend`` predicts every candidate rating. With
+    ``max_neighbors <= k`` that is a few sparse products per block of
+    users; otherwise it costs a neighbour selection per candidate. For
+    top-N ranking, implicit feedback (``y=None``) is both faster and
+    usually better; there the scores are a sparse product, which
+    ``recommend`` ranks without making it dense.
 """
 
 

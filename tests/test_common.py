@@ -8,13 +8,25 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
 from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.linear_model import EASE, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, UserKNN
-from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
+from sklearn_recs.neural import (
+    GMF,
+    MLP,
+    ImplicitMatrixFactorization,
+    MatrixFactorization,
+    NeuMF,
+    TwoTower,
+)
 from sklearn_recs.utils.estimator_checks import parametrize_with_recommender_checks
 
 ESTIMATORS = [
     MatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
     ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
+    GMF(n_factors=4, max_epochs=2, random_state=0),
+    MLP(feedback="explicit", hidden_layers=(8,), max_epochs=2, random_state=0),
+    NeuMF(n_factors=4, mlp_factors=4, hidden_layers=(8,), max_epochs=2, random_state=0),
+    TwoTower(n_factors=4, max_epochs=2, random_state=0),
     GlobalMean(),
     BiasBaseline(),
     Popularity(),
@@ -25,6 +37,8 @@ ESTIMATORS = [
     ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
     UserKNN(similarity="msd", centering="mean"),
     UserKNN(feedback="implicit"),
+    EASE(l2_reg=10.0),
+    SparseEASE(l2_reg=10.0, n_neighbors=5),
 ]
 
 # Where the recommender contract truly differs from a feature-based model.
@@ -50,7 +64,8 @@ _TORCH_EXPECTED_FAILED_CHECKS = {
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, (MatrixFactorization, ImplicitMatrixFactorization)):
+    if isinstance(estimator, (MatrixFactorization, ImplicitMatrixFactorization, GMF, MLP,
+                              NeuMF, TwoTower)):
         return _TORCH_EXPECTED_FAILED_CHECKS
     return EXPECTED_FAILED_CHECKS
 

@@ -14,6 +14,7 @@ MODULES = [
     "sklearn_recs.content",
     "sklearn_recs.datasets",
     "sklearn_recs.hybrid",
+    "sklearn_recs.linear_model",
     "sklearn_recs.metrics",
     "sklearn_recs.model_selection",
     "sklearn_recs.neighbors",

@@ -145,17 +145,19 @@ def _reference_predictions(model, mask, values, users, items):
         if len(neighbours) >= model.min_k:
             weights = np.array([sim[target, j] for j in neighbours])
             resid = np.array([residual_of(j) - base_of(j) for j in neighbours])
-            pred += weights @ resid / weights.sum()
+            pred += weights @ resid / (model.damping + weights.sum())
         out.append(np.clip(pred, values[mask].min(), values[mask].max()))
     return np.array(out)
 
 
 @pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
 @pytest.mark.parametrize("centering", ["mean", "baseline"])
-@pytest.mark.parametrize("k, min_k", [(3, 1), (5, 4), (40, 1)])
-def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centering, k, min_k):
+@pytest.mark.parametrize("k, min_k, damping", [(3, 1, 0.0), (5, 4, 0.5), (40, 1, 0.0)])
+def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centering, k, min_k,
+                                                     damping):
     mask, values, X, y = ratings
-    model = model_cls(k=k, min_k=min_k, centering=centering, similarity="pearson").fit(X, y)
+    model = model_cls(k=k, min_k=min_k, centering=centering, similarity="pearson",
+                      damping=damping).fit(X, y)
     users, items = np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij")
     users, items = users.ravel(), items.ravel()
     expected = _reference_predictions(model, mask, values, users, items)
@@ -174,8 +176,9 @@ def test_prediction_is_chunked_identically(ratings):
     expected = model.predict(X)
     with sklearn.config_context(working_memory=1e-4):
         np.testing.assert_allclose(model.predict(X), expected)
+        # Blocks of other sizes round the BLAS products differently.
         np.testing.assert_allclose(ItemKNN(k=4).fit(X, y).similarity_.toarray(),
-                                   model.similarity_.toarray())
+                                   model.similarity_.toarray(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
@@ -305,3 +308,87 @@ def test_ml100k_item_knn_bm25_ndcg(ml100k_folds):
         ndcg = scorer(model, test[["user_id", "item_id"]], None)
     # On u1's split (not a per-user holdout) implicit's BM25 (K=100) gets 0.52.
     assert 0.45 < ndcg < 0.6
+
+
+# -- computation paths ------------------------------------------------------------
+@pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
+@pytest.mark.parametrize("dense_share", [0.25, 1.0])
+def test_sparse_recommend_equals_ranking_the_dense_scores(monkeypatch, ratings, model_cls,
+                                                          dense_share):
+    # dense_share=1: the sparse ranking path even on this dense small data.
+    from sklearn_recs.utils import _sparse_topk
+
+    monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", dense_share)
+    mask, values, X, y = ratings
+    model = model_cls(feedback="implicit", k=5).fit(X, np.round(y))
+    users = np.arange(N_USERS)
+    for exclude_seen in (True, False):
+        seen = model.interactions_ if exclude_seen else None
+        # The mixin's dense path: rank _score_users.
+        dense = model._recommend_codes(users, N_ITEMS, None, True, model._score_users, seen)
+        sparse = model.recommend(users, n_items=N_ITEMS, exclude_seen=exclude_seen,
+                                 return_scores=True)
+        np.testing.assert_array_equal(sparse[0], dense[0])
+        np.testing.assert_array_equal(sparse[1], dense[1])
+
+
+@pytest.mark.parametrize("similarity, options", [
+    ("pearson_baseline", {"shrinkage": 5.0}), ("msd", {"min_support": 3}), ("cosine", {})])
+@pytest.mark.parametrize("dense_share", [0.0, 1 / 3, 1.0])
+def test_dense_and_sparse_raters_split_matches_the_reference(monkeypatch, ratings, similarity,
+                                                             options, dense_share):
+    # Large-data path: raters holding over dense_share of the entities go to BLAS.
+    from sklearn_recs.utils import _similarity
+
+    monkeypatch.setattr(_similarity, "_DENSE_LIMIT", 0)
+    monkeypatch.setattr(_similarity, "_DENSE_SHARE", dense_share)
+    mask, values, X, y = ratings
+    model = ItemKNN(similarity=similarity, **options).fit(X, y)
+    ent_mask, v = _centred(model, mask, values, similarity)
+    kernel = "msd" if similarity == "msd" else "co_cosine"
+    expected = _reference_similarity(ent_mask, v, kernel, **options)
+    np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
+    implicit = ItemKNN(feedback="implicit", k=N_ITEMS).fit(X)
+    expected = _reference_similarity(ent_mask, ent_mask.astype(float), "cosine")
+    np.testing.assert_allclose(implicit.similarity_.toarray(), expected, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
+def test_n_jobs_gives_the_same_model(ratings, model_cls):
+    mask, values, X, y = ratings
+    with sklearn.config_context(working_memory=1e-3):  # several blocks
+        one = model_cls(similarity="pearson", max_neighbors=4).fit(X, y)
+        two = model_cls(similarity="pearson", max_neighbors=4, n_jobs=-1).fit(X, y)
+    np.testing.assert_array_equal(two.similarity_.toarray(), one.similarity_.toarray())
+    np.testing.assert_array_equal(two.predict(X), one.predict(X))
+
+
+@pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
+@pytest.mark.parametrize("min_k, damping", [(1, 0.0), (3, 0.5)])
+def test_explicit_recommend_by_products_equals_the_pair_predictions(ratings, model_cls, min_k,
+                                                                   damping):
+    mask, values, X, y = ratings
+    # max_neighbors <= k: the catalogue is scored by sparse products.
+    model = model_cls(k=5, max_neighbors=5, min_k=min_k, damping=damping).fit(X, y)
+    users, items = np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij")
+    expected = model.predict(np.column_stack([users.ravel(), items.ravel()]))
+    np.testing.assert_allclose(model._score_users(np.arange(N_USERS), None).ravel(), expected,
+                               rtol=1e-12)
+    np.testing.assert_allclose(model._score_users(np.arange(3), np.array([2, 7])),
+                               expected.reshape(N_USERS, N_ITEMS)[:3][:, [2, 7]], rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_neighbors", [1, 5])
+def test_group_search_keeps_each_rows_top_values(n_neighbors):
+    # 400 rows: the top neighbours are searched among groups of columns first.
+    import scipy.sparse as sp
+
+    from sklearn_recs.utils._similarity import pairwise_similarity
+
+    x = sp.random(400, 60, density=0.1, random_state=0, format="csr")
+    full = pairwise_similarity(x, kernel="cosine").toarray()
+    pruned = pairwise_similarity(x, kernel="cosine", n_neighbors=n_neighbors).toarray()
+    expected = -np.sort(-full, axis=1)[:, :n_neighbors]
+    np.testing.assert_array_equal(-np.sort(-pruned, axis=1)[:, :n_neighbors], expected)
+    assert ((pruned > 0).sum(axis=1) <= n_neighbors).all()
+    np.testing.assert_array_equal(pruned[pruned > 0], full[pruned > 0])

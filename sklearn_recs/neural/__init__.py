@@ -4,17 +4,35 @@ Importing :mod:`sklearn_recs` does not import torch; importing an estimator
 from this sub-package does (the classes load on first access).
 
 - :class:`MatrixFactorization`: biased MF for ratings (MSE).
-- :class:`ImplicitMatrixFactorization`: MF for implicit feedback (BPR or
-  BCE with sampled negatives).
+- :class:`ImplicitMatrixFactorization`: MF for implicit feedback (BPR, BCE
+  or sampled softmax, with sampled negatives).
+- :class:`GMF`, :class:`MLP`, :class:`NeuMF`: neural collaborative
+  filtering (He et al. 2017), for ratings or implicit feedback.
+- :class:`TwoTower`: two-tower retrieval with in-batch sampled softmax and
+  optional user/item feature columns; :class:`BruteForceIndex`, its exact
+  top-k index over item vectors.
 """
 
 import importlib
 
-__all__ = ["ImplicitMatrixFactorization", "MatrixFactorization"]
+__all__ = [
+    "GMF",
+    "MLP",
+    "BruteForceIndex",
+    "ImplicitMatrixFactorization",
+    "MatrixFactorization",
+    "NeuMF",
+    "TwoTower",
+]
 
 _LAZY = {
     "MatrixFactorization": "._estimators",
     "ImplicitMatrixFactorization": "._estimators",
+    "GMF": "._ncf",
+    "MLP": "._ncf",
+    "NeuMF": "._ncf",
+    "TwoTower": "._two_tower",
+    "BruteForceIndex": "._two_tower",
 }
 
 

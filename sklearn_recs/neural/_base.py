@@ -47,6 +47,10 @@ _OPTIMIZERS = {
 _SPARSE_CAPABLE = (torch.optim.SparseAdam, torch.optim.SGD, torch.optim.Adagrad)
 
 
+def _quiet(*args):
+    """A message sink that drops the messages (picklable, unlike a lambda)."""
+
+
 def _is_prefixed(key):
     head, sep, _ = key.partition("__")
     return bool(sep) and head in _PREFIXES
@@ -194,7 +198,7 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         if valid_ds is not None and self.early_stopping:
             callbacks.append(("early_stopping", EarlyStopping(
                 monitor=monitor, lower_is_better=lower_is_better, patience=5,
-                load_best=True, sink=lambda *a: None)))
+                load_best=True, sink=_quiet)))
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += list(self.callbacks or [])

@@ -66,7 +66,9 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
 
     Items are drawn uniformly or from ``data.item_cdf``; draws that hit a
     known positive of their user are redrawn (up to ``max_rounds`` times,
-    after which the rare remaining collisions are kept).
+    after which the rare remaining collisions are kept). Only the redrawn
+    entries are checked again, so the cost is one search among the sorted
+    positives per draw, plus a few for the collisions.
 
     Parameters
     ----------
@@ -98,25 +100,31 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
     negatives = draw(shape)
     if data.positives is None or data.positives.numel() == 0:
         return negatives
-    user_keys = users.unsqueeze(1) * data.n_items
+    flat = negatives.view(-1)
+    redrawn = None  # flat positions drawn in the last round; None: all of them
     for _ in range(max_rounds):
-        keys = user_keys + negatives
+        if redrawn is None:
+            keys = (users.unsqueeze(1) * data.n_items + negatives).view(-1)
+        else:
+            keys = users[redrawn // n_negatives] * data.n_items + flat[redrawn]
         pos = torch.searchsorted(data.positives, keys).clamp_(max=data.positives.numel() - 1)
         hit = data.positives[pos] == keys
-        n_hit = int(hit.sum())
-        if not n_hit:
+        redrawn = hit.nonzero().squeeze(1) if redrawn is None else redrawn[hit]
+        if not redrawn.numel():
             break
-        negatives[hit] = draw((n_hit,))
+        flat[redrawn] = draw((redrawn.numel(),))
     return negatives
 
 
 class IndexBatchIterator:
     """Batches of index tensors: one permutation per epoch, no collate.
 
-    Each iteration over the iterator is an epoch: with ``shuffle`` it draws
-    a fresh permutation (and fresh negatives) from its generator, which
-    carries over between epochs; without ``shuffle`` (validation) it restarts
-    the generator, so every epoch sees the same negatives.
+    Each iteration over the iterator is an epoch: it draws the negatives of
+    every row (in data order), and with ``shuffle`` a fresh permutation,
+    from its generator, which carries over between epochs; without
+    ``shuffle`` (validation) it restarts the generator, so every epoch sees
+    the same negatives. The columns are permuted once per epoch, so a batch
+    is a slice (a view), not a gather.
 
     Parameters
     ----------
@@ -140,6 +148,8 @@ class IndexBatchIterator:
         The target slice.
     """
 
+    _SAMPLE_CHUNK = 1 << 20  # rows whose negatives are drawn at once
+
     def __init__(self, dataset, batch_size, *, shuffle=False, n_negatives=0, seed=0):
         self.dataset = dataset
         self.batch_size = int(batch_size)
@@ -157,20 +167,28 @@ class IndexBatchIterator:
         n = len(data)
         if not self.shuffle:
             self.generator.manual_seed(self.seed)
-        order = (torch.randperm(n, generator=self.generator, device=data.device)
-                 if self.shuffle else None)
+        users, items, target = data.users, data.items, data.target
+        if self.n_negatives:
+            # drawn in data order (sorted by user when the rows come from a
+            # CSR matrix), which keeps the search among positives cache-local
+            negatives = torch.empty((n, self.n_negatives), dtype=torch.int64,
+                                    device=data.device)
+            for start in range(0, n, self._SAMPLE_CHUNK):
+                stop = start + self._SAMPLE_CHUNK
+                negatives[start:stop] = sample_negatives(
+                    data, users[start:stop], self.n_negatives, self.generator)
+            items = torch.cat([items.unsqueeze(1), negatives], dim=1)
+            del negatives  # this frame lives through the epoch: free the copies now
+        if self.shuffle:
+            # one gather per column and epoch; the batches are then views
+            order = torch.randperm(n, generator=self.generator, device=data.device)
+            users, items = users[order], items[order]
+            target = None if target is None else target[order]
+            del order
         for start in range(0, n, self.batch_size):
-            if order is None:
-                index = slice(start, start + self.batch_size)
-            else:
-                index = order[start:start + self.batch_size]
-            users = data.users[index]
-            items = data.items[index]
-            if self.n_negatives:
-                negatives = sample_negatives(data, users, self.n_negatives, self.generator)
-                items = torch.cat([items.unsqueeze(1), negatives], dim=1)
-            target = None if data.target is None else data.target[index]
-            yield {"users": users, "items": items}, target
+            stop = start + self.batch_size
+            yield ({"users": users[start:stop], "items": items[start:stop]},
+                   None if target is None else target[start:stop])
 
 
 def per_user_split(user_codes, fraction, random_state):

@@ -23,11 +23,93 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["BPRLoss", "BCELoss", "BiasedMF", "MSELoss"]
+__all__ = ["BPRLoss", "BCELoss", "BiasedMF", "MSELoss", "SampledSoftmaxLoss"]
+
+
+class _BiasedDot(torch.autograd.Function):
+    """Scores and per-row L2 penalty of biased MF, with row-sparse gradients.
+
+    Each table row holds ``n_factors`` factors, then the row's bias when it
+    has one. One fused forward/backward replaces an autograd graph over the
+    look-ups: the backward writes each table's gradient straight from the
+    gathered rows (a sparse COO tensor on the touched rows, or a dense one
+    for optimisers without sparse support), so a step costs O(batch), not
+    O(table), and one table update carries both factors and bias.
+    """
+
+    @staticmethod
+    def forward(ctx, users, items, user_table, item_table, n_factors, reg, reg_bias,
+                sparse):
+        # items as (K, B): column k of every row is contiguous, so the products
+        # broadcast p over the leading axis (the fast layout on CPU)
+        pairwise = items.dim() == 2
+        columns = items.T.reshape(-1) if pairwise else items
+        n_cols = items.shape[1] if pairwise else 1
+        user_rows = user_table.index_select(0, users)                  # (B, d [+1])
+        item_rows = item_table.index_select(0, columns).view(n_cols, len(users), -1)
+        p, q = user_rows[:, :n_factors], item_rows[..., :n_factors]
+        scores = (q * p).sum(-1)                                        # (K, B)
+        penalty = reg * (_square_norm(p) + _square_norm(q).sum(0))     # (B,)
+        if user_table.shape[1] > n_factors:
+            bu = user_rows[:, n_factors]
+            scores += bu
+            penalty += reg_bias * bu.square()
+        if item_table.shape[1] > n_factors:
+            bi = item_rows[..., n_factors]
+            scores += bi
+            penalty += reg_bias * bi.square().sum(0)
+        ctx.save_for_backward(users, columns, user_rows, item_rows)
+        ctx.shapes = (user_table.shape, item_table.shape)
+        ctx.n_factors, ctx.reg, ctx.reg_bias, ctx.sparse = n_factors, reg, reg_bias, sparse
+        ctx.pairwise = pairwise
+        return scores.T if pairwise else scores[0], penalty
+
+    @staticmethod
+    def backward(ctx, grad_scores, grad_penalty):
+        users, columns, user_rows, item_rows = ctx.saved_tensors
+        d = ctx.n_factors
+        p, q = user_rows[:, :d], item_rows[..., :d]
+        grad_scores = grad_scores.T if ctx.pairwise else grad_scores.unsqueeze(0)  # (K, B)
+        # d(score)/d(row) plus the penalty's shrinkage 2 * reg * row
+        shrink = (2 * ctx.reg) * grad_penalty.unsqueeze(-1)             # (B, 1)
+        grad_user = torch.empty_like(user_rows)
+        grad_p = torch.mul(p, shrink, out=grad_user[:, :d])
+        for k in range(q.shape[0]):
+            grad_p.addcmul_(grad_scores[k].unsqueeze(-1), q[k])
+        grad_item = torch.empty_like(item_rows)
+        torch.mul(q, shrink, out=grad_item[..., :d]).addcmul_(grad_scores.unsqueeze(-1), p)
+        shrink_bias = (2 * ctx.reg_bias) * grad_penalty
+        if user_rows.shape[1] > d:
+            torch.add(grad_scores.sum(0), shrink_bias * user_rows[:, d], out=grad_user[:, d])
+        if item_rows.shape[-1] > d:
+            torch.add(grad_scores, shrink_bias * item_rows[..., d], out=grad_item[..., d])
+        return (None, None,
+                _rows_grad(users, grad_user, ctx.shapes[0], ctx.sparse),
+                _rows_grad(columns, grad_item.view(len(columns), -1), ctx.shapes[1],
+                           ctx.sparse),
+                None, None, None, None)
+
+
+def _square_norm(rows):
+    """``|row|^2`` along the last axis in one pass (no squared temporary)."""
+    return torch.linalg.vector_norm(rows, dim=-1).square_()
+
+
+def _rows_grad(rows, values, shape, sparse):
+    """Gradient of a table whose ``rows`` received ``values`` (repeats add up)."""
+    if sparse:
+        return torch.sparse_coo_tensor(rows.unsqueeze(0), values, shape,
+                                       check_invariants=False)
+    return values.new_zeros(shape).index_add_(0, rows, values)
 
 
 class BiasedMF(nn.Module):
     """Biased matrix factorisation ``s(u, i) = mu + b_u + b_i + p_u . q_i``.
+
+    The user and item tables (``user_table``, ``item_table``) hold the
+    factors in their first ``n_factors`` columns and the bias, when it is
+    learnt, in the last one; ``user_factors``, ``item_factors``,
+    ``user_bias`` and ``item_bias`` are views of them.
 
     Parameters
     ----------
@@ -47,7 +129,7 @@ class BiasedMF(nn.Module):
     init_std : float, default=0.1
         Standard deviation of the normal initial factors (biases start at 0).
     sparse : bool, default=True
-        Whether the embeddings produce sparse gradients (for sparse-aware
+        Whether the tables get sparse gradients (for sparse-aware
         optimisers: the update then costs O(batch), not O(table)).
     """
 
@@ -55,54 +137,55 @@ class BiasedMF(nn.Module):
                  global_mean=0.0, user_bias=True, item_bias=True, init_std=0.1,
                  sparse=True):
         super().__init__()
+        self.n_factors = int(n_factors)
         self.reg = float(reg)
         self.reg_bias = float(reg_bias)
-        self.user_factors = nn.Embedding(n_users, n_factors, sparse=sparse)
-        self.item_factors = nn.Embedding(n_items, n_factors, sparse=sparse)
-        nn.init.normal_(self.user_factors.weight, std=init_std)
-        nn.init.normal_(self.item_factors.weight, std=init_std)
-        self.user_bias = nn.Embedding(n_users, 1, sparse=sparse) if user_bias else None
-        self.item_bias = nn.Embedding(n_items, 1, sparse=sparse) if item_bias else None
-        for table in (self.user_bias, self.item_bias):
-            if table is not None:
-                nn.init.zeros_(table.weight)
+        self.sparse = bool(sparse)
+        self.user_table = nn.Parameter(torch.empty(n_users, n_factors + bool(user_bias)))
+        self.item_table = nn.Parameter(torch.empty(n_items, n_factors + bool(item_bias)))
+        with torch.no_grad():
+            for table in (self.user_table, self.item_table):
+                nn.init.normal_(table, std=init_std)
+                table[:, n_factors:] = 0.0
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
 
+    @property
+    def user_factors(self):
+        """User factors, shape ``(n_users, n_factors)`` (a view)."""
+        return self.user_table[:, :self.n_factors]
+
+    @property
+    def item_factors(self):
+        """Item factors, shape ``(n_items, n_factors)`` (a view)."""
+        return self.item_table[:, :self.n_factors]
+
+    @property
+    def user_bias(self):
+        """User biases, shape ``(n_users,)`` (a view), or None."""
+        return self.user_table[:, self.n_factors] if self.user_table.shape[1] > self.n_factors \
+            else None
+
+    @property
+    def item_bias(self):
+        """Item biases, shape ``(n_items,)`` (a view), or None."""
+        return self.item_table[:, self.n_factors] if self.item_table.shape[1] > self.n_factors \
+            else None
+
     def forward(self, users, items):
-        p = self.user_factors(users)                      # (B, d)
-        q = self.item_factors(items)                      # (B, d) or (B, K, d)
-        pairwise = items.dim() == 2
-        if pairwise:
-            scores = torch.bmm(q, p.unsqueeze(-1)).squeeze(-1)
-        else:
-            scores = (p * q).sum(-1)
+        scores, penalty = _BiasedDot.apply(
+            users, items, self.user_table, self.item_table, self.n_factors, self.reg,
+            self.reg_bias, self.sparse)
         scores = scores + self.global_mean
-        penalty = None
-        if self.training:
-            sq = p.square().sum(-1)
-            sq = sq + (q.square().sum((-2, -1)) if pairwise else q.square().sum(-1))
-            penalty = self.reg * sq
-        if self.user_bias is not None:
-            bu = self.user_bias(users).squeeze(-1)        # (B,)
-            scores = scores + (bu.unsqueeze(-1) if pairwise else bu)
-            if penalty is not None:
-                penalty = penalty + self.reg_bias * bu.square()
-        if self.item_bias is not None:
-            bi = self.item_bias(items).squeeze(-1)        # (B,) or (B, K)
-            scores = scores + bi
-            if penalty is not None:
-                sq = bi.square()
-                penalty = penalty + self.reg_bias * (sq.sum(-1) if pairwise else sq)
-        return scores if penalty is None else (scores, penalty)
+        return (scores, penalty) if self.training else scores
 
     @torch.no_grad()
     def score_all(self, users):
         """Scores of ``users`` over the whole catalogue, shape ``(len(users), n_items)``."""
-        scores = self.user_factors(users) @ self.item_factors.weight.T + self.global_mean
+        scores = self.user_factors[users] @ self.item_factors.T + self.global_mean
         if self.user_bias is not None:
-            scores += self.user_bias(users)
+            scores += self.user_bias[users].unsqueeze(1)
         if self.item_bias is not None:
-            scores += self.item_bias.weight.T
+            scores += self.item_bias
         return scores
 
 
@@ -139,3 +222,17 @@ class BCELoss(nn.Module):
         if weights is not None:
             pos = pos * weights
         return (pos + F.softplus(scores[:, 1:]).sum(-1)).mean()
+
+
+class SampledSoftmaxLoss(nn.Module):
+    """Cross-entropy of the positive against its sampled negatives.
+
+    Each row's loss is ``-log softmax(scores)[0] = logsumexp(scores) -
+    s_pos``: a softmax over the catalogue approximated by the positive and
+    ``n_negatives`` sampled items (uniform samples need no correction).
+    Confidence ``weights`` scale each row's loss.
+    """
+
+    def forward(self, scores, weights=None):
+        loss = torch.logsumexp(scores, dim=1) - scores[:, 0]
+        return loss.mean() if weights is None else (loss * weights).mean()

@@ -16,6 +16,8 @@ NCF or two-tower models reuse the net by passing another ``module``.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 from skorch import NeuralNet
@@ -75,7 +77,7 @@ class StopOnNonFiniteLoss(Callback):
         self.owner = owner
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
-        if loss is not None and not torch.isfinite(loss):
+        if loss is not None and not math.isfinite(loss.item()):
             epoch = len(net.history)
             raise NonFiniteLossError(
                 f"{self.owner}: the training loss became {float(loss.detach())} in epoch "
@@ -126,37 +128,50 @@ class ValidationNDCG(Callback):
         self.best_ = -np.inf
         return self
 
-    def _ndcg(self, net):
+    #: The history key of the score (``<name>_best`` marks improvements).
+    metric_name = "valid_ndcg"
+
+    def _top_hits(self, net):
+        """Per block of validation users: ``(users, hits)``, ``hits[u, r]``
+        telling whether the item ranked ``r + 1`` among ``u``'s unseen items
+        is a validation item."""
         module = net.module_
         was_training = module.training
         module.eval()
         n_items = self.train.shape[1]
         k = min(self.k, n_items)
+        try:
+            for start in range(0, len(self.users_), self.block):
+                users = self.users_[start:start + self.block]
+                scores = module.score_all(torch.as_tensor(users, device=net.device))
+                seen = self.train[users]
+                rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
+                scores[torch.as_tensor(rows, device=scores.device),
+                       torch.as_tensor(seen.indices.astype(np.int64),
+                                       device=scores.device)] = -np.inf
+                top = torch.topk(scores, k, dim=1).indices.cpu().numpy()
+                keys = users.astype(np.int64)[:, None] * n_items + top
+                pos = np.minimum(np.searchsorted(self.keys_, keys), len(self.keys_) - 1)
+                yield users, self.keys_[pos] == keys
+        finally:
+            module.train(was_training)
+
+    def _score(self, net):
+        """Mean NDCG@k over the validation users."""
+        k = min(self.k, self.train.shape[1])
         discounts = 1.0 / np.log2(np.arange(2, k + 2))
         total = 0.0
-        for start in range(0, len(self.users_), self.block):
-            users = self.users_[start:start + self.block]
-            scores = module.score_all(torch.as_tensor(users, device=net.device))
-            seen = self.train[users]
-            rows = np.repeat(np.arange(len(users)), np.diff(seen.indptr))
-            scores[torch.as_tensor(rows, device=scores.device),
-                   torch.as_tensor(seen.indices.astype(np.int64), device=scores.device)] = -np.inf
-            top = torch.topk(scores, k, dim=1).indices.cpu().numpy()
-            keys = users.astype(np.int64)[:, None] * n_items + top
-            pos = np.minimum(np.searchsorted(self.keys_, keys), len(self.keys_) - 1)
-            hits = self.keys_[pos] == keys
+        for users, hits in self._top_hits(net):
             n_rel = np.minimum(np.diff(self.valid.indptr)[users], k)
-            ideal = np.cumsum(discounts)[n_rel - 1]
-            total += float(((hits * discounts).sum(1) / ideal).sum())
-        module.train(was_training)
+            total += float(((hits * discounts).sum(1) / np.cumsum(discounts)[n_rel - 1]).sum())
         return total / max(len(self.users_), 1)
 
     def on_epoch_end(self, net, **kwargs):
-        score = self._ndcg(net)
+        score = self._score(net)
         is_best = score > self.best_
         self.best_ = max(self.best_, score)
-        net.history.record("valid_ndcg", score)
-        net.history.record("valid_ndcg_best", bool(is_best))
+        net.history.record(self.metric_name, score)
+        net.history.record(f"{self.metric_name}_best", bool(is_best))
 
     def on_train_end(self, net, **kwargs):
         # Do not keep the data in the fitted (pickled) model.

@@ -2,17 +2,28 @@
 
 The kernels of :mod:`sklearn_recs.neighbors`. Rows are the entities compared
 (items for item-item, users for user-user), columns the raters. Similarities
-are computed block by block of rows with sparse (or, for small data, BLAS)
-products, and each block is pruned to its rows' top ``n_neighbors`` before
-the next one is computed, so that memory stays ``O(n_rows * n_neighbors)``
-plus one block of ``working_memory`` (scikit-learn's setting).
+are computed block by block of rows, and each block is pruned to its rows'
+top ``n_neighbors`` before the next one is computed, so that memory stays
+``O(n_rows * n_neighbors)`` plus one block of ``working_memory``
+(scikit-learn's setting) per thread.
+
+A block's products are split by rater: the raters who hold many rows (the
+heavy users of a power-law catalogue, who cost the square of their length
+in a sparse product) are multiplied as dense matrices by BLAS, the others
+by a sparse-sparse product written straight into the dense block (torch's,
+imported when first needed: scipy's builds a sparse result first, several
+times slower when the block is dense).
 """
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
+
+from ._threads import thread_map
 
 __all__ = ["KERNELS", "bm25_weight", "pairwise_similarity", "tfidf_weight"]
 
@@ -27,6 +38,13 @@ KERNELS = ("cosine", "dot", "co_cosine", "msd")
 _BYTES_PER_ENTRY = 48
 # Right-hand operands are made dense when they hold at most this many entries.
 _DENSE_LIMIT = 2**24
+# Otherwise a rater is multiplied as dense when it holds more than this share
+# of the rows (measured on power-law data: about where a rater costs the
+# sparse product as much as BLAS).
+_DENSE_SHARE = 1 / 10
+# Columns per group when a row's top entries are searched among its groups'
+# maxima first (see _top_columns).
+_GROUP = 8
 
 
 def tfidf_weight(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -113,6 +131,7 @@ def pairwise_similarity(
     min_support: int = 1,
     amplification: float = 1.0,
     working_memory: float | None = None,
+    n_jobs: int | None = None,
 ) -> sp.csr_matrix:
     """Positive similarities between the rows of ``values``, each row pruned to its top ones.
 
@@ -136,7 +155,11 @@ def pairwise_similarity(
     amplification : float, default=1.0
         Exponent applied to the (positive) similarities, after shrinkage.
     working_memory : float, default=None
-        MiB for one block of rows; scikit-learn's ``working_memory`` by default.
+        MiB for one block of rows (each thread holds one); scikit-learn's
+        ``working_memory`` by default.
+    n_jobs : int, default=None
+        Threads computing blocks at once (the products release the GIL);
+        None means 1, -1 all processors. The result does not depend on it.
 
     Returns
     -------
@@ -160,53 +183,102 @@ def pairwise_similarity(
     if kernel == "cosine":
         norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
         x.data /= np.where(norms > 0, norms, 1.0)[np.repeat(np.arange(n_rows), np.diff(x.indptr))]
-    pattern = x.copy()
-    pattern.data[:] = 1.0
-    squares = x.multiply(x).tocsr()
+    needs_common = kernel == "msd" or shrinkage > 0 or min_support > 1
     # Each product is left[block] @ right.T.
     products = {"dot": (x, x)}
+    if kernel in ("co_cosine", "msd") or needs_common:
+        pattern = x.copy()
+        pattern.data[:] = 1.0
     if kernel in ("co_cosine", "msd"):
+        squares = x.multiply(x).tocsr()
         products["sq_a"] = (squares, pattern)
         products["sq_b"] = (pattern, squares)
-    if kernel == "msd" or shrinkage > 0 or min_support > 1:
+    if needs_common:
         products["common"] = (pattern, pattern)
-    right = {name: _right_operand(r) for name, (_, r) in products.items()}
+    products = {name: _BlockProduct(left, right) for name, (left, right) in products.items()}
     if working_memory is None:
         working_memory = get_config()["working_memory"]
     step = max(1, int(working_memory * 2**20) // (max(n_rows, 1) * _BYTES_PER_ENTRY))
     keep = n_rows if n_neighbors is None else min(n_neighbors, n_rows)
-    pieces = []
-    for start in range(0, n_rows, step):
+
+    def pruned_block(start):
         stop = min(start + step, n_rows)
-        block = {name: _dense(left[start:stop] @ right[name])
-                 for name, (left, _) in products.items()}
+        block = {name: product.rows(start, stop) for name, product in products.items()}
         sim = _kernel_block(kernel, block)
         common = block.get("common")
         if shrinkage > 0:
             sim *= common / (common + np.float32(shrinkage))
         if min_support > 1:
             sim[common < min_support] = 0.0
-        np.maximum(sim, 0.0, out=sim)
+        # (Only positive similarities are kept: _prune drops the others.)
         if amplification != 1.0:
+            np.maximum(sim, 0.0, out=sim)
             np.power(sim, np.float32(amplification), out=sim)
         sim[np.arange(stop - start), np.arange(start, stop)] = 0.0
-        pieces.append(_prune(sim, keep, start))
+        return _prune(sim, keep, start)
+
+    pieces = thread_map(pruned_block, range(0, n_rows, step), n_jobs)
     rows, cols, data = (np.concatenate(part) for part in zip(*pieces)) if pieces else ([], [], [])
     similarity = sp.csr_matrix((data, (rows, cols)), shape=(n_rows, n_rows), dtype=np.float32)
     similarity.sort_indices()
     return similarity
 
 
-def _right_operand(matrix):
-    """The transposed right operand, dense when small (faster products)."""
-    transposed = matrix.T.tocsr()
-    if transposed.shape[0] * transposed.shape[1] <= _DENSE_LIMIT:
-        return transposed.toarray()
-    return transposed
+class _BlockProduct:
+    """``left[start:stop] @ right.T`` for blocks of rows, as dense float32 blocks.
+
+    ``left`` and ``right`` share their columns (the raters). When ``right``
+    is small it is made dense and each block is one sparse-dense product.
+    Otherwise the raters that hold more than ``_DENSE_SHARE`` of ``right``'s
+    rows are multiplied as dense matrices by BLAS, the others by a
+    sparse-sparse product written straight into the dense block (torch's).
+    """
+
+    def __init__(self, left, right):
+        n_rows, n_raters = right.shape
+        self.n_rows = n_rows
+        self.left = left
+        self.small = n_rows * n_raters <= _DENSE_LIMIT
+        if self.small:
+            self.right_dense = right.T.toarray()
+            return
+        dense = np.bincount(right.indices, minlength=n_raters) > n_rows * _DENSE_SHARE
+        self.light, self.heavy = np.flatnonzero(~dense), np.flatnonzero(dense)
+        self.right_sparse = (_torch_csr(right[:, self.light].T) if self.light.size
+                             else None)
+        self.right_dense = right[:, self.heavy].T.toarray() if self.heavy.size else None
+
+    def rows(self, start, stop):
+        """The dense float32 block ``left[start:stop] @ right.T``."""
+        left = self.left[start:stop]
+        if self.small:
+            return np.asarray(left @ self.right_dense, dtype=np.float32)
+        import torch
+
+        out = torch.empty((stop - start, self.n_rows), dtype=torch.float32)
+        if self.right_sparse is None:
+            out.zero_()
+        else:
+            # beta=0: the product overwrites the uninitialised block.
+            torch.addmm(out, _torch_csr(left[:, self.light]), self.right_sparse, beta=0,
+                        out=out)
+        if self.right_dense is not None:
+            out.addmm_(torch.from_numpy(left[:, self.heavy].toarray()),
+                       torch.from_numpy(self.right_dense))
+        return out.numpy()
 
 
-def _dense(product):
-    return product.toarray() if sp.issparse(product) else np.asarray(product)
+def _torch_csr(matrix):
+    """A float32 scipy sparse matrix as a torch sparse CSR tensor (no copy of the data)."""
+    import torch
+
+    matrix = sp.csr_matrix(matrix, dtype=np.float32)
+    with warnings.catch_warnings():
+        # torch warns once that its sparse CSR support is in beta.
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr), torch.from_numpy(matrix.indices),
+            torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
 
 
 def _kernel_block(kernel, block):
@@ -231,7 +303,7 @@ def _kernel_block(kernel, block):
 def _prune(sim, keep, offset):
     """(rows, columns, values) of each row's ``keep`` largest positive entries."""
     if keep < sim.shape[1]:
-        cols = np.argpartition(sim, sim.shape[1] - keep, axis=1)[:, sim.shape[1] - keep:]
+        cols = _top_columns(sim, keep)
         values = np.take_along_axis(sim, cols, axis=1)
     else:
         cols = np.broadcast_to(np.arange(sim.shape[1]), sim.shape)
@@ -239,3 +311,29 @@ def _prune(sim, keep, offset):
     rows = np.broadcast_to(np.arange(offset, offset + sim.shape[0])[:, None], cols.shape)
     positive = values > 0
     return rows[positive], cols[positive], values[positive]
+
+
+def _top_columns(sim, keep):
+    """Columns of each row's ``keep`` largest entries, in no order (ties at the cut: any).
+
+    The columns are dealt into ``n_groups`` strided groups of ``_GROUP``
+    (group ``g`` holds columns ``g, g + n_groups, ...``). The ``keep``-th
+    largest group maximum is a lower bound of the row's ``keep``-th largest
+    entry, and every entry above it lies in one of the ``keep`` groups of
+    largest maxima, so only those (and the columns left over) are searched.
+    """
+    n_rows, n_cols = sim.shape
+    n_groups = n_cols // _GROUP
+    if n_groups < 4 * keep:
+        return np.argpartition(sim, n_cols - keep, axis=1)[:, n_cols - keep:]
+    maxima = sim[:, :n_groups].copy()
+    for g in range(1, _GROUP):
+        np.maximum(maxima, sim[:, g * n_groups:(g + 1) * n_groups], out=maxima)
+    groups = np.argpartition(maxima, n_groups - keep, axis=1)[:, n_groups - keep:]
+    candidates = (groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(n_rows, -1)
+    left_over = np.arange(n_groups * _GROUP, n_cols)
+    candidates = np.concatenate(
+        [candidates, np.broadcast_to(left_over, (n_rows, left_over.size))], axis=1)
+    values = np.take_along_axis(sim, candidates, axis=1)
+    best = np.argpartition(values, values.shape[1] - keep, axis=1)[:, values.shape[1] - keep:]
+    return np.take_along_axis(candidates, best, axis=1)

@@ -1,0 +1,540 @@
+"""Learned item-item models: ridge regressions of each item on the others.
+
+:class:`EASE` solves the whole model in closed form (Steck 2019): one dense
+``n_items x n_items`` inverse. :class:`SparseEASE` restricts each item's
+regression to its most co-occurring neighbours and solves those small
+problems in batches, so that it scales to large catalogues.
+
+Both are linear models (ridge regressions with a zero-diagonal
+constraint), hence the module name, as in :mod:`sklearn.linear_model`.
+"""
+
+import os
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.linalg import get_lapack_funcs
+from sklearn import get_config
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from .base import RecommenderMixin, _implicit_tags
+from .utils._similarity import pairwise_similarity
+
+__all__ = ["EASE", "SparseEASE"]
+
+_DTYPES = {"float32": np.float32, "float64": np.float64}
+# SparseEASE: Gram entries kept per item, as a multiple of its neighbours.
+_GRAM_FACTOR = 2
+# SparseEASE: most items whose Gram entries are gathered into one dense block.
+_BLOCK_ITEMS = 4096
+# SparseEASE: the most popular items, whose Gram entries are kept densely.
+_HEAD_ITEMS = 2048
+# SparseEASE: MiB (at most) of the co-occurrence blocks computed at once
+# (sized so that 10M interactions over 50k items fit in under 2 GB).
+_COOCCURRENCE_MEMORY = 128
+# SparseEASE: rows of the co-occurrence matrix ranked at once.
+_NEIGHBOURHOOD_ROWS = 4096
+# SparseEASE: matrix entries of the systems solved in one batch.
+_SOLVE_ENTRIES = 2**23
+# EASE: blocks of columns the Gram matrix is built in (and mirrored in).
+_N_BLOCKS = 32
+# EASE: bytes per entry of a block's temporaries (a float64 dense block and
+# a sparse product with float64 values and int32 indices).
+_BLOCK_BYTES_PER_ENTRY = 20
+# Bytes of one dense score or coefficient entry gathered at once when
+# predicting pairs (the coefficients, the product, the sum).
+_BYTES_PER_PAIR_ENTRY = 24
+
+
+# The attributes every model of the module documents after coef_.
+_FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        Item ids seen at fit, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items seen at fit.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training weights (duplicates summed; 1 per row when ``y`` is
+        None).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit."""
+
+
+class _BaseItemRegression(RecommenderMixin, BaseEstimator):
+    """Scoring shared by the item-item regressions: ``score(u, j) = x_u @ coef_[:, j]``."""
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Learn the item-item coefficients.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative interaction weights (counts, confidence); None means
+            every row weighs 1. Ratings passed here are used as weights.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        dtype = _DTYPES[self.dtype]
+        self._fit_interactions(X, y, implicit=True)
+        # The scoring operand, in the dtype of the coefficients (a mixed
+        # product would copy them).
+        self._weights = self.interactions_.astype(dtype)
+        self.coef_ = self._solve(self._weights, dtype)
+        return self
+
+    # -- scoring -----------------------------------------------------------
+    def _score_users(self, user_codes, item_codes):
+        coef = self.coef_ if item_codes is None else self.coef_[:, item_codes]
+        scores = self._weights[user_codes] @ coef
+        return scores.toarray() if sp.issparse(scores) else scores
+
+    def _predict_pairs(self, user_codes, item_codes):
+        coef_t = self.coef_.T
+        if sp.issparse(coef_t):
+            coef_t = coef_t.tocsr()
+        budget = get_config()["working_memory"] * 2**20
+        step = max(1, int(budget // (max(self.n_items_, 1) * _BYTES_PER_PAIR_ENTRY)))
+        y_pred = np.empty(len(user_codes), dtype=np.float64)
+        for start in range(0, len(user_codes), step):
+            chunk = slice(start, start + step)
+            product = self._weights[user_codes[chunk]].multiply(coef_t[item_codes[chunk]])
+            y_pred[chunk] = np.asarray(product.sum(axis=1), dtype=np.float64).ravel()
+        return y_pred
+
+    def _similar_item_scores(self, item_codes):
+        rows = self.coef_[item_codes]
+        return rows.toarray() if sp.issparse(rows) else rows
+
+    def __sklearn_tags__(self):
+        return _implicit_tags(super().__sklearn_tags__())
+
+
+def _available_memory():
+    """Bytes of memory available to a new allocation (inf where unknown)."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return float("inf")
+
+
+def _block_width(n):
+    """Width of the ``_N_BLOCKS`` blocks of ``range(n)``: a block's temporaries
+    stay a small share of a dense ``n x n`` matrix."""
+    return max(1, -(-n // _N_BLOCKS))
+
+
+def _blocks(n):
+    """Slices of ``range(n)`` of :func:`_block_width`."""
+    step = _block_width(n)
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
+
+
+def _gram(weights, dtype):
+    """Dense ``weights.T @ weights`` in ``dtype``, built one block of columns at a time."""
+    n_items = weights.shape[1]
+    gram = np.empty((n_items, n_items), dtype=dtype)
+    left = weights.T.tocsr()
+    right = weights.tocsc()
+    for block in _blocks(n_items):
+        gram[:, block] = (left @ right[:, block]).toarray()
+    return gram
+
+
+def _inverse_in_place(matrix):
+    """Inverse of a symmetric positive definite C-ordered matrix, in its own memory.
+
+    LAPACK's Cholesky factorisation ``potrf`` then ``potri`` (the inverse
+    from the factor), which fill one triangle; the other is copied over
+    block by block.
+    """
+    potrf, potri = get_lapack_funcs(("potrf", "potri"), (matrix,))
+    # The transpose of a C-ordered symmetric matrix is itself, in Fortran order.
+    fortran = matrix.T
+    factor, info = potrf(fortran, lower=False, overwrite_a=True, clean=False)
+    if info > 0:
+        raise np.linalg.LinAlgError(
+            f"the Gram matrix plus l2_reg is not positive definite (leading minor {info}); "
+            "increase l2_reg."
+        )
+    inverse, info = potri(factor, lower=False, overwrite_c=True)
+    if not np.shares_memory(inverse, fortran):  # LAPACK worked on a copy
+        fortran[...] = inverse
+    # Fortran upper triangle = C-order lower triangle: mirror it upwards.
+    for block in _blocks(matrix.shape[0]):
+        diagonal = matrix[block, block]
+        diagonal[...] = np.tril(diagonal) + np.tril(diagonal, -1).T
+        matrix[block, block.stop:] = matrix[block.stop:, block].T
+    return matrix
+
+
+class EASE(_BaseItemRegression):
+    """Embarrassingly shallow autoencoder: exact item-item ridge regression.
+
+    Each item's column of the interaction matrix is regressed on all the
+    other items' columns: ``coef_`` minimises ``||X - X B||^2 + l2_reg *
+    ||B||^2`` subject to ``diag(B) = 0`` (Steck 2019). Its closed form is
+    ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + l2_reg I)^-1``. A
+    user's score for item ``j`` is ``x_u @ B[:, j]``. On implicit-feedback
+    top-N benchmarks it is among the strongest simple models.
+
+    The model is a dense ``n_items x n_items`` matrix and fitting costs
+    ``O(n_items^3)``: use :class:`SparseEASE` beyond a few tens of
+    thousands of items.
+
+    Parameters
+    ----------
+    l2_reg : float, default=500.0
+        The ridge penalty ``lambda`` (> 0): the parameter that matters most;
+        larger data sets want larger values.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the Gram matrix, of its inverse and of ``coef_``.
+        float32 halves the memory and is about twice as fast.
+    max_memory : float, default=None
+        Budget in GiB for the dense matrix (``n_items^2`` floats, plus
+        about 3% for the blocks that build it). Fitting raises a ``MemoryError``
+        before allocating it when it needs more; None means the memory
+        available on the machine at fit time.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_items_, n_items_)
+        The learned item-item weights ``B`` (zero diagonal), rows and columns
+        in the order of ``items_``: ``coef_[i, j]`` is how much an
+        interaction with item ``i`` adds to item ``j``'s score.
+    {fitted_attributes}
+
+    See Also
+    --------
+    SparseEASE : The same regressions restricted to each item's neighbours.
+    sklearn_recs.neighbors.ItemKNN : Item-item similarities, not learned.
+
+    Notes
+    -----
+    ``y`` holds non-negative weights (counts, confidence), and ratings passed
+    as ``y`` are used as weights too (a 1-star rating then weighs less than
+    a 5-star one, but still counts as a positive): to learn from the fact of
+    a rating alone, fit with ``y=None``; to drop low ratings, filter the rows
+    first.
+
+    The inverse comes from LAPACK's Cholesky routines (``potrf``, ``potri``)
+    working in place, so the fit holds one dense ``n_items x n_items``
+    matrix (``n_items^2 * 4`` bytes in float32) plus small blocks.
+    ``predict`` scores ``x_u @ coef_[:, j]`` for each pair; ``recommend``
+    scores blocks of users with one sparse-dense product.
+    ``similar_items`` ranks row ``coef_[i]``.
+
+    References
+    ----------
+    .. [1] H. Steck, "Embarrassingly shallow autoencoders for sparse data",
+       WWW 2019.
+
+    Examples
+    --------
+    >>> from sklearn_recs.linear_model import EASE
+    >>> from sklearn_recs.utils._testing import checkerboard
+    >>> model = EASE(l2_reg=1.0).fit(checkerboard(10, 10))
+    >>> model.coef_.shape
+    (10, 10)
+
+    On a checkerboard, user 0 (even) scores the even item 2, not the odd 3.
+
+    >>> model.predict([[0, 2], [0, 3]]).round(3)
+    array([0.952, 0.   ])
+    """
+
+    _parameter_constraints: dict = {
+        "l2_reg": [Interval(Real, 0, None, closed="neither")],
+        "dtype": [StrOptions(set(_DTYPES))],
+        "max_memory": [Interval(Real, 0, None, closed="neither"), None],
+    }
+
+    def __init__(self, *, l2_reg=500.0, dtype="float32", max_memory=None):
+        self.l2_reg = l2_reg
+        self.dtype = dtype
+        self.max_memory = max_memory
+
+    def _solve(self, weights, dtype):
+        n_items = weights.shape[1]
+        needed = n_items**2 * np.dtype(dtype).itemsize + (
+            n_items * _block_width(n_items) * _BLOCK_BYTES_PER_ENTRY)
+        budget = _available_memory() if self.max_memory is None else self.max_memory * 2**30
+        if needed > budget:
+            where = ("available" if self.max_memory is None
+                     else f"allowed by max_memory={self.max_memory}")
+            raise MemoryError(
+                f"EASE: {n_items} items need {needed / 2**30:.1f} GiB (a dense {n_items} x "
+                f"{n_items} {self.dtype} matrix and the blocks that build it), more than "
+                f"the {budget / 2**30:.1f} GiB {where}. Use SparseEASE "
+                "(sklearn_recs.linear_model), whose memory grows as n_items * "
+                "n_neighbors, or raise max_memory."
+            )
+        gram = _gram(weights, dtype)
+        gram.flat[:: n_items + 1] += dtype(self.l2_reg)
+        precision = _inverse_in_place(gram)
+        diagonal = precision.diagonal().copy()
+        precision /= -diagonal
+        precision.flat[:: n_items + 1] = 0.0
+        return precision
+
+
+def _neighbourhoods(cooccurrence, popularity, width):
+    """Each item's ``width`` neighbours: its largest co-occurrences, then the most popular.
+
+    ``cooccurrence`` holds positive co-occurrences (no diagonal); each row's
+    ``width`` largest are kept (equal ones: the lower code first). Rows with
+    fewer are filled with the most popular other items, so that ``width =
+    n_items - 1`` gives every item all the others.
+    """
+    n_items = cooccurrence.shape[0]
+    counts = np.diff(cooccurrence.indptr)
+    neighbours = np.empty((n_items, width), dtype=np.intp)
+    for start in range(0, n_items, _NEIGHBOURHOOD_ROWS):
+        rows = slice(start, start + _NEIGHBOURHOOD_ROWS)
+        neighbours[rows] = _top_columns(cooccurrence[rows], width)
+    counts = np.minimum(counts, width)
+    short = np.flatnonzero(counts < width)
+    if short.size:
+        # The width + 1 most popular items always leave enough candidates:
+        # a row excludes at most its own entries and itself.
+        candidates = np.argsort(-popularity, kind="stable")[: width + 1]
+        keys = np.repeat(short, len(candidates)) * n_items + np.tile(candidates, len(short))
+        present = cooccurrence[short].tocoo()
+        taken = np.isin(keys, short[present.row] * n_items + present.col)
+        taken |= np.tile(candidates, len(short)) == np.repeat(short, len(candidates))
+        free = ~taken.reshape(len(short), len(candidates))
+        rank = np.cumsum(free, axis=1) - 1 + counts[short, None]
+        fill = free & (rank < width)
+        fill_rows, fill_cols = np.nonzero(fill)
+        neighbours[short[fill_rows], rank[fill]] = candidates[fill_cols]
+    return neighbours
+
+
+def _top_columns(matrix, width):
+    """Column indices of each row's ``width`` largest stored entries.
+
+    Equal entries: the lower column first (CSR indices are sorted). Rows
+    with fewer entries end with arbitrary padding.
+    """
+    counts = np.diff(matrix.indptr)
+    dense = np.full((matrix.shape[0], max(width, counts.max(initial=0))), -np.inf,
+                    dtype=np.float32)
+    columns = np.zeros(dense.shape, dtype=np.intp)
+    rows = np.repeat(np.arange(matrix.shape[0]), counts)
+    slots = np.arange(len(rows)) - np.repeat(matrix.indptr[:-1], counts)
+    dense[rows, slots] = matrix.data
+    columns[rows, slots] = matrix.indices
+    order = np.argsort(-dense, axis=1, kind="stable")[:, :width]
+    return np.take_along_axis(columns, order, axis=1)
+
+
+class _GramLookup:
+    """Entries of the Gram matrix ``G = X^T X`` of a large catalogue, without storing it.
+
+    Exact for the diagonal, for any pair of the ``_HEAD_ITEMS`` most popular
+    items (a dense block: neighbourhoods are mostly made of them), and for a
+    pair where either item keeps the other among its largest
+    ``cooccurrence`` entries (which is every pair for an item that co-occurs
+    with fewer items); any other pair counts as 0.
+    """
+
+    def __init__(self, item_rows, cooccurrence, diagonal, working_memory):
+        self.pruned = cooccurrence.maximum(cooccurrence.T).tocsr().astype(
+            diagonal.dtype, copy=False)
+        self.diagonal = diagonal
+        head = np.argsort(-diagonal, kind="stable")[:_HEAD_ITEMS]
+        self.head_position = np.full(len(diagonal), -1, dtype=np.intp)
+        self.head_position[head] = np.arange(len(head))
+        self.head_block = pairwise_similarity(item_rows[head], kernel="dot",
+                                              working_memory=working_memory).toarray()
+        self.head_block = self.head_block.astype(diagonal.dtype, copy=False)
+
+    def block(self, items):
+        """The dense Gram matrix among ``items`` (codes)."""
+        block = np.empty((len(items), len(items)), dtype=self.diagonal.dtype)
+        position = self.head_position[items]
+        in_head = np.flatnonzero(position >= 0)
+        block[np.ix_(in_head, in_head)] = self.head_block[np.ix_(position[in_head],
+                                                                  position[in_head])]
+        # Rows (and, by symmetry, columns) of the items outside the head.
+        outside = np.flatnonzero(position < 0)
+        rows = self.pruned[items[outside]][:, items].toarray()
+        block[outside] = rows
+        block[:, outside] = rows.T
+        block[np.arange(len(items)), np.arange(len(items))] = self.diagonal[items]
+        return block
+
+
+def _neighbour_systems(gram, targets, neighbours, l2_reg):
+    """The ridge systems ``(G[N, N] + l2_reg I) b = G[N, j]`` of a batch of items.
+
+    ``gram`` is a :class:`_GramLookup`; ``neighbours`` the ``(n_targets,
+    width)`` neighbour codes of the items ``targets``. The entries among the
+    items involved are gathered once into a dense block; neighbourhoods
+    overlap much (they favour popular items), so the block is small. A
+    batch whose block would exceed ``_BLOCK_ITEMS`` items is split in two.
+    """
+    involved, local = np.unique(np.concatenate([neighbours, targets[:, None]], axis=1),
+                                return_inverse=True)
+    if len(involved) > _BLOCK_ITEMS and len(targets) > 1:
+        half = len(targets) // 2
+        first = _neighbour_systems(gram, targets[:half], neighbours[:half], l2_reg)
+        second = _neighbour_systems(gram, targets[half:], neighbours[half:], l2_reg)
+        return tuple(np.concatenate(pair) for pair in zip(first, second))
+    local = local.reshape(len(targets), -1)
+    block = gram.block(involved)
+    block[np.arange(len(involved)), np.arange(len(involved))] += l2_reg
+    rows = local[:, :-1] * len(involved)
+    lhs = np.take(block, rows[:, :, None] + local[:, None, :-1])
+    rhs = np.take(block, rows + local[:, -1:])
+    return lhs, rhs
+
+
+def _solve_batch(lhs, rhs):
+    """Solutions of the batched systems ``lhs @ x = rhs`` (LAPACK's LU per system).
+
+    numpy, not torch: as fast here, and immune to the hang of torch's CPU
+    batched solve after ``torch.set_num_threads`` changed (the neural
+    estimators set it during training).
+    """
+    return np.linalg.solve(lhs, rhs[..., None])[..., 0]
+
+
+class SparseEASE(_BaseItemRegression):
+    """EASE restricted to each item's nearest neighbours: scales to large catalogues.
+
+    Each item ``j`` is regressed, as in :class:`EASE`, on other items,
+    but only on its ``n_neighbors`` most co-occurring ones ``N_j``:
+    ``coef_[N_j, j] = (G[N_j, N_j] + l2_reg I)^-1 G[N_j, j]`` with ``G =
+    X^T X``. The small ridge problems are solved in batches, and ``coef_``
+    is a sparse matrix with ``n_neighbors`` entries per column. With
+    ``n_neighbors >= n_items - 1`` it is exactly :class:`EASE`.
+
+    Parameters
+    ----------
+    l2_reg : float, default=500.0
+        The ridge penalty ``lambda`` (> 0).
+    n_neighbors : int, default=100
+        Items each item is regressed on (its neighbourhood). An item that
+        co-occurs with fewer items is given the most popular other items
+        to fill its neighbourhood.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of the ridge systems and of ``coef_``. The co-occurrences
+        themselves are summed in float32 (exact for integer counts below
+        ``2**24``).
+
+    Attributes
+    ----------
+    coef_ : scipy.sparse.csr_matrix of shape (n_items_, n_items_)
+        The learned item-item weights (zero diagonal), rows and columns in
+        the order of ``items_``; column ``j`` holds the weights of ``j``'s
+        neighbours.
+    {fitted_attributes}
+
+    See Also
+    --------
+    EASE : The exact model, for catalogues whose dense matrix fits in memory.
+    sklearn_recs.neighbors.ItemKNN : Item-item similarities, not learned.
+
+    Notes
+    -----
+    ``y`` is read as weights, as in :class:`EASE`.
+
+    The neighbourhoods come from the co-occurrence matrix pruned to each
+    item's ``2 * n_neighbors`` largest entries (computed block by block, as
+    for :class:`~sklearn_recs.neighbors.ItemKNN`). The Gram entries between
+    two neighbours of ``j`` are exact where either item keeps the other
+    among those largest (always, for an item that co-occurs with fewer
+    items), and among the 2048 most popular items, whose Gram block is
+    kept densely (neighbourhoods are mostly made of popular items); any
+    other entry is taken as 0. That, with the restriction of each
+    regression to ``N_j``, is the approximation. Items sharing their
+    nearest neighbour are solved together, their Gram entries gathered
+    once into a dense block. Memory is ``O(n_items * n_neighbors)`` plus
+    the 2048 x 2048 head block and one batch of systems; time is that of
+    the co-occurrences plus ``O(n_items * n_neighbors^3)`` for the solves.
+
+    The zero-diagonal constraint of EASE is implicit here, since an item
+    is never its own neighbour. Restricting each item's regression to a
+    neighbourhood is the idea of SLIM's feature selection (Ning and
+    Karypis 2011) applied to EASE's closed-form ridge.
+
+    References
+    ----------
+    .. [1] H. Steck, "Embarrassingly shallow autoencoders for sparse data",
+       WWW 2019.
+    .. [2] X. Ning and G. Karypis, "SLIM: sparse linear methods for top-N
+       recommender systems", ICDM 2011.
+
+    Examples
+    --------
+    >>> from sklearn_recs.linear_model import SparseEASE
+    >>> from sklearn_recs.utils._testing import checkerboard
+    >>> model = SparseEASE(l2_reg=1.0, n_neighbors=3).fit(checkerboard(10, 10))
+    >>> model.coef_.getnnz(axis=0)
+    array([3, 3, 3, 3, 3, 3, 3, 3, 3, 3])
+    >>> model.predict([[0, 2], [0, 3]]).round(3)
+    array([0.938, 0.   ])
+    """
+
+    _parameter_constraints: dict = {
+        "l2_reg": [Interval(Real, 0, None, closed="neither")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "dtype": [StrOptions(set(_DTYPES))],
+    }
+
+    def __init__(self, *, l2_reg=500.0, n_neighbors=100, dtype="float32"):
+        self.l2_reg = l2_reg
+        self.n_neighbors = n_neighbors
+        self.dtype = dtype
+
+    def _solve(self, weights, dtype):
+        n_items = weights.shape[1]
+        width = min(self.n_neighbors, n_items - 1)
+        if width < 1:
+            return sp.csr_matrix((n_items, n_items), dtype=dtype)
+        item_rows = weights.T.tocsr()
+        working_memory = min(get_config()["working_memory"], _COOCCURRENCE_MEMORY)
+        cooccurrence = pairwise_similarity(
+            item_rows, kernel="dot", n_neighbors=min(_GRAM_FACTOR * width, n_items - 1),
+            working_memory=working_memory)
+        diagonal = np.asarray(item_rows.multiply(item_rows).sum(axis=1), dtype=dtype).ravel()
+        neighbours = _neighbourhoods(cooccurrence, diagonal, width)
+        gram = _GramLookup(item_rows, cooccurrence, diagonal, working_memory)
+        del item_rows, cooccurrence
+        # Items sharing their nearest neighbour share much of their
+        # neighbourhood: batching them together shrinks the gathered block.
+        order = np.lexsort((np.arange(n_items), neighbours[:, 0]))
+        step = max(1, _SOLVE_ENTRIES // width**2)
+        coef = np.empty((n_items, width), dtype=dtype)
+        for start in range(0, n_items, step):
+            targets = order[start:start + step]
+            coef[targets] = _solve_batch(*_neighbour_systems(
+                gram, targets, neighbours[targets], self.l2_reg))
+        columns = np.repeat(np.arange(n_items), width)
+        return sp.csr_matrix((coef.ravel(), (neighbours.ravel(), columns)),
+                             shape=(n_items, n_items), dtype=dtype)
+
+    def _score_factors(self, user_codes):
+        """Scores as the sparse product ``x_u @ coef_`` (see ``RecommenderMixin``)."""
+        return self._weights[user_codes], self.coef_
+
+
+for _model in (EASE, SparseEASE):
+    _model.__doc__ = _model.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)

@@ -1,0 +1,106 @@
+"""The fused biased-MF forward/backward against plain autograd, and the sampling."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from sklearn_recs.neural._data import InteractionData, sample_negatives
+from sklearn_recs.neural._modules import BiasedMF, SampledSoftmaxLoss
+
+
+def reference(module, users, items):
+    """Scores and penalty of ``module`` by autograd over dense look-ups."""
+    p = module.user_factors[users]
+    q = module.item_factors[items]
+    bu = module.user_bias[users]
+    bi = module.item_bias[items]
+    if items.dim() == 2:
+        scores = (q * p[:, None]).sum(-1) + bu[:, None] + bi
+        q_sq, bi_sq = q.square().sum((1, 2)), bi.square().sum(1)
+    else:
+        scores = (p * q).sum(-1) + bu + bi
+        q_sq, bi_sq = q.square().sum(-1), bi.square()
+    penalty = (module.reg * (p.square().sum(-1) + q_sq)
+               + module.reg_bias * (bu.square() + bi_sq))
+    return scores + module.global_mean, penalty
+
+
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("pairwise", [True, False])
+def test_fused_gradients_match_autograd(sparse, pairwise):
+    torch.manual_seed(0)
+    module = BiasedMF(7, 5, 3, reg=0.3, reg_bias=0.2, global_mean=1.5, sparse=sparse)
+    module = module.double()
+    with torch.no_grad():
+        for bias in (module.user_bias, module.item_bias):
+            bias.normal_()
+    users = torch.tensor([0, 3, 3, 6, 1, 0])           # repeated rows add up
+    items = torch.tensor([[1, 4], [1, 1], [0, 2], [4, 3], [2, 2], [1, 0]]) if pairwise \
+        else torch.tensor([1, 1, 0, 4, 2, 1])
+    w_s = torch.randn(items.shape, dtype=torch.float64)
+    w_p = torch.randn(len(users), dtype=torch.float64)
+
+    module.train()
+    scores, penalty = module(users, items)
+    ((scores * w_s).sum() + (penalty * w_p).sum()).backward()
+    fused = [t.grad.to_dense() for t in module.parameters()]
+    module.zero_grad(set_to_none=True)
+    ref_scores, ref_penalty = reference(module, users, items)
+    ((ref_scores * w_s).sum() + (ref_penalty * w_p).sum()).backward()
+
+    torch.testing.assert_close(scores, ref_scores)
+    torch.testing.assert_close(penalty, ref_penalty)
+    for got, param in zip(fused, module.parameters()):
+        assert got.layout == torch.strided
+        torch.testing.assert_close(got, param.grad)
+
+
+def test_sparse_gradient_touches_only_batch_rows():
+    module = BiasedMF(100, 50, 4, reg=0.1, sparse=True)
+    scores, penalty = module(torch.tensor([3, 3, 9]), torch.tensor([7, 8, 7]))
+    (scores.sum() + penalty.sum()).backward()
+    grad = module.user_table.grad
+    assert grad.is_sparse
+    assert sorted(set(grad.coalesce().indices()[0].tolist())) == [3, 9]
+
+
+def test_without_user_bias_tables_hold_factors_only():
+    module = BiasedMF(6, 5, 3, user_bias=False, reg=0.2)
+    assert module.user_bias is None and module.user_table.shape == (6, 3)
+    assert module.item_table.shape == (5, 4)
+    users, items = torch.tensor([0, 5]), torch.tensor([[1, 2, 3], [4, 0, 1]])
+    scores, _ = module(users, items)
+    expected = (module.user_factors[users, None] * module.item_factors[items]).sum(-1) \
+        + module.item_bias[items]
+    torch.testing.assert_close(scores, expected)
+    with torch.no_grad():
+        full = module.score_all(users)
+    torch.testing.assert_close(full.gather(1, items), expected)
+
+
+def test_eval_mode_returns_scores_only():
+    module = BiasedMF(4, 4, 2).eval()
+    with torch.no_grad():
+        out = module(torch.tensor([0, 1]), torch.tensor([2, 3]))
+    expected = (module.user_factors[[0, 1]] * module.item_factors[[2, 3]]).sum(1)
+    torch.testing.assert_close(out, expected)
+
+
+def test_sample_negatives_redraws_only_collisions():
+    # user 0 has every item but 3, user 1 has none: user 0's draws all end on 3
+    data = InteractionData([0, 0, 0], [0, 1, 2], n_items=4, positives=[0, 1, 2])
+    users = torch.tensor([0, 1, 0, 1, 0])
+    gen = torch.Generator().manual_seed(0)
+    negatives = sample_negatives(data, users, 6, gen, max_rounds=60)
+    assert (negatives[users == 0] == 3).all()
+    assert len(negatives[users == 1].unique()) > 1  # user 1's draws are left alone
+
+
+def test_sampled_softmax_loss_is_cross_entropy_on_column_zero():
+    scores = torch.randn(5, 4, dtype=torch.float64)
+    weights = torch.rand(5, dtype=torch.float64)
+    target = torch.zeros(5, dtype=torch.long)
+    expected = F.cross_entropy(scores, target)
+    torch.testing.assert_close(SampledSoftmaxLoss()(scores), expected)
+    weighted = (F.cross_entropy(scores, target, reduction="none") * weights).mean()
+    torch.testing.assert_close(SampledSoftmaxLoss()(scores, weights), weighted)
