@@ -404,6 +404,8 @@ class Popularity(RecommenderMixin, BaseEstimator):
         self.neighbors_ = self.transformer_ = None
         if user_features is not None:
             self.neighbors_ = self._demographic_neighbors(user_features)
+            self._item_weights = self._weights.T.tocsr()
+            self._share = self.popularity_ / max(self.popularity_.sum(), np.finfo(float).tiny)
         return self
 
     def _demographic_neighbors(self, user_features):
@@ -421,16 +423,25 @@ class Popularity(RecommenderMixin, BaseEstimator):
         active = np.flatnonzero(np.diff(self.interactions_.indptr) > 0)
         candidates = np.flatnonzero(np.isin(rows, active))
         k = min(self.n_neighbors, len(candidates))
+        if k == 0:
+            return sp.csr_matrix((self.n_users_, self.n_users_))
+        candidate_users, candidate_vectors_t = rows[candidates], vectors[candidates].T.tocsc()
+        # Where each user sits among the candidates (-1: not one), to rule out
+        # the user as their own neighbour.
+        position = np.full(self.n_users_, -1)
+        position[candidate_users] = np.arange(len(candidates))
         pieces = []
         step = block_size(len(candidates))
         for start in range(0, len(rows), step):
             block = slice(start, start + step)
-            sims = (vectors[block] @ vectors[candidates].T).toarray()
-            sims[rows[block][:, None] == rows[candidates][None, :]] = -np.inf
-            cols, values = topk(sims, k) if k else (np.empty((sims.shape[0], 0), int),) * 2
+            sims = (vectors[block] @ candidate_vectors_t).toarray()
+            own = position[rows[block]]
+            is_candidate = own >= 0
+            sims[np.flatnonzero(is_candidate), own[is_candidate]] = -np.inf
+            cols, values = topk(sims, k)
             keep = values > 0
             pieces.append((np.broadcast_to(rows[block][:, None], cols.shape)[keep],
-                           rows[candidates][cols[keep]], values[keep]))
+                           candidate_users[cols[keep]], values[keep]))
         r, c, v = (np.concatenate(part) for part in zip(*pieces))
         return sp.csr_matrix((v, (r, c)), shape=(self.n_users_, self.n_users_))
 
@@ -438,15 +449,14 @@ class Popularity(RecommenderMixin, BaseEstimator):
         """Dense (n_users, n_items_) scores: demographic or global popularity."""
         if self.neighbors_ is None:
             return np.broadcast_to(self.popularity_, (len(user_codes), self.n_items_))
-        share = self.popularity_ / max(self.popularity_.sum(), np.finfo(float).tiny)
-        return np.asarray((self.neighbors_[user_codes] @ self._weights).todense()) + share
+        return np.asarray((self.neighbors_[user_codes] @ self._weights).todense()) + self._share
 
     def _predict_pairs(self, user_codes, item_codes):
         if self.neighbors_ is None:
             return self.popularity_[item_codes]
+        # Row u of neighbors_ times column i of the weights, pair by pair.
         return np.asarray(self.neighbors_[user_codes].multiply(
-            self._weights[:, item_codes].T).sum(axis=1)).ravel() + (
-            self.popularity_[item_codes] / max(self.popularity_.sum(), np.finfo(float).tiny))
+            self._item_weights[item_codes]).sum(axis=1)).ravel() + self._share[item_codes]
 
     def _score_users(self, user_codes, item_codes):
         scores = self._scores(user_codes)
