@@ -1,45 +1,14 @@
 """scikit-learn's common checks and the package's recommender checks, for every estimator.
 
-A new estimator is covered by adding an instance to ESTIMATORS.
+A new estimator is covered by adding an instance to ESTIMATORS in
+``tests/_estimators.py``.
 """
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
-from sklearn_recs.content import ContentRecommender
-from sklearn_recs.hybrid import RankingBlend
-from sklearn_recs.linear_model import EASE, SparseEASE
-from sklearn_recs.neighbors import ItemKNN, UserKNN
-from sklearn_recs.neural import (
-    GMF,
-    MLP,
-    ImplicitMatrixFactorization,
-    MatrixFactorization,
-    NeuMF,
-    TwoTower,
-)
-from sklearn_recs.utils.estimator_checks import parametrize_with_recommender_checks
+from _estimators import ESTIMATORS, is_neural
 
-ESTIMATORS = [
-    MatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
-    ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
-    GMF(n_factors=4, max_epochs=2, random_state=0),
-    MLP(feedback="explicit", hidden_layers=(8,), max_epochs=2, random_state=0),
-    NeuMF(n_factors=4, mlp_factors=4, hidden_layers=(8,), max_epochs=2, random_state=0),
-    TwoTower(n_factors=4, max_epochs=2, random_state=0),
-    GlobalMean(),
-    BiasBaseline(),
-    Popularity(),
-    ContentRecommender(),
-    ContentRecommender(profile="ridge", feedback="implicit"),
-    RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
-    ItemKNN(),
-    ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
-    UserKNN(similarity="msd", centering="mean"),
-    UserKNN(feedback="implicit"),
-    EASE(l2_reg=10.0),
-    SparseEASE(l2_reg=10.0, n_neighbors=5),
-]
+from sklearn_recs.utils.estimator_checks import parametrize_with_recommender_checks
 
 # Where the recommender contract truly differs from a feature-based model.
 _COLUMNS = (
@@ -64,8 +33,7 @@ _TORCH_EXPECTED_FAILED_CHECKS = {
 
 
 def _expected_failed_checks(estimator):
-    if isinstance(estimator, (MatrixFactorization, ImplicitMatrixFactorization, GMF, MLP,
-                              NeuMF, TwoTower)):
+    if is_neural(estimator):
         return _TORCH_EXPECTED_FAILED_CHECKS
     return EXPECTED_FAILED_CHECKS
 

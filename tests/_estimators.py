@@ -1,0 +1,48 @@
+"""The one list of estimators that the package-wide suites run over.
+
+A new estimator is covered by the common checks, the bad-input suite, the
+persistence and concurrency tests by adding an instance here: small settings,
+so that each fit takes well under a second.
+"""
+
+from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
+from sklearn_recs.content import ContentRecommender
+from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.linear_model import EASE, SparseEASE
+from sklearn_recs.neighbors import ItemKNN, UserKNN
+from sklearn_recs.neural import (
+    GMF,
+    MLP,
+    ImplicitMatrixFactorization,
+    MatrixFactorization,
+    NeuMF,
+    TwoTower,
+)
+
+ESTIMATORS = [
+    MatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
+    ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
+    GMF(n_factors=4, max_epochs=2, random_state=0),
+    MLP(feedback="explicit", hidden_layers=(8,), max_epochs=2, random_state=0),
+    NeuMF(n_factors=4, mlp_factors=4, hidden_layers=(8,), max_epochs=2, random_state=0),
+    TwoTower(n_factors=4, max_epochs=2, random_state=0),
+    GlobalMean(),
+    BiasBaseline(),
+    Popularity(),
+    ContentRecommender(),
+    ContentRecommender(profile="ridge", feedback="implicit"),
+    RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
+    ItemKNN(),
+    ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
+    UserKNN(similarity="msd", centering="mean"),
+    UserKNN(feedback="implicit"),
+    EASE(l2_reg=10.0),
+    SparseEASE(l2_reg=10.0, n_neighbors=5),
+]
+
+NEURAL = (MatrixFactorization, ImplicitMatrixFactorization, GMF, MLP, NeuMF, TwoTower)
+
+
+def is_neural(estimator):
+    """Whether ``estimator`` trains a PyTorch module through skorch."""
+    return isinstance(estimator, NEURAL)
