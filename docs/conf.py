@@ -78,17 +78,32 @@ html_theme_options = {"navigation_with_keys": False, "show_toc_level": 2}
 
 # -- Docstring hooks ------------------------------------------------------------
 def _skip_member(app, what, name, obj, skip, options):
-    """Leave out methods inherited from scikit-learn (documented there)."""
-    if name.startswith("set_") and name.endswith("_request"):
-        return True  # scikit-learn's generated metadata-routing setters
-    home = getattr(obj, "__module__", None) or ""
-    return True if home.split(".")[0] == "sklearn" else None
+    """Leave out scikit-learn's metadata-routing methods.
+
+    The other methods inherited from scikit-learn (``get_params``,
+    ``set_params``, ``score``...) stay: they are part of each estimator's
+    API, and users should not have to guess which mixins it has.
+    """
+    if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    return None
 
 
 # A name with a trailing underscore in prose (n_items_ - 1 outside literals)
 # is a link reference in reStructuredText: escape it.
 _LITERAL = re.compile(r"(``.*?``|`[^`]*`)", re.DOTALL)
 _TRAILING_UNDERSCORE = re.compile(r"\b([A-Za-z]\w*)_(?=[\s,;.)-]|$)")
+
+
+# Inherited scikit-learn docstrings cite labels of scikit-learn's own docs.
+_FOREIGN_REF = re.compile(r":ref:`(?:([^`<]*?)\s*<[^`>]*>|([^`]*))`")
+
+
+def _plain_foreign_refs(app, what, name, obj, options, lines):
+    """Turn the ``:ref:`` roles of inherited scikit-learn docstrings into text."""
+    if (getattr(obj, "__module__", None) or "").split(".")[0] == "sklearn":
+        text = _FOREIGN_REF.sub(lambda m: m.group(1) or f"``{m.group(2)}``", "\n".join(lines))
+        lines[:] = text.split("\n")
 
 
 def _escape_trailing_underscores(app, what, name, obj, options, lines):
@@ -101,4 +116,5 @@ def _escape_trailing_underscores(app, what, name, obj, options, lines):
 def setup(app):
     app.connect("autodoc-skip-member", _skip_member)
     # After numpydoc (priority 500), on the reStructuredText it produced.
+    app.connect("autodoc-process-docstring", _plain_foreign_refs, priority=600)
     app.connect("autodoc-process-docstring", _escape_trailing_underscores, priority=600)
