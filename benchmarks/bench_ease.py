@@ -31,13 +31,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
 import tracemalloc
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -51,7 +49,7 @@ from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score, precision
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _report import RESULTS, add_peer_ratios, machine, write_results
 
 GRIDS = {
     "EASE": (EASE(), {"l2_reg": [100.0, 250.0, 500.0, 1000.0]}),
@@ -224,19 +222,26 @@ def to_markdown(report):
     lines = ["# EASE benchmark", "", f"Machine: {report['machine']}", ""]
     for name, results in report.get("accuracy", {}).items():
         summary = results["summary"]
+        rows = [{"model": model, **r} for model, r in results.items() if model != "summary"]
+        best = add_peer_ratios(rows, metric="ndcg@10",
+                               times=("fit_seconds", "recommend_seconds"),
+                               is_peer=lambda row: "(ours)" not in row["model"])
         lines += [f"## {name} ({summary['n_items']} items), per-user 80/20, "
-                  "full-catalogue ranking",
+                  "full-catalogue ranking", "",
+                  f"Ratios divide by the best peer (highest NDCG@10): {best}.",
                   "", "| model | NDCG@10 | P@10 | fit (s) | top-10 all users (s) | "
-                  "fit peak (MiB) | settings |", "| --- | --- | --- | --- | --- | --- | --- |"]
-        for model, r in results.items():
-            if model == "summary":
-                continue
+                  "fit peak (MiB) | NDCG / best peer | fit / best peer | top-10 / best peer | "
+                  "settings |", "|" + " --- |" * 10]
+        for r in rows:
             if "error" in r:
-                lines.append(f"| {model} | {r['error']} | | | | | |")
+                lines.append(f"| {r['model']} | {r['error']} |" + " |" * 8)
                 continue
-            lines.append(f"| {model} | {r['ndcg@10']:.4f} | {r['precision@10']:.4f} | "
+            lines.append(f"| {r['model']} | {r['ndcg@10']:.4f} | {r['precision@10']:.4f} | "
                          f"{r['fit_seconds']:.2f} | {r['recommend_seconds']:.3f} | "
-                         f"{r['fit_peak_mib']:.0f} | {r.get('params', '')} |")
+                         f"{r['fit_peak_mib']:.0f} | {r['ndcg@10 / best peer']:.2f} | "
+                         f"{r['fit_seconds / best peer']:.2f} | "
+                         f"{r['recommend_seconds / best peer']:.2f} | "
+                         f"{r.get('params', '')} |")
         lines.append("")
         for key, share in summary["sparse"].items():
             lines.append(f"- {key} keeps {share['ndcg_share_of_exact']:.1%} of exact EASE's "
@@ -276,8 +281,7 @@ def main(argv=None):
     # Sections not run now keep their last results.
     previous = RESULTS / "ease.json"
     report = json.loads(previous.read_text()) if previous.exists() else {}
-    report["machine"] = (f"{platform.processor() or platform.machine()}, "
-                         f"{os.cpu_count()} cores (shared), Python {platform.python_version()}")
+    report["machine"] = machine()
     report.setdefault("accuracy", {})
     for name in args.datasets:
         print(name, flush=True)
@@ -289,11 +293,7 @@ def main(argv=None):
         report["scale"] = scale_benchmark(
             [(1_000_000, 50_000, 20_000), (10_000_000, 500_000, 50_000)],
             args.scale_neighbors, args.scale_timeout, reference)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ease.json").write_text(json.dumps(report, indent=2, default=str))
-    markdown = to_markdown(report)
-    (RESULTS / "ease.md").write_text(markdown)
-    print(markdown)
+    write_results("ease", report, to_markdown(report))
 
 
 if __name__ == "__main__":

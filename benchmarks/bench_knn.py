@@ -24,9 +24,7 @@ machine: compare ratios within one run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -44,7 +42,7 @@ from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 
-RESULTS = Path(__file__).resolve().parent / "results"
+from _report import add_peer_ratios, machine, write_results
 
 EXPLICIT_GRIDS = {
     "ItemKNN": (ItemKNN(similarity="pearson_baseline", max_neighbors=400),
@@ -345,23 +343,36 @@ def scale_benchmark(sizes, timeout):
 # -- report -------------------------------------------------------------------
 def to_markdown(report):
     lines = ["# KNN benchmark", "", f"Machine: {report['machine']}", ""]
-    lines += ["## Explicit: ml-100k u1..u5", "", "| model | mean RMSE | RMSE per fold | "
-              "fit + predict (s, mean per fold) |", "| --- | --- | --- | --- |"]
-    for name, r in report.get("explicit", {}).items():
+    rows = [{"model": name, **r} for name, r in report.get("explicit", {}).items()]
+    best = add_peer_ratios(rows, metric="rmse", times=("seconds",), greater_is_better=False,
+                           is_peer=lambda row: "(ours)" not in row["model"])
+    lines += ["## Explicit: ml-100k u1..u5", "",
+              f"Ratios divide by the best peer (lowest RMSE): {best}.", "",
+              "| model | mean RMSE | RMSE per fold | fit + predict (s, mean per fold) | "
+              "RMSE / best peer | time / best peer |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
         if "error" in r:
-            lines.append(f"| {name} | {r['error']} | | |")
+            lines.append(f"| {r['model']} | {r['error']} | | | | |")
         else:
             folds = ", ".join(f"{v:.4f}" for v in r["rmse_per_fold"])
-            lines.append(f"| {name} | {r['rmse']:.4f} | {folds} | {r['seconds']:.3f} |")
+            lines.append(f"| {r['model']} | {r['rmse']:.4f} | {folds} | {r['seconds']:.3f} | "
+                         f"{r['rmse / best peer']:.3f} | {r['seconds / best peer']:.2f} |")
+    rows = [{"model": name, **r} for name, r in report.get("implicit", {}).items()]
+    best = add_peer_ratios(rows, metric="ndcg@10", times=("fit_seconds", "recommend_seconds"),
+                           is_peer=lambda row: "(ours)" not in row["model"])
     lines += ["", "## Implicit: ml-100k per-user 80/20, full-catalogue NDCG@10", "",
-              "| model | NDCG@10 | fit (s) | top-10 for all users (s) | settings |",
-              "| --- | --- | --- | --- | --- |"]
-    for name, r in report.get("implicit", {}).items():
+              f"Ratios divide by the best peer (highest NDCG@10): {best}.", "",
+              "| model | NDCG@10 | fit (s) | top-10 for all users (s) | NDCG / best peer | "
+              "fit / best peer | top-10 / best peer | settings |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in rows:
         if "error" in r:
-            lines.append(f"| {name} | {r['error']} | | | |")
+            lines.append(f"| {r['model']} | {r['error']} | | | | | | |")
         else:
-            lines.append(f"| {name} | {r['ndcg@10']:.4f} | {r['fit_seconds']:.3f} | "
-                         f"{r['recommend_seconds']:.3f} | {r.get('params', '')} |")
+            lines.append(f"| {r['model']} | {r['ndcg@10']:.4f} | {r['fit_seconds']:.3f} | "
+                         f"{r['recommend_seconds']:.3f} | {r['ndcg@10 / best peer']:.2f} | "
+                         f"{r['fit_seconds / best peer']:.2f} | "
+                         f"{r['recommend_seconds / best peer']:.2f} | {r.get('params', '')} |")
     if report.get("scale"):
         lines += ["", "## Scale: implicit item-item, K=100", "",
                   "| run | fit (s) | recommend 100k users (s) | peak RSS (GiB) | above data (GiB) |",
@@ -386,8 +397,7 @@ def main(argv=None):
                         help="run only the explicit models whose name contains one of these")
     parser.add_argument("--scale-timeout", type=float, default=900)
     args = parser.parse_args(argv)
-    report = {"machine": f"{platform.processor() or platform.machine()}, "
-                         f"{os.cpu_count()} cores (shared), Python {platform.python_version()}"}
+    report = {"machine": machine()}
     if "explicit" not in args.skip:
         print("explicit (ml-100k u1..u5)", flush=True)
         report["explicit"] = explicit_benchmark(args.data_home, 1 if args.quick else 5, repeat=3,
@@ -399,11 +409,7 @@ def main(argv=None):
         print("scale", flush=True)
         report["scale"] = scale_benchmark(
             [(1_000_000, 50_000, 5_000), (10_000_000, 500_000, 50_000)], args.scale_timeout)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "knn.json").write_text(json.dumps(report, indent=2, default=str))
-    markdown = to_markdown(report)
-    (RESULTS / "knn.md").write_text(markdown)
-    print(markdown)
+    write_results("knn", report, to_markdown(report))
 
 
 if __name__ == "__main__":

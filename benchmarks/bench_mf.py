@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _peers import ImplicitPeer
+from _report import add_peer_ratios, markdown_table
+
 warnings.simplefilter("ignore")
 HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("SKLEARN_RECS_DATA", HERE.parents[1] / "shared" / "datasets"))
@@ -54,12 +57,6 @@ def _latest():
     return latest
 
 
-def _table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def write_summary():
     """Write ``mf.json`` (latest entries) and ``mf.md`` (tables, returned)."""
     latest = _latest()
@@ -70,12 +67,20 @@ def write_summary():
     r = latest.get("ml100k_rmse")
     if r:
         out.append(f"## Explicit: ml-100k u1..u5 ({r['when']})\n")
-        rows = [["MatrixFactorization (ours)", f"{r['mf_rmse']:.4f}", f"{r['mf_fit_s']:.2f}"],
-                ["Surprise SVD", f"{r['svd_rmse']:.4f}", f"{r['svd_fit_s']:.2f}"]]
-        if "svdpp_rmse" in r:
-            rows.append(["Surprise SVD++ (fold 1)", f"{r['svdpp_rmse']:.4f}",
-                         f"{r['svdpp_fit_s']:.2f}"])
-        out.append(_table(["model", "mean RMSE", "fit (s, mean per fold)"], rows))
+        rows = [{"model": name, "rmse": r[f"{key}_rmse"], "fit": r[f"{key}_fit_s"]}
+                for name, key in [("MatrixFactorization (ours)", "mf"), ("Surprise SVD", "svd"),
+                                  ("Surprise SVD++ (fold 1)", "svdpp")]
+                if f"{key}_rmse" in r]
+        # SVD++ ran on fold 1 only: not comparable with the means over five folds.
+        best = add_peer_ratios(rows, metric="rmse", times=("fit",), greater_is_better=False,
+                               is_peer=lambda row: row["model"] == "Surprise SVD")
+        out.append(f"Ratios divide by the best peer (lowest RMSE): {best}.\n")
+        out.append(markdown_table(
+            ["model", "mean RMSE", "fit (s, mean per fold)", "RMSE / best peer",
+             "fit / best peer"],
+            [[row["model"], f"{row['rmse']:.4f}", f"{row['fit']:.2f}",
+              f"{row['rmse / best peer']:.3f}", f"{row['fit / best peer']:.2f}"]
+             for row in rows]))
         out.append(f"\nFit time ratio ours / SVD (median over folds): "
                    f"{r['fit_ratio_mf_over_svd']:.2f}\n")
     r = latest.get("ml100k_implicit")
@@ -83,14 +88,20 @@ def write_summary():
         out.append(f"## Implicit: ml-100k per-user 80/20, full-catalogue ranking ({r['when']})\n")
         out.append(f"Settings chosen on a validation split of the training part: "
                    f"`{json.dumps(r['chosen'])}` (validation NDCG@10 {r['val_ndcg']:.4f}).\n")
-        rows = [["ImplicitMatrixFactorization (ours)", f"{r['mf_ndcg10']:.4f}",
-                 f"{r['mf_fit_s']:.2f}"]]
-        rows += [[name, f"{r[key + '_ndcg10']:.4f}", f"{r[key + '_fit_s']:.2f}"]
-                 for name, key in [("implicit BPR", "implicit_bpr"),
-                                   ("implicit ALS", "implicit_als")]]
-        out.append(_table(["model", "NDCG@10", "fit (s)"], rows))
+        rows = [{"model": name, "ndcg": r[key + "_ndcg10"], "fit": r[key + "_fit_s"]}
+                for name, key in [("ImplicitMatrixFactorization (ours)", "mf"),
+                                  ("implicit BPR", "implicit_bpr"),
+                                  ("implicit ALS", "implicit_als")]]
+        best = add_peer_ratios(rows, metric="ndcg", times=("fit",),
+                               is_peer=lambda row: "(ours)" not in row["model"])
+        out.append(f"Ratios divide by the best peer (highest NDCG@10): {best}.\n")
+        out.append(markdown_table(
+            ["model", "NDCG@10", "fit (s)", "NDCG / best peer", "fit / best peer"],
+            [[row["model"], f"{row['ndcg']:.4f}", f"{row['fit']:.2f}",
+              f"{row['ndcg / best peer']:.2f}", f"{row['fit / best peer']:.2f}"]
+             for row in rows]))
         out.append("\nPer-user temporal leave-last-one-out:\n\n")
-        out.append(_table(["model", "HR@10", "NDCG@10"], [
+        out.append(markdown_table(["model", "HR@10", "NDCG@10"], [
             ["ImplicitMatrixFactorization (ours)", f"{r['loo_hr10']:.4f}",
              f"{r['loo_ndcg10']:.4f}"],
             ["implicit BPR", f"{r['loo_implicit_bpr_hr10']:.4f}",
@@ -107,7 +118,7 @@ def write_summary():
                  f"{e['rss_before_fit_mb'] / 1024:.2f}", f"{e['peak_rss_mb'] / 1024:.2f}",
                  f"{e['recommend_s_users'][0]:.1f} ({e['recommend_s_users'][1]:,} users)"]
                 for e in scale]
-        out.append(_table(["rows", "users x items", "MF epoch (s)", "BPR epoch (s)",
+        out.append(markdown_table(["rows", "users x items", "MF epoch (s)", "BPR epoch (s)",
                            "Surprise SVD epoch (s)", "MF / SVD", "BPR / SVD",
                            "RSS before fit (GiB)", "peak RSS (GiB)",
                            "recommend top-10 (s)"], rows))
@@ -183,26 +194,6 @@ def ndcg_hr(model, train, test, k=10):
     return float(np.mean(ndcg)), float(np.mean(hr))
 
 
-class _ImplicitWrapper:
-    """implicit's models behind .recommend(users, n_items) for the same metric."""
-
-    def __init__(self, algo, train):
-        import scipy.sparse as sp
-
-        self.algo = algo
-        self.users, uc = np.unique(train.user_id, return_inverse=True)
-        self.items, ic = np.unique(train.item_id, return_inverse=True)
-        self.matrix = sp.csr_matrix((np.ones(len(uc), dtype=np.float32), (uc, ic)),
-                                    shape=(len(self.users), len(self.items)))
-        algo.fit(self.matrix, show_progress=False)
-
-    def recommend(self, users, n_items):
-        codes = np.searchsorted(self.users, users)
-        ids, _ = self.algo.recommend(codes, self.matrix[codes], N=n_items,
-                                     filter_already_liked_items=True)
-        return self.items[ids]
-
-
 def bench_implicit(configs=IMPLICIT_GRID):
     from implicit.als import AlternatingLeastSquares
     from implicit.bpr import BayesianPersonalizedRanking
@@ -229,7 +220,7 @@ def bench_implicit(configs=IMPLICIT_GRID):
                        ("implicit_als", AlternatingLeastSquares(factors=64, regularization=0.05,
                                                                 random_state=0))]:
         t = time.perf_counter()
-        w = _ImplicitWrapper(algo, train)
+        w = ImplicitPeer(algo).fit(train[["user_id", "item_id"]])
         res[f"{name}_fit_s"] = time.perf_counter() - t
         res[f"{name}_ndcg10"] = ndcg_hr(w, train, test)[0]
     # per-user temporal leave-last-one-out
@@ -238,7 +229,8 @@ def bench_implicit(configs=IMPLICIT_GRID):
     loo_train = order.drop(last.index)
     m = ImplicitMatrixFactorization(random_state=0, **best).fit(loo_train[["user_id", "item_id"]])
     res["loo_ndcg10"], res["loo_hr10"] = ndcg_hr(m, loo_train, last)
-    w = _ImplicitWrapper(BayesianPersonalizedRanking(factors=64, random_state=0), loo_train)
+    w = ImplicitPeer(BayesianPersonalizedRanking(factors=64, random_state=0)).fit(
+        loo_train[["user_id", "item_id"]])
     res["loo_implicit_bpr_ndcg10"], res["loo_implicit_bpr_hr10"] = ndcg_hr(w, loo_train, last)
     record(res)
 

@@ -30,6 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from _peers import ImplicitPeer
+from _report import add_peer_ratios
+
 warnings.simplefilter("ignore")
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
@@ -65,31 +68,6 @@ def implicit_models(device):
     models["implicit ALS"] = ImplicitPeer(AlternatingLeastSquares(
         factors=64, regularization=0.05, random_state=0))
     return models
-
-
-class ImplicitPeer:
-    """An ``implicit`` model behind this package's ``fit`` and ``recommend``, for the scorers."""
-
-    def __init__(self, algo):
-        self.algo = algo
-
-    def fit(self, X):
-        import scipy.sparse as sp
-
-        self.users_, user_codes = np.unique(X.iloc[:, 0], return_inverse=True)
-        self.items_, item_codes = np.unique(X.iloc[:, 1], return_inverse=True)
-        self.matrix_ = sp.csr_matrix(
-            (np.ones(len(user_codes), dtype=np.float32), (user_codes, item_codes)),
-            shape=(len(self.users_), len(self.items_)))
-        self.algo.fit(self.matrix_, show_progress=False)
-        return self
-
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
-                  return_scores=False):
-        codes = np.searchsorted(self.users_, users)
-        found, scores = self.algo.recommend(codes, self.matrix_[codes], N=n_items,
-                                            filter_already_liked_items=exclude_seen)
-        return (self.items_[found], scores) if return_scores else self.items_[found]
 
 
 def fit_timed(model, X, y=None):
@@ -173,8 +151,15 @@ def bench_rmse(data, device):
 def markdown(results):
     lines = [f"# NCF and two-tower benchmark ({results['device']}, {results['when']})", ""]
     for part, rows in results["parts"].items():
+        metric = next(key for key in rows[0] if "ndcg" in key or "rmse" in key)
+        rows = [dict(row) for row in rows]
+        best = add_peer_ratios(rows, metric=metric, times=[k for k in rows[0] if "fit_s" in k],
+                               is_peer=lambda row: row["model"].startswith("implicit"))
         frame = pd.DataFrame(rows).round(4)
-        lines += [f"## {part}", "", frame.to_markdown(index=False), ""]
+        lines += [f"## {part}", ""]
+        if best:
+            lines += [f"Ratios divide by the best peer ({metric}): {best}.", ""]
+        lines += [frame.to_markdown(index=False), ""]
     return "\n".join(lines)
 
 

@@ -4,7 +4,8 @@
   that every public class and function is documented by autosummary from
   its docstring, and a new one appears without editing the docs.
 - ``benchmarks.md``: the benchmark README, then every table under
-  ``benchmarks/results/*.md``, included as written by the scripts.
+  ``benchmarks/results/*.md``, included as written by the scripts, in the
+  order of ``BENCHMARK_ORDER`` (a new table comes last, without editing).
 """
 
 import importlib
@@ -82,10 +83,21 @@ def write_benchmarks(results: Path, path: Path) -> None:
     lines += ["## Results", "",
               "The tables below are the files under `benchmarks/results/`, as the "
               "scripts last wrote them.", ""]
-    for table in sorted(results.glob("*.md")):
+    for table in sorted(results.glob("*.md"), key=_benchmark_order):
         lines += [f"```{{include}} ../benchmarks/results/{table.name}", ":heading-offset: 2",
                   "```", ""]
     _write_if_changed(path, "\n".join(lines))
+
+
+# Results tables by protocol: ranking, then ratings and models, then scale and memory.
+BENCHMARK_ORDER = ["ranking", "knn", "ease", "mf", "ncf", "ncf_cuda", "content", "memory"]
+
+
+def _benchmark_order(table: Path) -> tuple:
+    """Sort key of a results table: its place in ``BENCHMARK_ORDER``, others after, by name."""
+    stem = table.stem
+    return (BENCHMARK_ORDER.index(stem) if stem in BENCHMARK_ORDER else len(BENCHMARK_ORDER),
+            stem)
 
 
 def _write_if_changed(path: Path, text: str) -> None:

@@ -15,6 +15,11 @@ implements only private hooks:
   scores 0). ``recommend`` over the whole catalogue then ranks the stored
   scores only (:func:`~sklearn_recs.utils._sparse_topk.topk_sparse_product`),
   with the same result as ranking ``_score_users``.
+- ``_shared_item_scores() -> ndarray (n_items_,) or None`` (optional): when
+  every known user has the same scores (global popularity), ``recommend``
+  orders the catalogue once and walks it past each user's seen items
+  (:func:`~sklearn_recs.utils._topk.topk_shared`), with the same result as
+  ranking ``_score_users``.
 """
 
 from __future__ import annotations
@@ -29,8 +34,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ColdStartWarning, DataWarning
 from .utils._sparse_topk import topk_sparse_product
-from .utils._topk import block_size, topk
-from .utils.validation import _as_2d, check_ids, check_interactions, check_k
+from .utils._topk import block_size, topk, topk_shared
+from .utils.validation import _as_2d, _check_bool, check_ids, check_interactions, check_k
 
 __all__ = ["RecommenderMixin"]
 
@@ -144,7 +149,7 @@ class RecommenderMixin:
 
         Returns the aggregated unique pairs ``(user_codes, item_codes,
         values)`` in CSR order; ``values`` is None for implicit data with
-        ``y=None`` (every weight 1).
+        ``y=None`` and no duplicate rows (every weight 1).
         """
         users, items, values = check_interactions(
             X, y, implicit=implicit, y_required=not implicit, estimator=self
@@ -191,8 +196,8 @@ class RecommenderMixin:
                 pair_users, pair_items, pair_values, self.n_users_, self.n_items_,
                 reg_user=_FALLBACK_REG_USER, reg_item=_FALLBACK_REG_ITEM, n_iter=3,
             )
-        if implicit and y is None:
-            pair_values = None
+        if implicit and y is None and not n_duplicates:
+            pair_values = None  # every weight 1; duplicates make weights 2+
         return pair_users, pair_items, pair_values
 
     def _extend(self, vocabulary, codes, extra, noun):
@@ -203,7 +208,12 @@ class RecommenderMixin:
 
     # -- id encoding -----------------------------------------------------
     def _encode_users(self, users, *, unknown="allow"):
-        """User codes, -1 for unknown users (or an error with ``unknown="error"``)."""
+        """User codes, -1 for unknown users (or an error with ``unknown="error"``).
+
+        ``unknown="cold"`` is "allow" for users served by the cold-start
+        fallback: ids of another kind than at fit (strings for numbers, or the
+        reverse), which could never match, are a TypeError.
+        """
         return self._encode(users, self._user_index, "user", unknown)
 
     def _encode_items(self, items, *, unknown="error"):
@@ -212,6 +222,8 @@ class RecommenderMixin:
 
     def _encode(self, ids, index, noun, unknown):
         ids = check_ids(ids, what=f"{noun} ids", estimator=self)
+        if unknown == "cold":
+            self._check_id_kind(ids, noun)
         codes = index.get_indexer(ids)
         if unknown == "error" and (codes < 0).any():
             missing = ids[codes < 0]
@@ -221,6 +233,22 @@ class RecommenderMixin:
                 f"{noun}s_."
             )
         return codes
+
+    def _check_id_kind(self, ids, noun):
+        """``ids``, or a TypeError where they are strings and the ids seen at
+        fit numbers (or the reverse): none of them could ever match."""
+        vocabulary = getattr(self, f"{noun}s_")
+        strings, fit_strings = ids.dtype == object, vocabulary.dtype.kind in "OUS"
+        if ids.size and strings != fit_strings:
+            example, fit_example = ids[:1].tolist()[0], vocabulary[:1].tolist()[0]
+            raise TypeError(
+                f"{type(self).__name__}: the {noun} ids are "
+                f"{'strings' if strings else 'numbers'} (e.g. {example!r}) but the model "
+                f"was fit on {'string' if fit_strings else 'numeric'} {noun} ids (e.g. "
+                f"{fit_example!r}): the two kinds never match. Convert them to the "
+                f"type used at fit, e.g. with {'.astype(str)' if fit_strings else '.astype(int)'}."
+            )
+        return ids
 
     # -- predict -----------------------------------------------------------
     def predict(self, X):
@@ -239,8 +267,8 @@ class RecommenderMixin:
         """
         check_is_fitted(self)
         users, items, _ = check_interactions(X, estimator=self)
-        user_codes = self._user_index.get_indexer(users)
-        item_codes = self._item_index.get_indexer(items)
+        user_codes = self._user_index.get_indexer(self._check_id_kind(users, "user"))
+        item_codes = self._item_index.get_indexer(self._check_id_kind(items, "item"))
         known = (user_codes >= 0) & (item_codes >= 0)
         y_pred = np.empty(len(users), dtype=np.float64)
         if known.any():
@@ -296,8 +324,8 @@ class RecommenderMixin:
             slots: those entries are not recommendations.
         """
         check_is_fitted(self)
-        seen = self.interactions_ if exclude_seen else None
-        return self._recommend_codes(self._encode_users(users), n_items, items,
+        seen = self.interactions_ if _check_bool(exclude_seen, "exclude_seen", self) else None
+        return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items, items,
                                      return_scores, self._score_users, seen,
                                      factor_fn=getattr(self, "_score_factors", None))
 
@@ -312,6 +340,7 @@ class RecommenderMixin:
         are ranked as the sparse product ``factor_fn(codes)`` instead.
         """
         n_items = check_k(n_items, name="n_items", estimator=self)
+        return_scores = _check_bool(return_scores, "return_scores", self)
         candidates = None
         n_candidates = self.n_items_
         if items is not None:
@@ -321,7 +350,15 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
-        if factor_fn is not None and candidates is None:
+        shared = getattr(self, "_shared_item_scores", lambda: None)()
+        if shared is not None and candidates is None and known.size:
+            codes = user_codes[known]
+            exclude = None if seen is None else seen[codes]
+            ranked[known], scores[known], short = topk_shared(shared, width, exclude)
+            if short.size:  # too few unseen items left: -inf slots, ranked densely
+                ranked[known[short]], scores[known[short]] = self._rank(
+                    codes[short], score_fn, None, width, seen)
+        elif factor_fn is not None and candidates is None:
             ranked[known], scores[known] = topk_sparse_product(
                 *factor_fn(user_codes[known]), width,
                 exclude=None if seen is None else seen[user_codes[known]],
@@ -422,6 +459,7 @@ class RecommenderMixin:
         has a user-user similarity): ``codes`` index ``ids``.
         """
         n = check_k(n, name=f"n_{noun}s", estimator=self)
+        return_scores = _check_bool(return_scores, "return_scores", self)
         width = min(n, len(ids) - 1)
         if width < 1:
             raise ValueError(

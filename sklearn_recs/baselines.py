@@ -90,6 +90,12 @@ class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
         n = self.n_items_ if item_codes is None else len(item_codes)
         return np.full((len(user_codes), n), self.global_mean_)
 
+    def _serving_arrays(self):
+        """A constant, for :func:`sklearn_recs.serving.save_npz`."""
+        zeros = np.zeros(self.n_items_)
+        return _without_factors(self, zeros, np.full(self.n_users_, self.global_mean_),
+                                fallback=(self.global_mean_, np.zeros(self.n_users_), zeros))
+
 
 class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     """Baseline predictor with regularised user and item biases.
@@ -207,6 +213,17 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         item_bias = self.item_bias_ if item_codes is None else self.item_bias_[item_codes]
         user_part = self.global_mean_ + self.user_bias_[user_codes]
         return user_part[:, None] + item_bias[None, :]
+
+    def _serving_arrays(self):
+        """The biases, for :func:`sklearn_recs.serving.save_npz`."""
+        return _without_factors(self, self.item_bias_, self.global_mean_ + self.user_bias_)
+
+
+def _without_factors(estimator, item_bias, user_offset, **extra):
+    """The ``"factors"`` export of a model scoring ``item_bias[i] + user_offset[u]``."""
+    return "factors", dict(user_factors=np.zeros((estimator.n_users_, 0)),
+                           item_factors=np.zeros((estimator.n_items_, 0)),
+                           item_bias=item_bias, user_offset=user_offset, **extra)
 
 
 def make_user_transformer(user_features):
@@ -451,6 +468,10 @@ class Popularity(RecommenderMixin, BaseEstimator):
             return np.broadcast_to(self.popularity_, (len(user_codes), self.n_items_))
         return np.asarray((self.neighbors_[user_codes] @ self._weights).todense()) + self._share
 
+    def _shared_item_scores(self):
+        """Global popularity, the same for every user (None with demographics)."""
+        return self.popularity_ if self.neighbors_ is None else None
+
     def _predict_pairs(self, user_codes, item_codes):
         if self.neighbors_ is None:
             return self.popularity_[item_codes]
@@ -461,6 +482,13 @@ class Popularity(RecommenderMixin, BaseEstimator):
     def _score_users(self, user_codes, item_codes):
         scores = self._scores(user_codes)
         return scores if item_codes is None else scores[:, item_codes]
+
+    def _serving_arrays(self):
+        """Popularity (or the neighbours' weights), for :func:`sklearn_recs.serving.save_npz`."""
+        if self.neighbors_ is None:
+            return _without_factors(self, self.popularity_, np.zeros(self.n_users_))
+        return "product", dict(left=self.neighbors_, right=self._item_weights,
+                               item_offset=self._share)
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

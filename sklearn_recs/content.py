@@ -506,6 +506,11 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     def _similar_item_scores(self, item_codes):
         return (self._unit_items[item_codes] @ self._unit_items.T).toarray()
 
+    def _serving_arrays(self):
+        """Profiles and item vectors, for :func:`sklearn_recs.serving.save_npz`."""
+        return "product", dict(left=self._P, right=self._V, user_offset=self.user_mean_,
+                               scale=self.beta_, similarity_vectors=self._unit_items)
+
     # -- explanations ----------------------------------------------------------
     def explain(self, user, item, n_features=5):
         """The item features that contribute most to a user's score of an item.

@@ -90,6 +90,13 @@ class _BaseItemRegression(RecommenderMixin, BaseEstimator):
         # product would copy them).
         self._weights = self.interactions_.astype(dtype)
         self.coef_ = self._solve(self._weights, dtype)
+        coef = self.coef_.data if sp.issparse(self.coef_) else self.coef_
+        if not np.isfinite(coef).all():
+            raise ValueError(
+                f"{type(self).__name__}: the coefficients overflowed {self.dtype}: "
+                f"the weights in y reach {self.interactions_.data.max():g}. Rescale "
+                "y (e.g. np.log1p(y)) or pass dtype='float64'."
+            )
         return self
 
     # -- scoring -----------------------------------------------------------
@@ -114,6 +121,11 @@ class _BaseItemRegression(RecommenderMixin, BaseEstimator):
     def _similar_item_scores(self, item_codes):
         rows = self.coef_[item_codes]
         return rows.toarray() if sp.issparse(rows) else rows
+
+    def _serving_arrays(self):
+        """``weights @ coef_``, for :func:`sklearn_recs.serving.save_npz`."""
+        coef_t = self.coef_.T.tocsr() if sp.issparse(self.coef_) else self.coef_.T
+        return "product", dict(left=self._weights, right=coef_t, similar="right_columns")
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

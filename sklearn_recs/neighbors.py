@@ -313,6 +313,22 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     def _similar_entity_scores(self, codes):
         return self.similarity_[codes].toarray()
 
+    def _serving_arrays(self):
+        """The implicit scores' sparse factors, for :func:`sklearn_recs.serving.save_npz`."""
+        if self.feedback_ != "implicit":
+            raise TypeError(
+                f"save_npz: {type(self).__name__} fit on ratings does not support the "
+                ".npz export: each prediction selects the pair's k most similar rated "
+                "neighbours, which is not a formula of stored arrays. Export a model "
+                "fit with feedback='implicit', or persist this one with joblib.dump "
+                "(and load it only from sources you trust)."
+            )
+        if self._user_based:
+            return "product", dict(left=self.similarity_, right=self._rater_values,
+                                   factor_path=True)
+        return "product", dict(left=self._rater_values, right=self.similarity_,
+                               factor_path=True, similar="right_rows")
+
     # -- tags ------------------------------------------------------------
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -179,10 +180,12 @@ def _fetch_100k(home: Path) -> None:
         try:
             with zipfile.ZipFile(archive) as zf:
                 zf.extractall(unpacked)
-        except zipfile.BadZipFile as exc:
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise OSError(
-                f"The file downloaded from {ML_100K_URL} is not a valid zip "
-                f"archive ({exc}); nothing was written to {home}. Try again."
+                f"The file downloaded from {ML_100K_URL} "
+                f"({os.path.getsize(archive)} bytes) is not a valid zip archive: "
+                f"it is truncated (a partial download) or corrupted ({exc}); "
+                f"nothing was written to {home}. Try again."
             ) from exc
         folder = unpacked / "ml-100k"
         where = f"the archive downloaded from {ML_100K_URL}"

@@ -44,11 +44,13 @@ def _item_table(table: Any, item_ids: Any, *, name: str) -> tuple[pd.Index, Any]
     if isinstance(table, pd.Series | pd.DataFrame):
         ids, values = table.index, table.to_numpy()
     elif isinstance(table, Mapping):
-        ids, rows = list(table.keys()), list(table.values())
-        values = (sp.vstack(rows, format="csr") if any(map(sp.issparse, rows))
-                  else np.asarray(rows))
+        ids, values = list(table.keys()), list(table.values())
+        if any(map(sp.issparse, values)):
+            values = sp.vstack(values, format="csr")
     else:
-        values = table if sp.issparse(table) else np.asarray(table)
+        values = table
+    values = _as_finite_floats(values, name)
+    if not isinstance(table, pd.Series | pd.DataFrame | Mapping):
         ids = np.arange(values.shape[0]) if item_ids is None else item_ids
     index = pd.Index(check_ids(ids, what=f"item ids of {name}"))
     if len(index) != values.shape[0]:
@@ -63,6 +65,25 @@ def _item_table(table: Any, item_ids: Any, *, name: str) -> tuple[pd.Index, Any]
             "than once."
         )
     return index, values
+
+
+def _as_finite_floats(values: Any, name: str) -> Any:
+    """``values`` as float64 (dense or sparse), or a clear error."""
+    try:
+        values = (values.astype(np.float64) if sp.issparse(values)
+                  else np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{name} must hold numbers, in rows of equal length, one per item "
+            f"({exc})."
+        ) from exc
+    bad = ~np.isfinite(values.data if sp.issparse(values) else values)
+    if bad.any():
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN or infinite value(s); fill them "
+            "(e.g. with 0) first."
+        )
+    return values
 
 
 def _positions(items: np.ndarray, index: pd.Index, *, name: str) -> np.ndarray:

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ..utils.validation import check_ids, check_k
@@ -66,6 +67,15 @@ def _concatenate(rows: list, limit: int) -> tuple[np.ndarray, np.ndarray]:
     return lengths, flat
 
 
+def _reject_sparse(value: Any, name: str) -> None:
+    if sp.issparse(value):
+        raise TypeError(
+            f"sparse {name} is not supported: it holds item ids, not a "
+            "user x item matrix. Pass a 2-D array or a sequence of id lists, "
+            "e.g. the output of recommend()."
+        )
+
+
 def _flatten_rankings(
     y_pred: Any, k: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -74,8 +84,14 @@ def _flatten_rankings(
     Returns the user index, the 0-based rank and the item id of every kept
     entry, in user-major then rank order, and the number of users.
     """
+    _reject_sparse(y_pred, "y_pred")
     if isinstance(y_pred, pd.DataFrame):
         y_pred = y_pred.to_numpy()
+    if isinstance(y_pred, np.ndarray) and y_pred.ndim > 2:
+        raise ValueError(
+            f"y_pred must be a 2-D array of shape (n_users, n_ranked) or a "
+            f"sequence of ranked id sequences; got an array of shape {y_pred.shape}."
+        )
     if isinstance(y_pred, np.ndarray) and y_pred.ndim == 2:
         top = y_pred[:, :k]
         n_users, width = top.shape
@@ -109,6 +125,7 @@ def _flatten_rankings(
 
 def _flatten_relevance(y_true: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """Flatten the relevant items: user index, item id and gain of each entry."""
+    _reject_sparse(y_true, "y_true")
     if isinstance(y_true, str) or not isinstance(y_true, Iterable):
         raise TypeError(
             "y_true must be a sequence of per-user relevant id collections "

@@ -19,7 +19,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
 
-from ..utils.validation import check_interactions, check_k
+from ..utils.validation import _check_bool, check_interactions, check_k
 from ._ranking import (
     average_precision_at_k_score,
     hit_rate_at_k_score,
@@ -253,12 +253,13 @@ def make_ranking_scorer(
             f"make_ranking_scorer: relevance_threshold={relevance_threshold!r} is "
             "invalid; pass a number (e.g. 4 for 1-5 ratings) or None."
         )
-    if not isinstance(exclude_seen, bool | np.bool_):
-        raise TypeError(
-            f"make_ranking_scorer: exclude_seen={exclude_seen!r} is invalid; pass "
-            "True or False."
+    if relevance_threshold is not None and not np.isfinite(relevance_threshold):
+        raise ValueError(
+            f"make_ranking_scorer: relevance_threshold={relevance_threshold!r} is "
+            "invalid; pass a finite number (e.g. 4 for 1-5 ratings) or None."
         )
-    return RankingScorer(metric, k, relevance_threshold, bool(exclude_seen))
+    exclude_seen = _check_bool(exclude_seen, "exclude_seen", "make_ranking_scorer")
+    return RankingScorer(metric, k, relevance_threshold, exclude_seen)
 
 
 def get_scorer(scoring: Any) -> Any:

@@ -17,6 +17,7 @@ in a few seconds.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,8 +26,8 @@ import pandas as pd
 from numpy.typing import ArrayLike
 from sklearn.model_selection import BaseCrossValidator, ShuffleSplit
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_consistent_length
 
+from ..exceptions import DataWarning
 from ..utils.validation import check_ids, check_k, get_column
 
 __all__ = [
@@ -87,6 +88,22 @@ def _check_test_size(test_size: Any, owner: str, *, unit: str) -> None:
             raise ValueError(f"{owner}: test_size={test_size} is invalid; {fix}")
     elif not 0 < test_size < 1:
         raise ValueError(f"{owner}: test_size={test_size} is invalid; {fix}")
+
+
+def _check_y_length(X: Any, y: Any, owner: str) -> None:
+    """Check that ``y`` has one value per row of ``X`` (when given)."""
+    if y is None:
+        return
+    if not hasattr(y, "__len__") or isinstance(y, str):
+        raise TypeError(
+            f"{owner}: y must be array-like with one value per row of X; got "
+            f"{type(y).__name__}."
+        )
+    if len(y) != len(X):
+        raise ValueError(
+            f"{owner}: X and y have inconsistent numbers of samples: X has "
+            f"{len(X)} rows, y has {len(y)}. Pass one y value per row of X."
+        )
 
 
 def _check_time_column(time_column: Any, owner: str) -> None:
@@ -307,7 +324,7 @@ class _InteractionSplitter(BaseCrossValidator):
         if not hasattr(X, "shape"):  # a list of rows: keep each column's type
             X = np.asarray(X, dtype=object)
         get_column(X, 0, estimator=type(self).__name__)  # shape errors first
-        check_consistent_length(X, y)
+        _check_y_length(X, y, type(self).__name__)
         for train_mask, test_mask in self._iter_masks(X):
             yield np.flatnonzero(train_mask), np.flatnonzero(test_mask)
 
@@ -673,7 +690,8 @@ class TemporalSplit(_InteractionSplitter):
         zone).
     drop_cold_users : bool, default=False
         Whether to drop from the test set the rows of users who have no
-        training row (they go to neither set). A recommender cannot
+        training row (they go to neither set, and a :class:`DataWarning`
+        gives how many rows of how many users). A recommender cannot
         personalise for such users; keep them to measure cold-start
         behaviour.
 
@@ -761,7 +779,13 @@ class TemporalSplit(_InteractionSplitter):
         if self.drop_cold_users:
             codes, counts = _user_codes(X, owner)
             known = np.bincount(codes[train], minlength=counts.size) > 0
-            test &= known[codes]
+            cold = test & ~known[codes]
+            test &= ~cold
+            if cold.any():
+                warnings.warn(
+                    f"{owner}: drop_cold_users=True dropped {int(cold.sum())} test "
+                    f"rows of {np.unique(codes[cold]).size} users without a "
+                    "training row; they are in neither set.", DataWarning, stacklevel=2)
             if not test.any():
                 raise ValueError(
                     f"{owner}: drop_cold_users=True left no test rows: no "
@@ -897,6 +921,7 @@ default="per_user"
     elif strategy == "random":
         _check_test_size(test_size, "train_test_split", unit="rows")
         get_column(X, 0, estimator="train_test_split")
+        _check_y_length(X, y, "train_test_split")
         cv = ShuffleSplit(n_splits=1, test_size=test_size,
                           random_state=random_state)
     else:

@@ -6,9 +6,11 @@ skorch's prefixed parameters (``module__*``, ``optimizer__*``,
 ``callbacks__*``, ``iterator_train__*``) routed through ``get_params`` /
 ``set_params`` / ``clone``, and a fit that validates, encodes ids, splits a
 per-user validation set, builds a :class:`~._net.RecommenderNet` (kept as
-``net_``) and trains it with index batches. Subclasses give the module's
+``net_``) and trains it with index batches, resumably with
+``checkpoint_dir`` (:mod:`._checkpoint`). Subclasses give the module's
 arguments (``_module_kwargs``) and export what they learnt
-(``_export``).
+(``_export``). A fit that fails (NaN loss, interruption) leaves the
+estimator unfitted.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
+from numbers import Integral
 
 import numpy as np
 import pandas as pd
@@ -23,17 +26,19 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
 from ..base import RecommenderMixin
 from ..exceptions import ColdStartWarning
-from ..utils.validation import check_ids, check_interactions
+from ..utils.validation import _check_bool, check_ids, check_interactions
+from ._checkpoint import EpochCheckpoint, fingerprint
 from ._data import IndexBatchIterator, InteractionData
-from ._net import RecommenderNet, StopOnNonFiniteLoss
+from ._net import RecommenderNet, StopOnNonFiniteLoss, TrainingInterrupted
 
-__all__ = ["TorchRecommender"]
+__all__ = ["TorchRecommender", "fill_doc", "filled_doc"]
 
 _PREFIXES = ("module", "optimizer", "callbacks", "iterator_train", "iterator_valid")
 
@@ -45,6 +50,28 @@ _OPTIMIZERS = {
     "adagrad": (torch.optim.Adagrad, True),
 }
 _SPARSE_CAPABLE = (torch.optim.SparseAdam, torch.optim.SGD, torch.optim.Adagrad)
+
+# parameters that do not change what training computes: a checkpoint
+# written under other values of these is resumed
+_NOT_FINGERPRINTED = ("checkpoint_dir", "verbose", "n_jobs")
+
+_CHECKPOINT_DIR_DOC = """checkpoint_dir : str or path-like, default=None
+        Folder where training is checkpointed after every epoch: a ``fit``
+        interrupted (Ctrl-C, crash) and run again with the same data and
+        parameters resumes from the last complete epoch, and ends as an
+        uninterrupted one would. Needs an int ``random_state``; see
+        :ref:`checkpoints` in the user guide."""
+
+
+def fill_doc(doc):
+    """``doc`` with ``{checkpoint_dir}`` replaced by the parameter's shared text."""
+    return doc.replace("{checkpoint_dir}", _CHECKPOINT_DIR_DOC)
+
+
+def filled_doc(cls):
+    """Class decorator: :func:`fill_doc` on the class docstring."""
+    cls.__doc__ = fill_doc(cls.__doc__)
+    return cls
 
 
 def _quiet(*args):
@@ -202,6 +229,13 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         if self.verbose:
             callbacks.append(("progress_bar", ProgressBar()))
         callbacks += list(self.callbacks or [])
+        checkpoint = None
+        if self.checkpoint_dir is not None:
+            # last: it restores the other callbacks' state after they reset it
+            checkpoint = EpochCheckpoint(self.checkpoint_dir, self._fingerprint(
+                module, criterion, module_kwargs, cols, valid, n_negatives,
+                positives, item_weights), owner=name)
+            callbacks.append(("checkpoint", checkpoint))
         kwargs = dict(
             module=module, criterion=criterion, optimizer=optimizer, lr=self.lr,
             max_epochs=self.max_epochs, batch_size=self.batch_size,
@@ -221,10 +255,28 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         try:
             if n_threads:
                 torch.set_num_threads(n_threads)
-            with warnings.catch_warnings():
+            # a resumed training restores torch's random state: keep the caller's
+            with warnings.catch_warnings(), torch.random.fork_rng(
+                    devices=[device] if device.type == "cuda" else []):
                 # torch's note on sparse tensor invariant checks is not for users
                 warnings.filterwarnings("ignore", message="Sparse invariant checks")
                 net.fit(train_ds, None)
+        except TrainingInterrupted as exc:
+            self._discard_fit()
+            epoch, batches = exc.args
+            if checkpoint is None:
+                where = "Pass checkpoint_dir to make training resumable."
+            elif epoch > 1:
+                where = (f"Fit again to resume from the checkpoint of epoch {epoch - 1} "
+                         f"in {checkpoint.dirname}.")
+            else:
+                where = "No epoch was complete: fitting again starts over."
+            raise KeyboardInterrupt(
+                f"{name}: fit was interrupted in epoch {epoch}, after {batches} "
+                f"batch(es); the estimator is not fitted. {where}") from exc
+        except BaseException:
+            self._discard_fit()
+            raise
         finally:
             torch.set_num_threads(previous)
         net.train_split = None  # do not keep the validation data in the model
@@ -233,12 +285,31 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         self.n_epochs_ = len(net.history)
         return net.module_
 
+    def _fingerprint(self, *training):
+        """Digest of the class, the parameters and what ``_train`` trains on."""
+        if not isinstance(self.random_state, Integral):
+            self._discard_fit()
+            raise ValueError(
+                f"{type(self).__name__}: checkpoint_dir needs an int random_state, got "
+                f"random_state={self.random_state!r}: resuming replays the batch order, "
+                "negatives and dropout drawn from it. Pass e.g. random_state=0."
+            )
+        params = {k: v for k, v in self.get_params(deep=False).items()
+                  if k not in _NOT_FINGERPRINTED}
+        return fingerprint(type(self).__qualname__, params, *training)
+
+    def _discard_fit(self):
+        """Remove the fitted attributes, so that a failed fit leaves no model behind."""
+        for attr in [a for a in vars(self) if a.endswith("_") and not a.startswith("__")]:
+            delattr(self, attr)
+
     @staticmethod
     def _to_numpy(param):
         return param.detach().to("cpu").numpy().copy()
 
     def _check_finite(self, *arrays):
         if not all(np.isfinite(a).all() for a in arrays if a is not None):
+            self._discard_fit()
             raise FloatingPointError(
                 f"{type(self).__name__}: training produced NaN or infinite "
                 f"factors (lr={self.lr}). Use a smaller lr or more regularisation."
@@ -268,10 +339,24 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         scores += self._user_offsets(user_codes, extra)[:, None]
         return scores
 
-    def _similar_item_scores(self, item_codes):
+    def _unit_item_factors(self):
         norms = np.linalg.norm(self.item_factors_, axis=1)
-        unit = self.item_factors_ / np.maximum(norms, 1e-12)[:, None]
+        return self.item_factors_ / np.maximum(norms, 1e-12)[:, None]
+
+    def _similar_item_scores(self, item_codes):
+        unit = self._unit_item_factors()
         return unit[item_codes] @ unit.T
+
+    @available_if(lambda self: hasattr(self, "user_factors_"))
+    def _serving_arrays(self):
+        """The factor model's arrays, for :func:`sklearn_recs.serving.save_npz`."""
+        clip = getattr(self, "clip", False)
+        return "factors", dict(
+            user_factors=self.user_factors_, item_factors=self.item_factors_,
+            item_bias=self.item_bias_,
+            user_offset=self._user_offsets(np.arange(self.n_users_), None),
+            rating_range=self.rating_range_ if clip else None,
+            similarity_vectors=self._unit_item_factors())
 
     def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
                   return_scores=False, interactions=None, interactions_y=None):
@@ -325,7 +410,7 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         position = fold_index.get_indexer(user_ids)
         codes = np.where(position >= 0, self.n_users_ + position, codes)
         seen = None
-        if exclude_seen:
+        if _check_bool(exclude_seen, "exclude_seen", self):
             pattern = fold_matrix.copy()
             pattern.data[:] = 1.0
             known = self._user_index.get_indexer(fold_index)
@@ -341,9 +426,15 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
 
     def _fold_in_matrix(self, interactions, interactions_y):
         """Encode fold-in rows: (index of their user ids, CSR of their items)."""
-        users, items, values = check_interactions(
-            interactions, interactions_y, implicit=self._implicit,
-            y_required=not self._implicit, estimator=self)
+        try:
+            users, items, values = check_interactions(
+                interactions, interactions_y, implicit=self._implicit,
+                y_required=not self._implicit)
+        except (TypeError, ValueError) as exc:
+            # check_interactions names its arguments X and y
+            raise type(exc)(
+                f"{type(self).__name__}: the fold-in rows are invalid (X below "
+                f"means interactions, y means interactions_y): {exc}") from exc
         item_codes = self._item_index.get_indexer(items)
         unknown = item_codes < 0
         if unknown.any():

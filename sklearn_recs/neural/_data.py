@@ -4,7 +4,9 @@ A batch is never built sample by sample: :class:`InteractionData` holds the
 whole user, item and target columns as tensors on the training device, and
 :class:`IndexBatchIterator` slices them with one permutation per epoch;
 negatives are drawn for the whole batch at once (:func:`sample_negatives`).
-Every draw comes from a ``torch.Generator`` seeded from ``random_state``.
+Every draw comes from a ``torch.Generator`` seeded from ``random_state`` and
+the epoch index (:func:`epoch_seed`), so that a training resumed from a
+checkpoint draws what an uninterrupted one would.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-__all__ = ["IndexBatchIterator", "InteractionData", "per_user_split", "sample_negatives"]
+__all__ = ["IndexBatchIterator", "InteractionData", "epoch_seed", "per_user_split",
+           "sample_negatives"]
 
 
 class InteractionData(Dataset):
@@ -116,15 +119,43 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
     return negatives
 
 
+def epoch_seed(seed, epoch):
+    """The seed of epoch ``epoch``'s draws: a function of ``(seed, epoch)`` only.
+
+    Parameters
+    ----------
+    seed : int
+        The training seed (from ``random_state``).
+    epoch : int
+        Zero-based epoch index.
+
+    Returns
+    -------
+    seed : int
+        A 32-bit seed, well mixed (``numpy.random.SeedSequence``), so that
+        neighbouring seeds or epochs give unrelated streams.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neural._data import epoch_seed
+    >>> epoch_seed(0, 3) == epoch_seed(0, 3), epoch_seed(0, 3) == epoch_seed(0, 4)
+    (True, False)
+    """
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+
+
 class IndexBatchIterator:
     """Batches of index tensors: one permutation per epoch, no collate.
 
     Each iteration over the iterator is an epoch: it draws the negatives of
     every row (in data order), and with ``shuffle`` a fresh permutation,
-    from its generator, which carries over between epochs; without
-    ``shuffle`` (validation) it restarts the generator, so every epoch sees
-    the same negatives. The columns are permuted once per epoch, so a batch
-    is a slice (a view), not a gather.
+    from a generator seeded with ``epoch_seed(seed, epoch)``, ``epoch``
+    counting up from its initial value; the draws of an epoch thus depend
+    on the seed and the epoch index only, not on how many epochs this
+    iterator ran (a resumed training sets ``epoch`` to the epochs already
+    done). Without ``shuffle`` (validation) every epoch restarts from
+    ``seed``, so it sees the same negatives. The columns are permuted once
+    per epoch, so a batch is a slice (a view), not a gather.
 
     Parameters
     ----------
@@ -139,6 +170,8 @@ class IndexBatchIterator:
         ``items`` has shape ``(B, 1 + n_negatives)``.
     seed : int, default=0
         Seed of the generator.
+    epoch : int, default=0
+        Index of the next epoch (with ``shuffle``).
 
     Yields
     ------
@@ -150,14 +183,15 @@ class IndexBatchIterator:
 
     _SAMPLE_CHUNK = 1 << 20  # rows whose negatives are drawn at once
 
-    def __init__(self, dataset, batch_size, *, shuffle=False, n_negatives=0, seed=0):
+    def __init__(self, dataset, batch_size, *, shuffle=False, n_negatives=0, seed=0,
+                 epoch=0):
         self.dataset = dataset
         self.batch_size = int(batch_size)
         self.shuffle = shuffle
         self.n_negatives = int(n_negatives)
         self.seed = int(seed)
+        self.epoch = int(epoch)
         self.generator = torch.Generator(device=dataset.device)
-        self.generator.manual_seed(self.seed)
 
     def __len__(self):
         return math.ceil(len(self.dataset) / self.batch_size)
@@ -165,7 +199,10 @@ class IndexBatchIterator:
     def __iter__(self):
         data = self.dataset
         n = len(data)
-        if not self.shuffle:
+        if self.shuffle:
+            self.generator.manual_seed(epoch_seed(self.seed, self.epoch))
+            self.epoch += 1
+        else:
             self.generator.manual_seed(self.seed)
         users, items, target = data.users, data.items, data.target
         if self.n_negatives:

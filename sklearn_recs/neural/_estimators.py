@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from numbers import Integral, Real
 
 import numpy as np
@@ -11,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from ..base import _implicit_tags
-from ._base import _OPTIMIZERS, TorchRecommender
+from ._base import _OPTIMIZERS, TorchRecommender, filled_doc
 from ._data import per_user_split
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss, SampledSoftmaxLoss
 from ._net import ValidationNDCG
@@ -34,11 +35,13 @@ _COMMON_CONSTRAINTS: dict = {
     "device": [str, torch.device],
     "n_jobs": [Integral, None],
     "callbacks": [list, None],
+    "checkpoint_dir": [str, os.PathLike, None],
     "random_state": ["random_state"],
     "verbose": ["verbose"],
 }
 
 
+@filled_doc
 class MatrixFactorization(RegressorMixin, TorchRecommender):
     """Biased matrix factorisation for ratings (Funk SVD / Koren), in PyTorch.
 
@@ -99,6 +102,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
         uses every available core (worth it for large ``batch_size``).
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the skorch net (e.g. an LR scheduler).
+    {checkpoint_dir}
     random_state : int, RandomState instance or None, default=None
         Seeds the initial factors, the batch order and the validation split.
     verbose : int, default=0
@@ -182,7 +186,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
                  max_epochs=50, batch_size=4096, optimizer="sgd",
                  early_stopping=False, validation_fraction=0.1, clip=True,
                  init_std=0.02, device="cpu", n_jobs=None, callbacks=None,
-                 random_state=None, verbose=0, **kwargs):
+                 checkpoint_dir=None, random_state=None, verbose=0, **kwargs):
         self.n_factors = n_factors
         self.reg = reg
         self.reg_bias = reg_bias
@@ -197,6 +201,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
         self.device = device
         self.n_jobs = n_jobs
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
         self._set_prefixed(kwargs)
@@ -301,6 +306,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
         return factors.astype(self.user_factors_.dtype), biases
 
 
+@filled_doc
 class ImplicitMatrixFactorization(TorchRecommender):
     """Matrix factorisation for implicit feedback, trained to rank (BPR, BCE, softmax).
 
@@ -359,6 +365,7 @@ class ImplicitMatrixFactorization(TorchRecommender):
         CPU threads for torch during fit; None means 1, -1 every core.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the skorch net.
+    {checkpoint_dir}
     random_state : int, RandomState instance or None, default=None
         Seeds the factors, batch order, negatives and validation split.
     verbose : int, default=0
@@ -439,8 +446,8 @@ class ImplicitMatrixFactorization(TorchRecommender):
                  alpha=0.0, reg=0.01, reg_bias=None, lr=80.0, max_epochs=80,
                  batch_size=4096, optimizer="sgd", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.1,
-                 device="cpu", n_jobs=None, callbacks=None, random_state=None,
-                 verbose=0, **kwargs):
+                 device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,
+                 random_state=None, verbose=0, **kwargs):
         self.loss = loss
         self.n_factors = n_factors
         self.n_negatives = n_negatives
@@ -459,6 +466,7 @@ class ImplicitMatrixFactorization(TorchRecommender):
         self.device = device
         self.n_jobs = n_jobs
         self.callbacks = callbacks
+        self.checkpoint_dir = checkpoint_dir
         self.random_state = random_state
         self.verbose = verbose
         self._set_prefixed(kwargs)

@@ -12,7 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from ..base import RecommenderMixin, _implicit_tags
-from ._base import TorchRecommender
+from ._base import TorchRecommender, fill_doc
 from ._data import per_user_split
 from ._estimators import _COMMON_CONSTRAINTS
 from ._modules import BCELoss, MSELoss
@@ -229,6 +229,7 @@ _NCF_DOC_COMMON = """
         CPU threads for torch during fit; None means 1, -1 every core.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the skorch net.
+    {{checkpoint_dir}}
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, batch order, negatives, dropout and validation
         split.
@@ -279,8 +280,8 @@ _NCF_DOC_NOTES = """
 
 
 def _doc(template, **defaults):
-    return template.replace("{common}", _NCF_DOC_COMMON.format(**defaults)).replace(
-        "{notes}", _NCF_DOC_NOTES)
+    return fill_doc(template.replace("{common}", _NCF_DOC_COMMON.format(**defaults)).replace(
+        "{notes}", _NCF_DOC_NOTES))
 
 
 class GMF(_NCFBase):
@@ -325,7 +326,7 @@ class GMF(_NCFBase):
                  y_range=None, lr=0.005, max_epochs=10, batch_size=1024, optimizer="adam",
                  early_stopping=False, validation_fraction=0.1, validation_k=10,
                  init_std=0.01, device="cpu", n_jobs=None, callbacks=None,
-                 random_state=None, verbose=0, **kwargs):
+                 checkpoint_dir=None, random_state=None, verbose=0, **kwargs):
         store_params(self, locals())
 
     def _architecture(self, X, y):
@@ -385,7 +386,8 @@ class MLP(_NCFBase):
                  reg=0.0, y_range=None, lr=0.005, max_epochs=6, batch_size=1024,
                  optimizer="adam", early_stopping=False, validation_fraction=0.1,
                  validation_k=10, init_std=0.01, device="cpu", n_jobs=None,
-                 callbacks=None, random_state=None, verbose=0, **kwargs):
+                 callbacks=None, checkpoint_dir=None, random_state=None, verbose=0,
+                 **kwargs):
         store_params(self, locals())
 
     def _architecture(self, X, y):
@@ -469,7 +471,8 @@ class NeuMF(_NCFBase):
                  feedback="implicit", n_negatives=4, reg=0.0, y_range=None, lr=0.003,
                  max_epochs=8, batch_size=1024, optimizer="adam", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.01, device="cpu",
-                 n_jobs=None, callbacks=None, random_state=None, verbose=0, **kwargs):
+                 n_jobs=None, callbacks=None, checkpoint_dir=None, random_state=None,
+                 verbose=0, **kwargs):
         store_params(self, locals())
 
     def _pretrained(self, estimator, X, y):

@@ -8,7 +8,13 @@ about recommenders and nothing about a particular module:
 - the module may return ``(scores, penalty)`` in training mode, and the
   per-row penalty's mean is added to the loss (per-batch L2 on the rows
   that appear in the batch);
-- the module's initial weights come from ``seed`` (not the global RNG).
+- the module's initial weights come from ``seed`` (not the global RNG);
+- training can resume: ``fit`` runs the epochs left to ``max_epochs`` after
+  those a checkpoint put in the history (:mod:`._checkpoint`), and each
+  epoch's batches are drawn from ``(seed, epoch)``;
+- a ``KeyboardInterrupt`` in the middle of an epoch propagates (as
+  :class:`TrainingInterrupted`) instead of ending training quietly as in
+  skorch; one raised at an epoch's end is still skorch's early stop.
 
 The loss is the skorch ``criterion`` (:mod:`._modules`: MSE, BPR, BCE), so
 NCF or two-tower models reuse the net by passing another ``module``.
@@ -23,11 +29,23 @@ import torch
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 
-__all__ = ["NonFiniteLossError", "RecommenderNet", "StopOnNonFiniteLoss", "ValidationNDCG"]
+from ._data import IndexBatchIterator
+
+__all__ = ["NonFiniteLossError", "RecommenderNet", "StopOnNonFiniteLoss",
+           "TrainingInterrupted", "ValidationNDCG"]
 
 
 class NonFiniteLossError(FloatingPointError):
     """Training diverged: the loss became NaN or infinite."""
+
+
+class TrainingInterrupted(BaseException):
+    """A ``KeyboardInterrupt`` in the middle of an epoch.
+
+    Not a ``KeyboardInterrupt``, so that skorch does not take it for an early
+    stop and keep the half-trained model; ``args`` are ``(epoch, batches)``:
+    the epoch (1-based) and the batches it had run.
+    """
 
 
 class RecommenderNet(NeuralNet):
@@ -55,6 +73,24 @@ class RecommenderNet(NeuralNet):
             torch.manual_seed(self.seed)
             return super().initialize_module()
 
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if training and isinstance(iterator, IndexBatchIterator):
+            iterator.epoch = len(self.history)  # epochs done (restored ones included)
+        return iterator
+
+    def fit_loop(self, X, y=None, epochs=None, **fit_params):
+        if epochs is None:
+            epochs = max(self.max_epochs - len(self.history), 0)
+        return super().fit_loop(X, y, epochs=epochs, **fit_params)
+
+    def run_single_epoch(self, iterator, training, prefix, step_fn, **fit_params):
+        try:
+            super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+        except KeyboardInterrupt as exc:
+            raise TrainingInterrupted(
+                len(self.history), len(self.history[-1]["batches"])) from exc
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         penalty = None
         if isinstance(y_pred, tuple):
@@ -78,11 +114,12 @@ class StopOnNonFiniteLoss(Callback):
 
     def on_batch_end(self, net, batch=None, training=None, loss=None, **kwargs):
         if loss is not None and not math.isfinite(loss.item()):
-            epoch = len(net.history)
             raise NonFiniteLossError(
-                f"{self.owner}: the training loss became {float(loss.detach())} in epoch "
-                f"{epoch} (lr={net.lr}). Training diverged: use a smaller lr "
-                "(e.g. lr/10), more regularisation, or another optimizer."
+                f"{self.owner}: the {'training' if training else 'validation'} loss "
+                f"became {float(loss.detach())} in epoch {len(net.history)}, batch "
+                f"{len(net.history[-1]['batches'])} (lr={net.lr}). Training diverged "
+                "and the model was not fitted: use a smaller lr (e.g. lr/10), more "
+                "regularisation, or another optimizer."
             )
 
 

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import RecommenderMixin, _implicit_tags
 from ..utils._topk import block_size, topk
 from ..utils.validation import check_ids, check_k
-from ._base import TorchRecommender
+from ._base import TorchRecommender, filled_doc
 from ._estimators import _COMMON_CONSTRAINTS
 from ._ncf import check_layer_sizes, split_validation, store_params, train_seeded
 from ._net import ValidationNDCG
@@ -143,6 +143,7 @@ class FactorizedTopKRecall(ValidationNDCG):
         return hits / max(int(np.diff(self.valid.indptr)[self.users_].sum()), 1)
 
 
+@filled_doc
 class TwoTower(TorchRecommender):
     """Two-tower retrieval trained with an in-batch sampled softmax.
 
@@ -199,6 +200,7 @@ class TwoTower(TorchRecommender):
         CPU threads for torch during fit; None means 1, -1 every core.
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the skorch net.
+    {checkpoint_dir}
     random_state : int, RandomState instance or None, default=None
         Seeds the weights, batch order, id dropout and validation split.
     verbose : int, default=0
@@ -288,7 +290,8 @@ class TwoTower(TorchRecommender):
                  log_q_correction=True, id_dropout=0.0, lr=0.005, max_epochs=10,
                  batch_size=512, optimizer="adam", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.1, device="cpu",
-                 n_jobs=None, callbacks=None, random_state=None, verbose=0, **kwargs):
+                 n_jobs=None, callbacks=None, checkpoint_dir=None, random_state=None,
+                 verbose=0, **kwargs):
         store_params(self, locals())
 
     # -- features ----------------------------------------------------------
@@ -406,7 +409,8 @@ class TwoTower(TorchRecommender):
             The model, with the items added.
         """
         vectors = self._embed_from_features(item_features, "item")
-        new_ids = check_ids(item_features.index, what="item ids", estimator=self)
+        new_ids = self._check_id_kind(
+            check_ids(item_features.index, what="item ids", estimator=self), "item")
         known = self._item_index.get_indexer(new_ids) >= 0
         if known.any():
             raise ValueError(
@@ -487,6 +491,13 @@ class TwoTower(TorchRecommender):
 
     def _similar_item_scores(self, item_codes):
         return self.item_vectors_[item_codes] @ self.item_vectors_.T
+
+    def _serving_arrays(self):
+        """The towers' vectors, for :func:`sklearn_recs.serving.save_npz`."""
+        return "two_tower", dict(user_vectors=self.user_vectors_,
+                                 item_vectors=self.item_vectors_,
+                                 temperature=self.temperature,
+                                 similarity_vectors=self.item_vectors_)
 
     recommend = RecommenderMixin.recommend
 

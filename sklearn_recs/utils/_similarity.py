@@ -244,8 +244,15 @@ class _BlockProduct:
             return
         dense = np.bincount(right.indices, minlength=n_raters) > n_rows * _DENSE_SHARE
         self.light, self.heavy = np.flatnonzero(~dense), np.flatnonzero(dense)
-        self.right_sparse = (_torch_csr(right[:, self.light].T) if self.light.size
-                             else None)
+        self.right_sparse = None
+        if self.light.size:
+            with warnings.catch_warnings():
+                # torch warns once per process that its sparse CSR support is in
+                # beta: here, in the calling thread, not in the threads of
+                # rows() (catch_warnings is not thread-safe), which then
+                # convert their blocks silently.
+                warnings.simplefilter("ignore", UserWarning)
+                self.right_sparse = _torch_csr(right[:, self.light].T)
         self.right_dense = right[:, self.heavy].T.toarray() if self.heavy.size else None
 
     def rows(self, start, stop):
@@ -273,12 +280,9 @@ def _torch_csr(matrix):
     import torch
 
     matrix = sp.csr_matrix(matrix, dtype=np.float32)
-    with warnings.catch_warnings():
-        # torch warns once that its sparse CSR support is in beta.
-        warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(
-            torch.from_numpy(matrix.indptr), torch.from_numpy(matrix.indices),
-            torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(matrix.indptr), torch.from_numpy(matrix.indices),
+        torch.from_numpy(matrix.data), size=matrix.shape, check_invariants=False)
 
 
 def _kernel_block(kernel, block):

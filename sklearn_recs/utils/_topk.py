@@ -9,6 +9,9 @@ from sklearn import get_config
 # (float64), argpartition's indices (int64), a cumulative count of ties
 # (int64) and two boolean masks.
 _BYTES_PER_SCORE = 8 + 8 + 8 + 2
+# Bytes per slot of a row's prefix in ``topk_shared``: two boolean masks and
+# a cumulative count (int64).
+_BYTES_PER_SHARED_SLOT = 1 + 1 + 8
 
 
 def block_size(n_columns: int, working_memory: float | None = None) -> int:
@@ -100,3 +103,89 @@ def _prefer_lower_index_at_cut(scores, part, values, k):
     keep = above | (tied & (np.cumsum(tied, axis=1) <= room[:, None]))
     part[rows] = np.nonzero(keep)[1].reshape(len(rows), k)
     values[rows] = np.take_along_axis(sub, part[rows], axis=1)
+
+
+def topk_shared(scores: np.ndarray, k: int, exclude=None,
+                working_memory: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Top ``k`` of one score row shared by every row, less each row's exclusions.
+
+    Equal to ``topk`` of the dense ``(n_rows, n_columns)`` matrix that
+    repeats ``scores`` with each row's excluded columns set to ``-inf``, but
+    without building it: the columns are ordered once, and each row takes the
+    first ``k`` of that order it does not exclude. A row that excludes so
+    many columns that fewer than ``k`` remain is not ranked here (its
+    ``-inf`` slots follow the dense ``topk`` rules): it is returned in
+    ``short`` for the caller to rank densely.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_columns,)
+        Finite scores, the same for every row.
+    k : int
+        How many to keep, ``1 <= k <= n_columns``.
+    exclude : scipy.sparse.csr_matrix of shape (n_rows, n_columns), default=None
+        Row ``r`` lists the columns to leave out of row ``r``; None for a
+        single row that excludes nothing.
+    working_memory : float, default=None
+        Budget in MiB for one block of rows; defaults to scikit-learn's
+        ``working_memory`` setting.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_rows, k)
+        Column indices, best first (rows in ``short`` hold zeros).
+    values : ndarray of shape (n_rows, k)
+        The matching scores (rows in ``short`` hold ``scores[0]``).
+    short : ndarray of int
+        The rows with fewer than ``k`` columns left.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recs.utils._topk import topk_shared
+    >>> exclude = sp.csr_matrix(np.array([[0, 1, 0, 0], [0, 0, 0, 0]]))
+    >>> indices, values, short = topk_shared(np.array([0.1, 0.9, 0.5, 0.9]), 2, exclude)
+    >>> indices
+    array([[3, 2],
+           [1, 3]])
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n_columns = scores.size
+    order = np.argsort(-scores, kind="stable")  # ties: the lower column first
+    if exclude is None:
+        return order[None, :k], scores[order[None, :k]], np.empty(0, dtype=np.intp)
+    rank = np.empty(n_columns, dtype=np.intp)
+    rank[order] = np.arange(n_columns)
+    n_rows = exclude.shape[0]
+    counts = np.diff(exclude.indptr)
+    indices = np.zeros((n_rows, k), dtype=np.intp)
+    # Rows sorted by how many columns they exclude, so that a block's width
+    # (k plus its largest exclusion count) wastes little on padding.
+    by_count = np.argsort(counts, kind="stable")
+    widths = np.minimum(n_columns, k + counts[by_count])  # non-decreasing
+    if working_memory is None:
+        working_memory = get_config()["working_memory"]
+    budget = int(working_memory * 2**20) // _BYTES_PER_SHARED_SLOT
+    short = []
+    start = 0
+    while start < n_rows:
+        # The most rows from ``start`` whose block (as wide as its last row)
+        # fits the budget and is at most twice as wide as its first row.
+        cost = np.arange(1, n_rows - start + 1) * widths[start:]
+        stop = start + max(1, min(int(np.searchsorted(cost, budget, side="right")),
+                                  int(np.searchsorted(widths[start:], 2 * widths[start],
+                                                      side="right"))))
+        rows = by_count[start:stop]
+        width = int(widths[stop - 1])
+        sub = exclude[rows]
+        r = np.repeat(np.arange(len(rows)), np.diff(sub.indptr))
+        c = rank[sub.indices]
+        free = np.ones((len(rows), width), dtype=bool)
+        free[r[c < width], c[c < width]] = False
+        taken = free & (np.cumsum(free, axis=1) <= k)
+        full = np.count_nonzero(taken, axis=1) == k
+        short.append(rows[~full])
+        indices[rows[full]] = order[np.nonzero(taken[full])[1].reshape(-1, k)]
+        start = stop
+    return indices, scores[indices], np.sort(np.concatenate(short))

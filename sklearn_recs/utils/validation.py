@@ -24,6 +24,10 @@ __all__ = [
     "get_times",
 ]
 
+# Ratings and weights beyond this size overflow float32 once multiplied
+# (similarities, Gram matrices), so they are rejected at fit.
+_MAX_ABS_VALUE = 1e15
+
 
 def _name(estimator: Any) -> str:
     if estimator is None:
@@ -47,7 +51,10 @@ def _as_2d(X: Any, estimator: Any = None):
         if isinstance(X, pd.Series):
             X = X.to_numpy()
         try:
-            frame = np.asarray(X)
+            # A list of rows is read as objects, so that each column keeps
+            # its own type (numpy would turn ints into strings beside strings).
+            rows_of_objects = isinstance(X, list | tuple)
+            frame = np.asarray(X, dtype=object if rows_of_objects else None)
         except (TypeError, ValueError) as exc:
             raise ValueError(
                 f"{prefix}X could not be read as a 2-D array ({exc}). Pass a "
@@ -58,7 +65,7 @@ def _as_2d(X: Any, estimator: Any = None):
     if frame.ndim != 2:
         raise ValueError(
             f"{prefix}X must be 2-D with at least 2 columns (user id, item id); "
-            f"got an array of shape {frame.shape}. Reshape your data: pass a "
+            f"got {type(X).__name__} of shape {frame.shape}. Reshape your data: pass a "
             "2-D array or a DataFrame with user and item columns "
             "(X.reshape(1, -1) for a single row)."
         )
@@ -191,9 +198,10 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
                 "method."
             )
         kinds = pd.api.types.infer_dtype(arr, skipna=False)
-        if kinds in ("integer", "floating", "mixed-integer-float", "decimal"):
-            return check_ids(arr.astype(np.float64 if "float" in kinds else np.int64),
-                             what=what, estimator=estimator)
+        if kinds == "integer":
+            return check_ids(_as_int64(arr, what, prefix), what=what, estimator=estimator)
+        if kinds in ("floating", "mixed-integer-float", "decimal"):
+            return check_ids(arr.astype(np.float64), what=what, estimator=estimator)
         if kinds != "string":
             example = next(
                 (v for v in arr if not isinstance(v, str)), arr[0]
@@ -209,6 +217,18 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
         f"{prefix}{what} have unsupported dtype {arr.dtype}; use integers or "
         "strings."
     )
+
+
+def _as_int64(arr: np.ndarray, what: str, prefix: str) -> np.ndarray:
+    """Python ints as int64, or a clear error for ids beyond its range."""
+    try:
+        return arr.astype(np.int64)
+    except OverflowError:
+        big = next(v for v in arr if not -2**63 <= v < 2**63)
+        raise ValueError(
+            f"{prefix}{what} hold integers beyond the int64 range (e.g. {big}). "
+            "Pass such ids as strings (.astype(str))."
+        ) from None
 
 
 def check_interactions(
@@ -248,6 +268,7 @@ def check_interactions(
     ------
     ValueError
         On a wrong shape, empty data, missing or infinite ids or values,
+        values beyond 1e15 in absolute value,
         mismatched lengths, or negative implicit weights.
 
     Examples
@@ -300,7 +321,7 @@ def check_interactions(
     try:
         values = y_arr.astype(np.float64)
     except (TypeError, ValueError) as exc:
-        example = next((v for v in y_arr.ravel()
+        example = next((v for v in y_arr.ravel().tolist()
                         if not isinstance(v, numbers.Number)), y_arr[0])
         raise ValueError(
             f"{prefix}y must be numeric (ratings or weights); got a "
@@ -311,7 +332,14 @@ def check_interactions(
         raise ValueError(
             f"{prefix}y contains {int(bad.sum())} NaN or infinite value(s) "
             f"(first at row {int(np.flatnonzero(bad)[0])}). Drop or fill those "
-            "rows before fitting."
+            "rows first."
+        )
+    largest = np.abs(values).max(initial=0.0)
+    if largest > _MAX_ABS_VALUE:
+        raise ValueError(
+            f"{prefix}y holds values up to {largest:g}, beyond the limit of "
+            f"{_MAX_ABS_VALUE:g}: products of such values overflow the float32 "
+            "arithmetic of several models. Rescale y, e.g. y / y.max() or np.log1p(y)."
         )
     if implicit and (values < 0).any():
         neg = values[values < 0]
@@ -356,6 +384,18 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
             f"{_name(estimator)}{name}={k} is invalid; {name} must be an int >= 1."
         )
     return int(k)
+
+
+def _check_bool(value: Any, name: str, estimator: Any = None) -> bool:
+    """Return ``value`` as a bool, or raise for anything but True or False.
+
+    A truthy string such as ``"no"`` would otherwise silently mean True.
+    """
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(
+            f"{_name(estimator)}{name}={value!r} is invalid; pass True or False."
+        )
+    return bool(value)
 
 
 def get_times(X: Any, time_column: int | str, *, estimator: Any = None) -> np.ndarray:

@@ -350,6 +350,52 @@ def test_100k_download_not_a_zip(tmp_path, monkeypatch):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_100k_download_partial_or_corrupted_archive(data_home, tmp_path, monkeypatch, damage):
+    archive = _zip_100k(data_home, tmp_path / "ml-100k.zip")
+    content = bytearray(archive.read_bytes())
+    if damage == "truncated":  # the connection dropped half-way
+        content = content[:len(content) // 2]
+    else:  # bytes flipped inside u.data, the zip directory intact
+        start = content.index(b"ml-100k/u.data") + 100
+        content[start:start + 64] = bytes(64)
+    archive.write_bytes(bytes(content))
+    home = tmp_path / "home"
+    monkeypatch.setattr(_movielens, "_download", _fake_download(archive, []))
+    with pytest.raises(OSError, match=rf"\({len(content)} bytes\) is not a valid zip archive: "
+                                      r"it is truncated \(a partial download\) or corrupted "
+                                      r"\(.+\); nothing was written to"):
+        fetch_movielens("100k", data_home=home)
+    assert list(home.iterdir()) == []  # no ml-100k/, no temporaries
+
+
+def test_100k_download_interrupted(tmp_path, monkeypatch):
+    def interrupted(url, path):
+        Path(path).write_bytes(b"PK\x03\x04 the first megabyte")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_movielens, "_download", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        fetch_movielens("100k", data_home=tmp_path)
+    assert list(tmp_path.iterdir()) == []  # the partial archive and the folder were removed
+
+
+def test_100k_partial_folder_is_reported_not_replaced(data_home, tmp_path, monkeypatch):
+    # An ml-100k/ left by an unzip that stopped half-way: never downloaded over.
+    def no_network(url, path):
+        raise AssertionError("must not download")
+
+    monkeypatch.setattr(_movielens, "_download", no_network)
+    folder = tmp_path / "ml-100k"
+    folder.mkdir()
+    shutil.copyfile(data_home / "ml-100k" / "u.item", folder / "u.item")
+    with pytest.raises(FileNotFoundError, match=r"u.data is missing: .*ml-100k is incomplete\. "
+                                                r"Unzip the complete archive .* Delete .*ml-100k "
+                                                r"to download a fresh copy"):
+        fetch_movielens("100k", data_home=tmp_path)
+    assert sorted(p.name for p in folder.iterdir()) == ["u.item"]
+
+
 # get_data_home ----------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import pytest
 from sklearn.dummy import DummyRegressor
 from sklearn.model_selection import GridSearchCV, cross_validate
 
+from sklearn_recs.exceptions import DataWarning
 from sklearn_recs.model_selection import (
     LeaveLastOut,
     PerUserKFold,
@@ -248,7 +249,9 @@ def test_temporal_split_fraction_and_cutoff(frame):
 def test_temporal_split_drop_cold_users():
     X = np.array([[0, 1, 1], [1, 1, 2], [0, 2, 3], [2, 1, 4], [1, 2, 5], [3, 3, 6]])
     assert next(TemporalSplit(cutoff=4).split(X))[1].tolist() == [3, 4, 5]
-    train, test = next(TemporalSplit(cutoff=4, drop_cold_users=True).split(X))
+    # rows 3 and 5 belong to users 2 and 3, who have no training row
+    with pytest.warns(DataWarning, match="dropped 2 test rows of 2 users"):
+        train, test = next(TemporalSplit(cutoff=4, drop_cold_users=True).split(X))
     assert train.tolist() == [0, 1, 2] and test.tolist() == [4]
 
 
@@ -386,7 +389,8 @@ def test_bad_cutoff(frame):
     with pytest.raises(ValueError, match="puts 0 of the"):
         next(TemporalSplit(0.001, time_column="time").split(frame.head(10)))
     X = np.array([[0, 1, 1], [1, 1, 2]])
-    with pytest.raises(ValueError, match="drop_cold_users=True left no test rows"):
+    with pytest.raises(ValueError, match="drop_cold_users=True left no test rows"), \
+            pytest.warns(DataWarning, match="dropped 1 test rows of 1 users"):
         next(TemporalSplit(cutoff=2, drop_cold_users=True).split(X))
 
 
@@ -439,6 +443,7 @@ def test_ml100k_temporal(ml100k):
     train, test = next(TemporalSplit(0.2, time_column="timestamp").split(X))
     assert X["timestamp"].iloc[test].min() >= X["timestamp"].iloc[train].max()
     cold = ~np.isin(X["user"].iloc[test], X["user"].iloc[train])
-    _, warm_test = next(TemporalSplit(0.2, time_column="timestamp",
-                                      drop_cold_users=True).split(X))
+    with pytest.warns(DataWarning, match=f"dropped {cold.sum()} test rows"):
+        _, warm_test = next(TemporalSplit(0.2, time_column="timestamp",
+                                          drop_cold_users=True).split(X))
     assert cold.any() and len(warm_test) == len(test) - cold.sum()

@@ -246,10 +246,15 @@ def test_fold_in_implicit_checkerboard():
 def test_fold_in_errors():
     X, y = tiny_ratings()
     model = MatrixFactorization(n_factors=2, max_epochs=1).fit(X, y)
-    with pytest.raises(ValueError, match="requires y"):
+    with pytest.raises(ValueError, match="fold-in rows are invalid .* requires y"):
         model.recommend(["zz"], interactions=[["zz", 1]])
+    with pytest.raises(ValueError, match="fold-in rows are invalid .* 1 NaN"):
+        model.recommend(["zz"], interactions=[["zz", 1]], interactions_y=[np.nan])
     with pytest.raises(ValueError, match="interactions_y was given"):
         model.recommend(["zz"], interactions_y=[3.0])
+    with pytest.raises(TypeError, match="exclude_seen"):
+        model.recommend(["zz"], interactions=[["zz", 1]], interactions_y=[3.0],
+                        exclude_seen="no")
 
 
 @pytest.mark.parametrize("params, match", [
