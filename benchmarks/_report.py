@@ -10,6 +10,8 @@ import json
 import math
 import os
 import platform
+import subprocess
+import sys
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -19,6 +21,23 @@ def machine() -> str:
     """One line describing the machine the benchmark ran on."""
     return (f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores (shared), "
             f"Python {platform.python_version()}")
+
+
+def run_child(args: list[str], timeout: float) -> tuple[str | None, str | None]:
+    """Run ``python *args`` in a fresh interpreter (its own peak memory).
+
+    Returns ``(stdout, None)``, or ``(None, error)`` where ``error`` says
+    why it failed: the timeout, or the last line the child wrote to stderr.
+    """
+    try:
+        out = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                             timeout=timeout, check=True)
+    except subprocess.TimeoutExpired:
+        return None, f"timed out after {timeout:.0f} s"
+    except subprocess.CalledProcessError as exc:
+        lines = exc.stderr.strip().splitlines() or [f"exit status {exc.returncode}"]
+        return None, lines[-1][:200]
+    return out.stdout, None
 
 
 def cell(value, digits: int = 4) -> str:

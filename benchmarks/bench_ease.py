@@ -31,8 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
-import sys
 import time
 import tracemalloc
 import warnings
@@ -49,7 +47,7 @@ from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score, precision
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN
 
-from _report import RESULTS, add_peer_ratios, machine, write_results
+from _report import RESULTS, add_peer_ratios, machine, run_child, write_results
 
 GRIDS = {
     "EASE": (EASE(), {"l2_reg": [100.0, 250.0, 500.0, 1000.0]}),
@@ -201,18 +199,15 @@ def scale_benchmark(sizes, n_neighbors, timeout, exact_reference):
                f"({nu:,} users x {ni:,} items)")
         projection = {"exact_projected_fit_seconds": ref_seconds * (ni / ref_items) ** 3,
                       "exact_dense_matrix_gib": ni**2 * 4 / 2**30}
-        try:
-            out = subprocess.run([sys.executable, "-c", _SCALE_CHILD, str(n), str(nu), str(ni),
-                                  str(n_neighbors)], capture_output=True, text=True,
-                                 timeout=timeout, check=True)
-            fit, rec, data, fit_peak, peak = map(float, out.stdout.split()[-5:])
+        out, error = run_child(["-c", _SCALE_CHILD, str(n), str(nu), str(ni), str(n_neighbors)],
+                               timeout)
+        if error:
+            results[key] = {"error": error, **projection}
+        else:
+            fit, rec, data, fit_peak, peak = map(float, out.split()[-5:])
             results[key] = {"fit_seconds": fit, "recommend_10k_users_seconds": rec,
                             "data_peak_rss_gib": data, "fit_peak_rss_gib": fit_peak,
                             "recommend_peak_rss_gib": peak, **projection}
-        except subprocess.TimeoutExpired:
-            results[key] = {"error": f"timed out after {timeout} s", **projection}
-        except subprocess.CalledProcessError as exc:
-            results[key] = {"error": exc.stderr.strip().splitlines()[-1], **projection}
         print(f"  {key}: {results[key]}", flush=True)
     return results
 

@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -42,7 +40,7 @@ from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 
-from _report import add_peer_ratios, machine, write_results
+from _report import add_peer_ratios, machine, run_child, write_results
 
 EXPLICIT_GRIDS = {
     "ItemKNN": (ItemKNN(similarity="pearson_baseline", max_neighbors=400),
@@ -325,17 +323,13 @@ def scale_benchmark(sizes, timeout):
     for n, nu, ni in sizes:
         for who in ("ours", "implicit"):
             key = f"{who} {n:,} interactions ({nu:,} users x {ni:,} items)"
-            try:
-                out = subprocess.run([sys.executable, "-c", _SCALE_CHILD, str(n), str(nu), str(ni),
-                                      who], capture_output=True, text=True, timeout=timeout,
-                                     check=True)
-                fit, rec, peak, delta = map(float, out.stdout.split()[-4:])
+            out, error = run_child(["-c", _SCALE_CHILD, str(n), str(nu), str(ni), who], timeout)
+            if error:
+                results[key] = {"error": error}
+            else:
+                fit, rec, peak, delta = map(float, out.split()[-4:])
                 results[key] = {"fit_seconds": fit, "recommend_100k_users_seconds": rec,
                                 "peak_rss_gib": peak, "peak_rss_above_data_gib": delta}
-            except subprocess.TimeoutExpired:
-                results[key] = {"error": f"timed out after {timeout} s"}
-            except subprocess.CalledProcessError as exc:
-                results[key] = {"error": exc.stderr.strip().splitlines()[-1]}
             print(f"  {key}: {results[key]}", flush=True)
     return results
 

@@ -40,15 +40,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from _report import RESULTS, machine, markdown_table, write_results
+from _report import RESULTS, machine, markdown_table, run_child, write_results
 
 SIZES = {"10M": (500_000, 50_000, 10_000_000), "1M": (50_000, 5_000, 1_000_000)}
 WORK = Path("/tmp/sklearn_recs_bench_memory")
@@ -153,17 +151,10 @@ def child(name: str, phase: str, size: str, n_users: int | None) -> dict:
 
 def run_phase(name: str, phase: str, size: str, n_users: int | None, timeout: float) -> dict:
     """Run ``child`` in a fresh interpreter; its measures or an ``error``."""
-    command = [sys.executable, __file__, "--child", name, phase, "--size", size]
-    command += [] if n_users is None else ["--users", str(n_users)]
-    try:
-        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                             check=True)
-        return json.loads(out.stdout.strip().splitlines()[-1])
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {timeout:.0f} s"}
-    except subprocess.CalledProcessError as exc:
-        lines = exc.stderr.strip().splitlines() or [f"exit status {exc.returncode}"]
-        return {"error": lines[-1][:200]}
+    args = [__file__, "--child", name, phase, "--size", size]
+    args += [] if n_users is None else ["--users", str(n_users)]
+    out, error = run_child(args, timeout)
+    return {"error": error} if error else json.loads(out.strip().splitlines()[-1])
 
 
 def dense_gib(size: str) -> float:
