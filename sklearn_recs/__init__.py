@@ -1,19 +1,27 @@
 """scikit-learn-compatible recommender-system estimators.
 
-Sub-packages: ``baselines``, ``neighbors``, ``linear_model``, ``content``,
-``neural`` (PyTorch, imported lazily), ``metrics``, ``model_selection``,
-``datasets``, ``utils``.
+Public modules (``__all__``): the estimator families ``baselines``,
+``neighbors``, ``content``, ``hybrid``, ``linear_model`` and ``neural``
+(PyTorch, imported lazily); ``metrics``, ``model_selection`` and
+``datasets``; ``serving`` (export without pickle); ``base`` (the
+recommender mixin), ``exceptions`` and ``utils``.
 Importing ``sklearn_recs`` imports nothing heavy: no torch.
 """
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "base",
     "baselines",
+    "content",
     "datasets",
     "exceptions",
+    "hybrid",
     "linear_model",
     "metrics",
     "model_selection",
+    "neighbors",
+    "neural",
+    "serving",
     "utils",
 ]

@@ -6,7 +6,19 @@ __all__ = ["ColdStartWarning", "DataWarning", "NotFittedError"]
 
 
 class DataWarning(UserWarning):
-    """Warning about the input data: converted, aggregated or dropped rows."""
+    """Warning about the input data: converted, aggregated or dropped rows.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_recs.baselines import GlobalMean
+    >>> from sklearn_recs.exceptions import DataWarning
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", DataWarning)
+    ...     model = GlobalMean().fit([["a", "x"], ["a", "x"]], [1.0, 3.0])
+    >>> print(caught[0].message)
+    GlobalMean: X has 1 duplicate (user, item) row(s); their ratings were averaged.
+    """
 
 
 class ColdStartWarning(UserWarning):
@@ -15,4 +27,17 @@ class ColdStartWarning(UserWarning):
     Their scores come from the estimator's documented fallback (the global
     mean and biases for rating models, popularity for rankings); the message
     gives how many rows or users were affected.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from sklearn_recs.baselines import Popularity
+    >>> from sklearn_recs.exceptions import ColdStartWarning
+    >>> model = Popularity().fit([["a", "x"], ["b", "x"], ["b", "y"]])
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always", ColdStartWarning)
+    ...     model.recommend(["new user"], n_items=1)
+    array([['x']], dtype=object)
+    >>> print(caught[0].message)
+    Popularity: 1 of 1 users were unseen at fit; they get the popularity ranking.
     """

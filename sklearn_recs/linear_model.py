@@ -20,6 +20,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import RecommenderMixin, _implicit_tags
+from .utils._docs import fill_doc
 from .utils._similarity import pairwise_similarity
 
 __all__ = ["EASE", "SparseEASE"]
@@ -549,4 +550,4 @@ class SparseEASE(_BaseItemRegression):
 
 
 for _model in (EASE, SparseEASE):
-    _model.__doc__ = _model.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)
+    fill_doc(_model, fitted_attributes=_FITTED_ATTRIBUTES)

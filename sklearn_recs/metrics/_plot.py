@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..utils._docs import fill_doc
 from ..utils.validation import check_k
 from ._scorer import _RANKING_METRICS, make_ranking_scorer
 
@@ -94,8 +95,7 @@ _PLOT_PARAMETERS = """ax : matplotlib Axes, default=None
 
 
 def _with_plot_parameters(method):
-    method.__doc__ = method.__doc__.replace("{plot_parameters}", _PLOT_PARAMETERS)
-    return method
+    return fill_doc(method, plot_parameters=_PLOT_PARAMETERS)
 
 
 class _Capture:

@@ -65,12 +65,13 @@ _CHECKPOINT_DIR_DOC = """checkpoint_dir : str or path-like, default=None
 
 def fill_doc(doc):
     """``doc`` with ``{checkpoint_dir}`` replaced by the parameter's shared text."""
-    return doc.replace("{checkpoint_dir}", _CHECKPOINT_DIR_DOC)
+    return None if doc is None else doc.replace("{checkpoint_dir}", _CHECKPOINT_DIR_DOC)
 
 
 def filled_doc(cls):
     """Class decorator: :func:`fill_doc` on the class docstring."""
-    cls.__doc__ = fill_doc(cls.__doc__)
+    if cls.__doc__:  # None under python -OO
+        cls.__doc__ = fill_doc(cls.__doc__)
     return cls
 
 
