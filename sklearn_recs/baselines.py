@@ -13,6 +13,7 @@ from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotE
 from sklearn.utils._param_validation import HasMethods, Interval
 
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
 from .utils._topk import block_size, topk
 from .utils.validation import get_column, get_times
@@ -20,6 +21,7 @@ from .utils.validation import get_column, get_times
 __all__ = ["BiasBaseline", "GlobalMean", "Popularity", "make_user_transformer"]
 
 
+@shared_doc
 class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
     """Predict every rating as the mean training rating.
 
@@ -31,14 +33,7 @@ class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
     ----------
     global_mean_ : float
         Mean training rating (duplicate rows averaged first).
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings, rows and columns in the order of ``users_`` and
         ``items_``.
@@ -97,6 +92,7 @@ class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
                                 fallback=(self.global_mean_, np.zeros(self.n_users_), zeros))
 
 
+@shared_doc
 class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     """Baseline predictor with regularised user and item biases.
 
@@ -128,14 +124,7 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         User biases, in the order of ``users_``.
     item_bias_ : ndarray of shape (n_items_,)
         Item biases, in the order of ``items_``.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings.
     n_features_in_ : int

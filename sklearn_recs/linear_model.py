@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import RecommenderMixin, _implicit_tags
-from .utils._docs import fill_doc
+from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc
 from .utils._similarity import pairwise_similarity
 
 __all__ = ["EASE", "SparseEASE"]
@@ -50,14 +50,7 @@ _BYTES_PER_PAIR_ENTRY = 24
 
 
 # The attributes every model of the module documents after coef_.
-_FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+_FITTED_ATTRIBUTES = VOCABULARY_ATTRIBUTES + """
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training weights (duplicates summed; 1 per row when ``y`` is
         None).

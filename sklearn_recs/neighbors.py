@@ -17,6 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .utils._docs import VOCABULARY_ATTRIBUTES
 from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
 
 __all__ = ["ItemKNN", "UserKNN"]
@@ -445,14 +446,7 @@ _ATTRIBUTES = """
         stored (negative correlations are dropped); the diagonal is empty.
     feedback_ : {{"explicit", "implicit"}}
         The kind of feedback learned from (see ``feedback``).
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings or weights.
     n_features_in_ : int
@@ -524,9 +518,9 @@ class UserKNN(_BaseKNN):
 
 _SUBSTITUTIONS = {
     ItemKNN: dict(entity="item", entities="items", Entities="Items", rater="user",
-                  raters="users"),
+                  raters="users", vocabulary_attributes=VOCABULARY_ATTRIBUTES),
     UserKNN: dict(entity="user", entities="users", Entities="Users", rater="item",
-                  raters="items"),
+                  raters="items", vocabulary_attributes=VOCABULARY_ATTRIBUTES),
 }
 
 ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.

@@ -46,6 +46,9 @@ def fill_text(text, **fragments):
     return text
 
 
-def doc_filler(**fragments):
-    """A decorator: :func:`fill_doc` with these fragments."""
-    return lambda obj: fill_doc(obj, **fragments)
+def shared_doc(obj):
+    """Decorator: :func:`fill_doc` with every shared fragment of this module.
+
+    ``{vocabulary_attributes}`` is :data:`VOCABULARY_ATTRIBUTES`.
+    """
+    return fill_doc(obj, vocabulary_attributes=VOCABULARY_ATTRIBUTES)
