@@ -3,23 +3,9 @@
 :class:`RecommenderMixin` learns the id vocabularies at ``fit``, keeps the
 training interactions as a CSR matrix, and implements ``predict``,
 ``recommend`` and ``similar_items`` once, batched and vectorised. A model
-implements only private hooks:
-
-- ``_predict_pairs(user_codes, item_codes) -> ndarray`` scores known pairs;
-- ``_score_users(user_codes, item_codes) -> ndarray (n_users, n_candidates)``
-  scores candidate items (``item_codes=None`` means the whole catalogue);
-- ``_similar_item_scores(item_codes) -> ndarray (n, n_items_)`` (optional)
-  makes ``similar_items`` available;
-- ``_score_factors(user_codes) -> (rows, matrix)`` (optional): sparse
-  matrices whose product is the users' full-catalogue scores (unstored
-  scores 0). ``recommend`` over the whole catalogue then ranks the stored
-  scores only (:func:`~sklearn_recs.utils._sparse_topk.topk_sparse_product`),
-  with the same result as ranking ``_score_users``.
-- ``_shared_item_scores() -> ndarray (n_items_,) or None`` (optional): when
-  every known user has the same scores (global popularity), ``recommend``
-  orders the catalogue once and walks it past each user's seen items
-  (:func:`~sklearn_recs.utils._topk.topk_shared`), with the same result as
-  ranking ``_score_users``.
+provides the hooks the mixin declares (see its Notes): one is required
+(``_score_users``), the others have defaults or make a feature available.
+The user guide's "Write your own recommender" page builds one.
 """
 
 from __future__ import annotations
@@ -109,7 +95,7 @@ def _implicit_tags(tags):
 
 
 def _has_item_similarity(estimator) -> bool:
-    return hasattr(estimator, "_similar_item_scores")
+    return estimator._provided("_similar_item_scores") is not None
 
 
 class RecommenderMixin:
@@ -134,7 +120,111 @@ class RecommenderMixin:
       the count.
     - ``recommend`` ranks items for an unknown user by popularity (number of
       training interactions), with a :class:`ColdStartWarning`.
+
+    Notes
+    -----
+    An estimator's ``fit`` calls ``self._fit_interactions(X, y,
+    implicit=...)``, which validates the data and sets the vocabularies and
+    ``interactions_``, then learns its model. Users and items are then
+    *codes*: positions in ``users_`` and ``items_``. The hooks, all private
+    and declared here with their default:
+
+    - ``_score_users(user_codes, item_codes)`` (required): an array of shape
+      ``(len(user_codes), n_candidates)`` of scores, higher is better;
+      ``item_codes=None`` means the whole catalogue. ``recommend`` ranks
+      these scores in blocks sized by scikit-learn's ``working_memory``.
+    - ``_predict_pairs(user_codes, item_codes)``: the scores of known
+      ``(user, item)`` pairs, for ``predict``. Default: read from
+      ``_score_users``, a block of users at a time; a model that scores a
+      pair more cheaply overrides it.
+    - ``_predict_cold(user_codes, item_codes)``: the score of pairs with an
+      unknown user or item (code -1). Default: the fallback baseline above.
+    - ``_similar_item_scores(item_codes)`` (optional, default None): an array
+      of shape ``(len(item_codes), n_items_)`` of item-item similarities;
+      providing it makes ``similar_items`` available.
+    - ``_score_factors(user_codes)`` (optional, default None): two sparse
+      matrices whose product is the users' full-catalogue scores (unstored
+      scores 0). ``recommend`` over the whole catalogue then ranks the
+      stored scores only
+      (:func:`~sklearn_recs.utils._sparse_topk.topk_sparse_product`), with
+      the same result as ranking ``_score_users``.
+    - ``_shared_item_scores()``: an array of shape ``(n_items_,)`` when every
+      known user has the same scores (global popularity), else None (the
+      default). ``recommend`` then orders the catalogue once and walks it
+      past each user's seen items, with the same result as ranking
+      ``_score_users``.
+    - ``_serving_arrays()`` (optional, default None): ``(kind, arrays)``,
+      the model's scores as one of the formulas of
+      :mod:`sklearn_recs.serving`, for :func:`~sklearn_recs.serving.save_npz`.
+
+    An optional hook may also be made conditional with
+    :func:`sklearn.utils.metaestimators.available_if`; :meth:`_provided`
+    reads it either way.
+
+    Examples
+    --------
+    A complete recommender: items ranked by how many users interacted with
+    them.
+
+    >>> import numpy as np
+    >>> from sklearn.base import BaseEstimator
+    >>> from sklearn_recs.base import RecommenderMixin
+    >>> class MostInteracted(RecommenderMixin, BaseEstimator):
+    ...     def fit(self, X, y=None):
+    ...         self._fit_interactions(X, y, implicit=True)
+    ...         self.counts_ = np.asarray((self.interactions_ > 0).sum(axis=0)).ravel()
+    ...         return self
+    ...
+    ...     def _score_users(self, user_codes, item_codes):
+    ...         counts = self.counts_ if item_codes is None else self.counts_[item_codes]
+    ...         return np.tile(counts.astype(float), (len(user_codes), 1))
+    >>> model = MostInteracted().fit([["a", "x"], ["b", "x"], ["b", "y"]])
+    >>> model.recommend(["a", "b"], n_items=1, exclude_seen=False)
+    array([['x'],
+           ['x']], dtype=object)
+    >>> model.predict([["a", "y"]])
+    array([1.])
     """
+
+    # -- hooks (see the class docstring) ------------------------------------
+    _similar_item_scores = None
+    _score_factors = None
+    _serving_arrays = None
+
+    def _score_users(self, user_codes, item_codes):
+        """Scores of ``item_codes`` (None: every item) for each user code; required."""
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement _score_users(user_codes, "
+            "item_codes), the one hook every recommender provides: see "
+            "sklearn_recs.base.RecommenderMixin."
+        )
+
+    def _predict_pairs(self, user_codes, item_codes):
+        """Scores of known pairs, read from ``_score_users`` a block of users at a time."""
+        scores = np.empty(len(user_codes), dtype=np.float64)
+        users, inverse = np.unique(user_codes, return_inverse=True)
+        step = block_size(self.n_items_)
+        for start in range(0, len(users), step):
+            rows = np.flatnonzero((inverse >= start) & (inverse < start + step))
+            block = np.asarray(self._score_users(users[start:start + step], None))
+            scores[rows] = block[inverse[rows] - start, item_codes[rows]]
+        return scores
+
+    def _shared_item_scores(self):
+        """The scores every known user shares, or None (the default: scores differ)."""
+        return None
+
+    def _provided(self, hook):
+        """The optional hook named ``hook``, or None where this estimator lacks it.
+
+        None where the hook keeps its declared default, or where
+        :func:`~sklearn.utils.metaestimators.available_if` makes it
+        unavailable for this estimator.
+        """
+        try:
+            return getattr(self, hook)
+        except AttributeError:
+            return None
 
     # -- fitting ---------------------------------------------------------
     def _fit_interactions(self, X, y, *, implicit, extra_users=None, extra_items=None):
@@ -327,7 +417,7 @@ class RecommenderMixin:
         seen = self.interactions_ if _check_bool(exclude_seen, "exclude_seen", self) else None
         return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items, items,
                                      return_scores, self._score_users, seen,
-                                     factor_fn=getattr(self, "_score_factors", None))
+                                     factor_fn=self._provided("_score_factors"))
 
     def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen,
                          factor_fn=None):
@@ -350,7 +440,7 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
-        shared = getattr(self, "_shared_item_scores", lambda: None)()
+        shared = self._shared_item_scores()
         if shared is not None and candidates is None and known.size:
             codes = user_codes[known]
             exclude = None if seen is None else seen[codes]
