@@ -186,15 +186,17 @@ class FormulaScoring:
     """``_predict_pairs``, ``_predict_cold`` and ``_score_users`` by the model's formula.
 
     For a :class:`~sklearn_recs.base.RecommenderMixin` subclass whose
-    ``_serving_arrays()`` names its formula: the formula is built from those
-    arrays on first use after each fit, and kept out of pickles (it is
-    rebuilt from the fitted attributes). A subclass with an item similarity
-    or a sparse factor path defines ``_similar_item_scores`` or
-    ``_score_factors`` by :meth:`_formula` too.
+    ``_serving_arrays()`` names its formula. ``fit`` ends with
+    ``self._formula()``, which builds the formula from those arrays; it is
+    kept out of pickles and rebuilt on loading, so that serving never writes
+    to the estimator. A new ``interactions_`` (a new fit, items added)
+    makes it build again. A subclass with an item similarity or a sparse
+    factor path defines ``_similar_item_scores`` or ``_score_factors`` by
+    :meth:`_formula` too.
     """
 
     def _formula(self):
-        """The formula of the fitted model (rebuilt when ``interactions_`` is replaced)."""
+        """The formula of the fitted model, built again when ``interactions_`` is replaced."""
         cached = self.__dict__.get("_formula_cache")
         if cached is None or cached[0] is not self.interactions_:
             kind, arrays = self._serving_arrays()
@@ -207,6 +209,11 @@ class FormulaScoring:
         if "_formula_cache" in state:
             state = {k: v for k, v in state.items() if k != "_formula_cache"}
         return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "interactions_" in state:
+            self._formula()
 
     def _predict_pairs(self, user_codes, item_codes):
         return self._formula().predict_pairs(user_codes, item_codes)

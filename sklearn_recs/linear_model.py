@@ -19,6 +19,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc
 from .utils._similarity import pairwise_similarity
@@ -44,9 +45,6 @@ _N_BLOCKS = 32
 # EASE: bytes per entry of a block's temporaries (a float64 dense block and
 # a sparse product with float64 values and int32 indices).
 _BLOCK_BYTES_PER_ENTRY = 20
-# Bytes of one dense score or coefficient entry gathered at once when
-# predicting pairs (the coefficients, the product, the sum).
-_BYTES_PER_PAIR_ENTRY = 24
 
 
 # The attributes every model of the module documents after coef_.
@@ -58,7 +56,7 @@ _FITTED_ATTRIBUTES = VOCABULARY_ATTRIBUTES + """
         Number of columns of ``X`` at fit."""
 
 
-class _BaseItemRegression(RecommenderMixin, BaseEstimator):
+class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
     """Scoring shared by the item-item regressions: ``score(u, j) = x_u @ coef_[:, j]``."""
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -91,35 +89,20 @@ class _BaseItemRegression(RecommenderMixin, BaseEstimator):
                 f"the weights in y reach {self.interactions_.data.max():g}. Rescale "
                 "y (e.g. np.log1p(y)) or pass dtype='float64'."
             )
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
-    # -- scoring -----------------------------------------------------------
-    def _score_users(self, user_codes, item_codes):
-        coef = self.coef_ if item_codes is None else self.coef_[:, item_codes]
-        scores = self._weights[user_codes] @ coef
-        return scores.toarray() if sp.issparse(scores) else scores
-
-    def _predict_pairs(self, user_codes, item_codes):
-        coef_t = self.coef_.T
-        if sp.issparse(coef_t):
-            coef_t = coef_t.tocsr()
-        budget = get_config()["working_memory"] * 2**20
-        step = max(1, int(budget // (max(self.n_items_, 1) * _BYTES_PER_PAIR_ENTRY)))
-        y_pred = np.empty(len(user_codes), dtype=np.float64)
-        for start in range(0, len(user_codes), step):
-            chunk = slice(start, start + step)
-            product = self._weights[user_codes[chunk]].multiply(coef_t[item_codes[chunk]])
-            y_pred[chunk] = np.asarray(product.sum(axis=1), dtype=np.float64).ravel()
-        return y_pred
+    # -- scoring (the "product" formula of sklearn_recs._scoring) -------------
+    _factor_path = False  # whether the full-catalogue ranking is a sparse top-k
 
     def _similar_item_scores(self, item_codes):
-        rows = self.coef_[item_codes]
-        return rows.toarray() if sp.issparse(rows) else rows
+        return self._formula().similar_item_scores(item_codes)
 
     def _serving_arrays(self):
-        """``weights @ coef_``, for :func:`sklearn_recs.serving.save_npz`."""
-        coef_t = self.coef_.T.tocsr() if sp.issparse(self.coef_) else self.coef_.T
-        return "product", dict(left=self._weights, right=coef_t, similar="right_columns")
+        """``weights @ coef_``: the formula's operands, for scoring and ``save_npz``."""
+        # coef_.T is a view (dense) or a CSC matrix sharing coef_'s arrays
+        return "product", dict(left=self._weights, right=self.coef_.T,
+                               similar="right_columns", factor_path=self._factor_path)
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())
@@ -537,9 +520,11 @@ class SparseEASE(_BaseItemRegression):
         return sp.csr_matrix((coef.ravel(), (neighbours.ravel(), columns)),
                              shape=(n_items, n_items), dtype=dtype)
 
+    _factor_path = True
+
     def _score_factors(self, user_codes):
         """Scores as the sparse product ``x_u @ coef_`` (see ``RecommenderMixin``)."""
-        return self._weights[user_codes], self.coef_
+        return self._formula().score_factors(user_codes)
 
 
 for _model in (EASE, SparseEASE):

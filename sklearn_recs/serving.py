@@ -9,9 +9,12 @@ which serves ``recommend``, ``predict`` and ``similar_items`` with exactly
 the output of the original estimator, without the estimator's class,
 PyTorch, or the training data beyond the seen items.
 
-The export is a protocol: an estimator opts in with one private hook,
-``_serving_arrays() -> (kind, arrays)``, where ``kind`` names one of the
-scoring formulas below and ``arrays`` holds its operands.
+The export is a protocol: an estimator opts in with one hook,
+``_serving_arrays() -> (kind, arrays)`` (declared by
+:class:`~sklearn_recs.base.RecommenderMixin`), where ``kind`` names one of
+the scoring formulas of :mod:`sklearn_recs._scoring` and ``arrays`` holds
+its operands. The estimator scores with the same formula object, so the
+served model cannot drift from the live one.
 
 - ``"factors"``: ``score(u, i) = user_factors[u] @ item_factors[i] +
   item_bias[i] + user_offset[u]`` (:class:`~sklearn_recs.neural.MatrixFactorization`,
@@ -41,11 +44,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator
-from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._scoring import FORMULAS as _KINDS
+from ._scoring import FormulaScoring
 from .base import RecommenderMixin
 
 __all__ = ["ExportedRecommender", "load_npz", "save_npz"]
@@ -56,8 +59,6 @@ _FORMAT = "sklearn_recs.serving"
 # Separates a sparse matrix's name from its parts in the file (``left__data``).
 _SEP = "__"
 _CSR_PARTS = ("data", "indices", "indptr", "shape")
-# Bytes of one gathered entry when predicting pairs by the "product" formula.
-_BYTES_PER_PAIR_ENTRY = 24
 
 
 # -- writing ---------------------------------------------------------------------
@@ -140,7 +141,7 @@ def save_npz(estimator, file, *, compressed=True):
     """
     name = type(estimator).__name__
     check_is_fitted(estimator)
-    hook = getattr(estimator, "_serving_arrays", None)
+    hook = estimator._provided("_serving_arrays")
     if hook is None:
         raise TypeError(
             f"save_npz: {name} does not support the .npz export: its scores are not a "
@@ -247,7 +248,7 @@ def load_npz(file):
 
 
 # -- the served models -----------------------------------------------------------
-class ExportedRecommender(RecommenderMixin, BaseEstimator):
+class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
     """A fitted recommender loaded by :func:`load_npz`: serving only.
 
     It answers ``recommend``, ``predict`` and (where the original estimator
@@ -305,7 +306,7 @@ class ExportedRecommender(RecommenderMixin, BaseEstimator):
         self._popularity = arrays["popularity"]
         self._fallback = (float(arrays["fallback_mean"]), arrays["fallback_user"],
                           arrays["fallback_item"])
-        self._formula = formula
+        self._loaded_formula = formula
 
     def __repr__(self, N_CHAR_MAX=700):
         name = getattr(self, "estimator_name_", None)
@@ -331,151 +332,16 @@ class ExportedRecommender(RecommenderMixin, BaseEstimator):
             "refitted; fit the original estimator and export it again."
         )
 
-    # -- hooks of RecommenderMixin, answered by the formula -------------------
-    def _predict_pairs(self, user_codes, item_codes):
-        return self._formula.predict_pairs(user_codes, item_codes)
+    # -- hooks of RecommenderMixin, answered by the loaded formula -------------
+    def _formula(self):
+        return self._loaded_formula
 
-    def _predict_cold(self, user_codes, item_codes):
-        return self._formula.clip(super()._predict_cold(user_codes, item_codes))
+    @property
+    def _score_factors(self):
+        formula = self._loaded_formula
+        return formula.score_factors if formula.factor_path else None
 
-    def _score_users(self, user_codes, item_codes):
-        return self._formula.score_users(user_codes, item_codes)
-
-    @available_if(lambda self: self._formula.factor_path)
-    def _score_factors(self, user_codes):
-        return self._formula.score_factors(user_codes)
-
-    @available_if(lambda self: self._formula.has_similarity)
-    def _similar_item_scores(self, item_codes):
-        return self._formula.similar_item_scores(item_codes)
-
-
-class _Formula:
-    """The scoring formula of an export: what ``ExportedRecommender`` delegates to.
-
-    Everything is built when the file is loaded, nothing lazily while
-    serving, so that concurrent calls share only read-only arrays.
-    """
-
-    factor_path = False
-
-    def __init__(self, arrays):
-        self.similarity_vectors = arrays.get("similarity_vectors")
-        self.has_similarity = self.similarity_vectors is not None
-
-    def clip(self, scores):
-        return scores
-
-    def similar_item_scores(self, item_codes):
-        vectors = self.similarity_vectors
-        scores = vectors[item_codes] @ vectors.T
-        return scores.toarray() if sp.issparse(scores) else scores
-
-
-class _Factors(_Formula):
-    """``user_factors[u] @ item_factors[i] + item_bias[i] + user_offset[u]``."""
-
-    def __init__(self, arrays):
-        super().__init__(arrays)
-        self.user_factors = arrays["user_factors"]
-        self.item_factors = arrays["item_factors"]
-        self.item_bias = arrays["item_bias"]
-        self.user_offset = arrays["user_offset"]
-        self.rating_range = arrays.get("rating_range")
-
-    def clip(self, scores):
-        return scores if self.rating_range is None else np.clip(scores, *self.rating_range)
-
-    def predict_pairs(self, user_codes, item_codes):
-        p = self.user_factors[user_codes].astype(np.float64)
-        q = self.item_factors[item_codes].astype(np.float64)
-        return self.clip(self.user_offset[user_codes] + self.item_bias[item_codes]
-                         + (p * q).sum(1))
-
-    def score_users(self, user_codes, item_codes):
-        q = self.item_factors if item_codes is None else self.item_factors[item_codes]
-        bias = self.item_bias if item_codes is None else self.item_bias[item_codes]
-        scores = self.user_factors[user_codes] @ q.T
-        scores += bias[None, :]
-        scores += self.user_offset[user_codes][:, None]
-        return scores
-
-
-class _TwoTower(_Formula):
-    """``user_vectors[u] @ item_vectors[i] / temperature``."""
-
-    def __init__(self, arrays):
-        super().__init__(arrays)
-        self.user_vectors = arrays["user_vectors"]
-        self.item_vectors = arrays["item_vectors"]
-        self.temperature = float(arrays["temperature"])
-        # The candidates as TwoTower's index holds them.
-        self.scaled_items = self.item_vectors / self.temperature
-
-    def predict_pairs(self, user_codes, item_codes):
-        dots = (self.user_vectors[user_codes] * self.item_vectors[item_codes]).sum(1)
-        return dots.astype(np.float64) / self.temperature
-
-    def score_users(self, user_codes, item_codes):
-        items = self.scaled_items if item_codes is None else self.scaled_items[item_codes]
-        return self.user_vectors[user_codes] @ items.T
-
-
-class _Product(_Formula):
-    """``left[u] @ right[i]`` (dense or sparse), with optional offsets and scale.
-
-    ``predict`` gives ``user_offset[u] + scale * left[u] @ right[i] +
-    item_offset[i]`` (the terms present); ``recommend`` ranks
-    ``left[u] @ right[i] + item_offset[i]``. With ``factor_path``, full
-    catalogue rankings go through the sparse top-k of the product, as the
-    estimator's do. ``similar="right_rows"`` or ``"right_columns"`` makes the
-    rows or the columns of ``right`` the item similarities.
-    """
-
-    def __init__(self, arrays):
-        super().__init__(arrays)
-        self.left, self.right = arrays["left"], arrays["right"]
-        self.user_offset = arrays.get("user_offset")
-        self.item_offset = arrays.get("item_offset")
-        self.scale = arrays.get("scale")
-        self.factor_path = bool(arrays.get("factor_path", False))
-        self.similar = str(arrays["similar"]) if "similar" in arrays else None
-        self.has_similarity = self.has_similarity or self.similar is not None
-        self.right_t = self.right.T.tocsr() if sp.issparse(self.right) else self.right.T
-
-    def predict_pairs(self, user_codes, item_codes):
-        budget = get_config()["working_memory"] * 2**20
-        step = max(1, int(budget // (max(self.right.shape[1], 1) * _BYTES_PER_PAIR_ENTRY)))
-        dots = np.empty(len(user_codes), dtype=np.float64)
-        for start in range(0, len(user_codes), step):
-            chunk = slice(start, start + step)
-            product = self.left[user_codes[chunk]].multiply(self.right[item_codes[chunk]])
-            dots[chunk] = np.asarray(product.sum(axis=1), dtype=np.float64).ravel()
-        if self.scale is not None:
-            dots = float(self.scale) * dots
-        if self.user_offset is not None:
-            dots = self.user_offset[user_codes] + dots
-        if self.item_offset is not None:
-            dots = dots + self.item_offset[item_codes]
-        return dots
-
-    def score_users(self, user_codes, item_codes):
-        right = self.right if item_codes is None else self.right[item_codes]
-        scores = self.left[user_codes] @ right.T
-        scores = scores.toarray() if sp.issparse(scores) else np.asarray(scores)
-        if self.item_offset is not None:
-            scores += (self.item_offset if item_codes is None
-                       else self.item_offset[item_codes])
-        return scores
-
-    def score_factors(self, user_codes):
-        return self.left[user_codes], self.right_t
-
-    def similar_item_scores(self, item_codes):
-        if self.similar is None:
-            return super().similar_item_scores(item_codes)
-        rows = (self.right if self.similar == "right_rows" else self.right_t)[item_codes]
-        return rows.toarray() if sp.issparse(rows) else rows
-
-
-_KINDS = {"factors": _Factors, "two_tower": _TwoTower, "product": _Product}
+    @property
+    def _similar_item_scores(self):
+        formula = self._loaded_formula
+        return formula.similar_item_scores if formula.has_similarity else None

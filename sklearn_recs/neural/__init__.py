@@ -1,5 +1,12 @@
 """Neural recommenders in PyTorch, trained with skorch.
 
+One module per family, over a floor of shared parts: ``_mf`` (matrix
+factorisation), ``_ncf`` (neural collaborative filtering) and
+``_two_tower`` (two-tower retrieval) each import only the floor: the
+estimator base ``_base``, fold-in ``_fold_in``, the skorch net ``_net``,
+data loading ``_data``, checkpoints ``_checkpoint`` and the torch modules
+(``_modules``, ``_ncf_modules``, ``_two_tower_modules``).
+
 Importing :mod:`sklearn_recs` does not import torch; importing an estimator
 from this sub-package does (the classes load on first access).
 
@@ -26,8 +33,8 @@ __all__ = [
 ]
 
 _LAZY = {
-    "MatrixFactorization": "._estimators",
-    "ImplicitMatrixFactorization": "._estimators",
+    "MatrixFactorization": "._mf",
+    "ImplicitMatrixFactorization": "._mf",
     "GMF": "._ncf",
     "MLP": "._ncf",
     "NeuMF": "._ncf",

@@ -7,10 +7,14 @@ skorch's prefixed parameters (``module__*``, ``optimizer__*``,
 ``set_params`` / ``clone``, and a fit that validates, encodes ids, splits a
 per-user validation set, builds a :class:`~._net.RecommenderNet` (kept as
 ``net_``) and trains it with index batches, resumably with
-``checkpoint_dir`` (:mod:`._checkpoint`). Subclasses give the module's
-arguments (``_module_kwargs``) and export what they learnt
-(``_export``). A fit that fails (NaN loss, interruption) leaves the
-estimator unfitted.
+``checkpoint_dir`` (:mod:`._checkpoint`). A fit that fails (NaN loss,
+interruption) leaves the estimator unfitted.
+
+It is the floor every family module (``_mf``, ``_ncf``, ``_two_tower``)
+builds on, with the helpers they share: the parameter constraints
+(:data:`COMMON_CONSTRAINTS`), the random streams (:func:`random_streams`),
+the validation split (:func:`split_validation`), ``__init__`` storage
+(:func:`store_params`) and layer-size checks (:func:`check_layer_sizes`).
 """
 
 from __future__ import annotations
@@ -18,27 +22,24 @@ from __future__ import annotations
 import difflib
 import os
 import warnings
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
 from ..base import RecommenderMixin
-from ..exceptions import ColdStartWarning
-from ..utils.validation import _check_bool, check_ids, check_interactions
 from ._checkpoint import EpochCheckpoint, fingerprint
-from ._data import IndexBatchIterator, InteractionData
-from ._net import RecommenderNet, StopOnNonFiniteLoss, TrainingInterrupted
+from ._data import IndexBatchIterator, InteractionData, per_user_split
+from ._net import RecommenderNet, StopOnNonFiniteLoss, TrainingInterrupted, ValidationNDCG
 
-__all__ = ["TorchRecommender", "fill_doc", "filled_doc"]
+__all__ = ["COMMON_CONSTRAINTS", "TorchRecommender", "check_layer_sizes", "fill_doc",
+           "filled_doc", "random_streams", "split_validation", "store_params"]
 
 _PREFIXES = ("module", "optimizer", "callbacks", "iterator_train", "iterator_valid")
 
@@ -50,6 +51,30 @@ _OPTIMIZERS = {
     "adagrad": (torch.optim.Adagrad, True),
 }
 _SPARSE_CAPABLE = (torch.optim.SparseAdam, torch.optim.SGD, torch.optim.Adagrad)
+
+# The constraints of the parameters every neural estimator has; a family
+# leaves out those it lacks and adds its own.
+COMMON_CONSTRAINTS: dict = {
+    "n_factors": [Interval(Integral, 1, None, closed="left")],
+    "reg": [Interval(Real, 0, None, closed="left")],
+    "reg_bias": [Interval(Real, 0, None, closed="left"), None],
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "init_std": [Interval(Real, 0, None, closed="left")],
+    "device": [str, torch.device],
+    "n_jobs": [Integral, None],
+    "callbacks": [list, None],
+    "checkpoint_dir": [str, os.PathLike, None],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+
+# The uses of randomness in a fit, each with its own stream (random_streams).
+_STREAMS = ("validation", "init", "sampling", "valid_sampling", "dropout", "fold_in")
 
 # parameters that do not change what training computes: a checkpoint
 # written under other values of these is resumed
@@ -108,26 +133,97 @@ def resolve_device(device, owner):
     return dev
 
 
-class _StackedRows:
-    """Row access to ``vstack([top, bottom])`` without copying ``top``."""
+def random_streams(random_state):
+    """One independent seed per use of randomness in a fit, from ``random_state``.
 
-    def __init__(self, top, bottom):
-        self.top, self.bottom = top, bottom
-        self.shape = (top.shape[0] + bottom.shape[0], top.shape[1])
+    ``random_state`` is expanded with :meth:`numpy.random.SeedSequence.spawn`
+    into the streams of the validation split, the initial weights, the
+    training batches and their sampled negatives, the validation negatives,
+    dropout and fold-in: the same ``random_state`` gives the same seeds, and
+    the seeds are unrelated to each other, so that using one stream
+    differently leaves the others' draws unchanged.
 
-    def __getitem__(self, rows):
-        rows = np.asarray(rows)
-        upper = rows < self.top.shape[0]
-        parts = sp.vstack([self.top[rows[upper]],
-                           self.bottom[rows[~upper] - self.top.shape[0]]], format="csr")
-        order = np.r_[np.flatnonzero(upper), np.flatnonzero(~upper)]
-        return parts[np.argsort(order, kind="stable")]
+    Parameters
+    ----------
+    random_state : int, RandomState instance or None
+        An int seeds the expansion; a ``RandomState`` is drawn from once
+        (as scikit-learn estimators do); None uses fresh OS entropy.
+
+    Returns
+    -------
+    seeds : dict of str to int
+        A 32-bit seed per stream name.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neural._base import random_streams
+    >>> seeds = random_streams(0)
+    >>> seeds == random_streams(0), seeds["init"] == seeds["dropout"]
+    (True, False)
+    """
+    if random_state is None or isinstance(random_state, Integral):
+        entropy = random_state
+    else:
+        entropy = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
+    children = np.random.SeedSequence(entropy).spawn(len(_STREAMS))
+    return {name: int(child.generate_state(1)[0]) for name, child in zip(_STREAMS, children)}
+
+
+def check_layer_sizes(hidden_layers, owner):
+    """Return ``hidden_layers`` as a tuple of ints, or raise naming the bad value."""
+    sizes = tuple(hidden_layers)
+    if not sizes or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0
+                            for s in sizes):
+        raise ValueError(
+            f"{owner}: hidden_layers={hidden_layers!r} is invalid; pass a non-empty "
+            "sequence of positive ints, the width of each dense layer, e.g. (64, 32, 16)."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+def split_validation(estimator, users, items, implicit, *, callback=ValidationNDCG,
+                     name="valid_ndcg"):
+    """Per-user validation rows for early stopping, and the callbacks that score them.
+
+    The rows are drawn from the estimator's ``"validation"`` stream. Returns
+    ``(valid, callbacks)``: ``valid`` a boolean mask (None when no row could
+    be held out); for implicit feedback the callbacks hold
+    ``(name, callback(train, valid, k=validation_k))``, a full-catalogue
+    metric such as :class:`~._net.ValidationNDCG`.
+    """
+    valid = per_user_split(users, estimator.validation_fraction,
+                           np.random.RandomState(estimator._seeds["validation"]))
+    if not valid.any():
+        return None, []
+    if not implicit:
+        return valid, []
+    shape = (estimator.n_users_, estimator.n_items_)
+
+    def matrix(mask):
+        return sp.csr_matrix((np.ones(mask.sum()), (users[mask], items[mask])), shape=shape)
+
+    return valid, [(name, callback(matrix(~valid), matrix(valid), k=estimator.validation_k))]
+
+
+def store_params(estimator, params):
+    """``__init__`` body: store ``locals()`` verbatim, skorch's prefixed ``kwargs`` too."""
+    params = dict(params)
+    kwargs = params.pop("kwargs")
+    for name, value in params.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
+    estimator._set_prefixed(kwargs)
 
 
 class TorchRecommender(RecommenderMixin, BaseEstimator):
     """Base of the neural recommenders (not public: use its subclasses)."""
 
     _implicit = False
+
+    def _fit_interactions(self, X, y, **kwargs):
+        """The mixin's validation and encoding, and this fit's random streams."""
+        self._seeds = random_streams(self.random_state)
+        return super()._fit_interactions(X, y, **kwargs)
 
     # -- parameters --------------------------------------------------------
     def _set_prefixed(self, kwargs):
@@ -208,9 +304,7 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
         name = type(self).__name__
         self._check_kwargs()
         device = resolve_device(self.device, name)
-        rng = check_random_state(self.random_state)
-        seed_init, seed_train, seed_valid = (int(s) for s in rng.randint(0, 2**31 - 1, size=3))
-        self._seed = seed_valid
+        seeds = self._seeds
         data_kw = dict(n_items=self.n_items_, positives=positives,
                        item_weights=item_weights, device=device)
         cols = (users, items, target)
@@ -241,11 +335,11 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
             module=module, criterion=criterion, optimizer=optimizer, lr=self.lr,
             max_epochs=self.max_epochs, batch_size=self.batch_size,
             iterator_train=IndexBatchIterator, iterator_train__shuffle=True,
-            iterator_train__n_negatives=n_negatives, iterator_train__seed=seed_train,
+            iterator_train__n_negatives=n_negatives, iterator_train__seed=seeds["sampling"],
             iterator_valid=IndexBatchIterator, iterator_valid__n_negatives=n_negatives,
-            iterator_valid__seed=seed_valid,
+            iterator_valid__seed=seeds["valid_sampling"],
             train_split=None if valid_ds is None else predefined_split(valid_ds),
-            callbacks=callbacks, device=device, verbose=int(self.verbose), seed=seed_init,
+            callbacks=callbacks, device=device, verbose=int(self.verbose), seed=seeds["init"],
             module__sparse=sparse,
         )
         kwargs.update({f"module__{k}": v for k, v in module_kwargs.items()})
@@ -261,6 +355,7 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
                     devices=[device] if device.type == "cuda" else []):
                 # torch's note on sparse tensor invariant checks is not for users
                 warnings.filterwarnings("ignore", message="Sparse invariant checks")
+                torch.manual_seed(seeds["dropout"])  # torch's global RNG: dropout
                 net.fit(train_ds, None)
         except TrainingInterrupted as exc:
             self._discard_fit()
@@ -315,143 +410,3 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
                 f"{type(self).__name__}: training produced NaN or infinite "
                 f"factors (lr={self.lr}). Use a smaller lr or more regularisation."
             )
-
-    # -- serving -----------------------------------------------------------
-    def _user_vectors(self, codes, extra):
-        """Rows of ``user_factors_`` (codes < n_users_) or of fold-in ``extra``."""
-        if extra is None:
-            return self.user_factors_[codes]
-        factors, _ = extra
-        new = codes >= self.n_users_
-        out = np.empty((len(codes), self.user_factors_.shape[1]), dtype=self.user_factors_.dtype)
-        out[~new] = self.user_factors_[codes[~new]]
-        out[new] = factors[codes[new] - self.n_users_]
-        return out
-
-    def _user_offsets(self, codes, extra):
-        raise NotImplementedError
-
-    def _score_users(self, user_codes, item_codes, extra=None):
-        user_codes = np.asarray(user_codes)
-        q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
-        bi = self.item_bias_ if item_codes is None else self.item_bias_[item_codes]
-        scores = self._user_vectors(user_codes, extra) @ q.T
-        scores += bi[None, :]
-        scores += self._user_offsets(user_codes, extra)[:, None]
-        return scores
-
-    def _unit_item_factors(self):
-        norms = np.linalg.norm(self.item_factors_, axis=1)
-        return self.item_factors_ / np.maximum(norms, 1e-12)[:, None]
-
-    def _similar_item_scores(self, item_codes):
-        unit = self._unit_item_factors()
-        return unit[item_codes] @ unit.T
-
-    @available_if(lambda self: hasattr(self, "user_factors_"))
-    def _serving_arrays(self):
-        """The factor model's arrays, for :func:`sklearn_recs.serving.save_npz`."""
-        clip = getattr(self, "clip", False)
-        return "factors", dict(
-            user_factors=self.user_factors_, item_factors=self.item_factors_,
-            item_bias=self.item_bias_,
-            user_offset=self._user_offsets(np.arange(self.n_users_), None),
-            rating_range=self.rating_range_ if clip else None,
-            similarity_vectors=self._unit_item_factors())
-
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
-                  return_scores=False, interactions=None, interactions_y=None):
-        """Recommend the top ``n_items`` items for each user, best first.
-
-        Parameters
-        ----------
-        users : array-like of shape (n_users,)
-            User ids. Users unseen at fit and absent from ``interactions``
-            get the popularity ranking and a :class:`ColdStartWarning`.
-        n_items : int, default=10
-            Length of each list, capped at the number of candidates.
-        exclude_seen : bool, default=True
-            Whether to leave out the items each user interacted with (at fit,
-            and in ``interactions``).
-        items : array-like of shape (n_candidates,), default=None
-            Restrict the candidates to these item ids (all known at fit).
-        return_scores : bool, default=False
-            Whether to also return the scores.
-        interactions : array-like of shape (n_rows, >= 2), default=None
-            Fold-in: (user id, item id) rows for some of ``users`` (typically
-            users unseen at fit). Each such user's vector is solved from
-            these rows alone with the item factors fixed, without refitting
-            (for a known user it replaces the learned vector). Items unseen
-            at fit are ignored, with a :class:`ColdStartWarning`.
-        interactions_y : array-like of shape (n_rows,), default=None
-            The ratings of ``interactions`` (required by rating models) or
-            their confidence weights (implicit models).
-
-        Returns
-        -------
-        recommended : ndarray of shape (n_users, min(n_items, n_candidates))
-            Item ids, best first.
-        scores : ndarray of shape (n_users, min(n_items, n_candidates))
-            Only with ``return_scores=True``; ``-inf`` marks slots beyond the
-            user's unseen candidates.
-        """
-        if interactions is None:
-            if interactions_y is not None:
-                raise ValueError(
-                    f"{type(self).__name__}: interactions_y was given without "
-                    "interactions; pass the (user id, item id) rows as interactions."
-                )
-            return super().recommend(users, n_items, exclude_seen=exclude_seen,
-                                     items=items, return_scores=return_scores)
-        check_is_fitted(self)
-        user_ids = check_ids(users, what="user ids", estimator=self)
-        fold_index, fold_matrix = self._fold_in_matrix(interactions, interactions_y)
-        extra = self._fold_in(fold_matrix)
-        codes = self._user_index.get_indexer(user_ids)
-        position = fold_index.get_indexer(user_ids)
-        codes = np.where(position >= 0, self.n_users_ + position, codes)
-        seen = None
-        if _check_bool(exclude_seen, "exclude_seen", self):
-            pattern = fold_matrix.copy()
-            pattern.data[:] = 1.0
-            known = self._user_index.get_indexer(fold_index)
-            pick = sp.csr_matrix((np.ones((known >= 0).sum()),
-                                  (np.flatnonzero(known >= 0), known[known >= 0])),
-                                 shape=(len(fold_index), self.n_users_))
-            fit_rows = pick @ self.interactions_
-            fit_rows.data[:] = 1.0
-            seen = _StackedRows(self.interactions_, (pattern + fit_rows).tocsr())
-        return self._recommend_codes(
-            codes, n_items, items, return_scores,
-            lambda block, cand: self._score_users(block, cand, extra), seen)
-
-    def _fold_in_matrix(self, interactions, interactions_y):
-        """Encode fold-in rows: (index of their user ids, CSR of their items)."""
-        try:
-            users, items, values = check_interactions(
-                interactions, interactions_y, implicit=self._implicit,
-                y_required=not self._implicit)
-        except (TypeError, ValueError) as exc:
-            # check_interactions names its arguments X and y
-            raise type(exc)(
-                f"{type(self).__name__}: the fold-in rows are invalid (X below "
-                f"means interactions, y means interactions_y): {exc}") from exc
-        item_codes = self._item_index.get_indexer(items)
-        unknown = item_codes < 0
-        if unknown.any():
-            warnings.warn(
-                f"{type(self).__name__}: {int(unknown.sum())} of {len(items)} "
-                "interactions have an item unseen at fit; they were ignored "
-                "for fold-in.", ColdStartWarning, stacklevel=3)
-        row_codes, fold_users = pd.factorize(users[~unknown], sort=True)
-        fold_index = pd.Index(np.asarray(fold_users))
-        data = np.ones(len(row_codes)) if values is None else values[~unknown]
-        shape = (len(fold_index), self.n_items_)
-        matrix = sp.csr_matrix((data, (row_codes, item_codes[~unknown])), shape=shape)
-        matrix.sum_duplicates()
-        if not self._implicit:
-            counts = sp.csr_matrix((np.ones(len(row_codes)), (row_codes, item_codes[~unknown])),
-                                   shape=shape)
-            counts.sum_duplicates()
-            matrix.data /= counts.data
-        return fold_index, matrix

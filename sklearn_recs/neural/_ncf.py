@@ -5,24 +5,26 @@ from __future__ import annotations
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_random_state
 
-from ..base import RecommenderMixin, _implicit_tags
-from ._base import TorchRecommender, fill_doc
-from ._data import per_user_split
-from ._estimators import _COMMON_CONSTRAINTS
+from ..base import _implicit_tags
+from ._base import (
+    COMMON_CONSTRAINTS,
+    TorchRecommender,
+    check_layer_sizes,
+    fill_doc,
+    split_validation,
+    store_params,
+)
 from ._modules import BCELoss, MSELoss
 from ._ncf_modules import _ACTIVATIONS, NCF
-from ._net import ValidationNDCG
 
 __all__ = ["GMF", "MLP", "NeuMF"]
 
 _NCF_CONSTRAINTS: dict = {
-    **{k: v for k, v in _COMMON_CONSTRAINTS.items() if k not in ("reg_bias", "optimizer")},
+    **{k: v for k, v in COMMON_CONSTRAINTS.items() if k not in ("reg_bias", "optimizer")},
     "optimizer": [StrOptions({"adam", "sgd", "adagrad"}), type],
     "feedback": [StrOptions({"explicit", "implicit"})],
     "n_negatives": [Interval(Integral, 1, None, closed="left")],
@@ -36,61 +38,6 @@ _MLP_CONSTRAINTS: dict = {
     "activation": [StrOptions(set(_ACTIVATIONS))],
     "batch_norm": ["boolean"],
 }
-
-
-def check_layer_sizes(hidden_layers, owner):
-    """Return ``hidden_layers`` as a tuple of ints, or raise naming the bad value."""
-    sizes = tuple(hidden_layers)
-    if not sizes or not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0
-                            for s in sizes):
-        raise ValueError(
-            f"{owner}: hidden_layers={hidden_layers!r} is invalid; pass a non-empty "
-            "sequence of positive ints, the width of each dense layer, e.g. (64, 32, 16)."
-        )
-    return tuple(int(s) for s in sizes)
-
-
-def split_validation(estimator, users, items, implicit, *, callback=ValidationNDCG,
-                     name="valid_ndcg"):
-    """Per-user validation rows for early stopping, and the callbacks that score them.
-
-    Returns ``(valid, callbacks)``: ``valid`` a boolean mask (None when no
-    row could be held out); for implicit feedback the callbacks hold
-    ``(name, callback(train, valid, k=validation_k))``, a full-catalogue
-    metric such as :class:`~._net.ValidationNDCG`.
-    """
-    rng = check_random_state(estimator.random_state)
-    valid = per_user_split(users, estimator.validation_fraction,
-                           np.random.RandomState(rng.randint(2**31 - 1)))
-    if not valid.any():
-        return None, []
-    if not implicit:
-        return valid, []
-    shape = (estimator.n_users_, estimator.n_items_)
-
-    def matrix(mask):
-        return sp.csr_matrix((np.ones(mask.sum()), (users[mask], items[mask])), shape=shape)
-
-    return valid, [(name, callback(matrix(~valid), matrix(valid), k=estimator.validation_k))]
-
-
-def store_params(estimator, params):
-    """``__init__`` body: store ``locals()`` verbatim, skorch's prefixed ``kwargs`` too."""
-    params = dict(params)
-    kwargs = params.pop("kwargs")
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
-    estimator._set_prefixed(kwargs)
-
-
-def train_seeded(estimator, train):
-    """Run ``train()`` with torch's global RNG (dropout) seeded from ``random_state``."""
-    seed = int(check_random_state(estimator.random_state).randint(2**31 - 1))
-    devices = [estimator.device] if torch.device(estimator.device).type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        return train()
 
 
 class _NCFBase(RegressorMixin, TorchRecommender):
@@ -151,8 +98,7 @@ class _NCFBase(RegressorMixin, TorchRecommender):
             module_kwargs.update(global_mean=mean, y_range=self.y_range)
             self.rating_range_ = (float(values.min()), float(values.max()))
             criterion, target = MSELoss, values
-        module = train_seeded(self, lambda: self._train(NCF, criterion, users, items, target,
-                                                        **train_kw))
+        module = self._train(NCF, criterion, users, items, target, **train_kw)
         self.module_ = module.to("cpu").eval()
         self._check_finite(*(self._to_numpy(p) for p in self.module_.parameters()))
         return self
@@ -186,8 +132,6 @@ class _NCFBase(RegressorMixin, TorchRecommender):
                   if t is not None]
         unit = torch.nn.functional.normalize(torch.cat(tables, dim=1), dim=1).detach().numpy()
         return unit[item_codes] @ unit.T
-
-    recommend = RecommenderMixin.recommend
 
 
 _NCF_DOC_COMMON = """

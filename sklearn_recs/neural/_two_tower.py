@@ -13,12 +13,18 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin, _implicit_tags
+from .._scoring import FormulaScoring
+from ..base import _implicit_tags
 from ..utils._topk import block_size, topk
 from ..utils.validation import check_ids, check_k
-from ._base import TorchRecommender, filled_doc
-from ._estimators import _COMMON_CONSTRAINTS
-from ._ncf import check_layer_sizes, split_validation, store_params, train_seeded
+from ._base import (
+    COMMON_CONSTRAINTS,
+    TorchRecommender,
+    check_layer_sizes,
+    filled_doc,
+    split_validation,
+    store_params,
+)
 from ._net import ValidationNDCG
 from ._two_tower_modules import InBatchSoftmaxLoss, TwoTowerModule
 
@@ -144,7 +150,7 @@ class FactorizedTopKRecall(ValidationNDCG):
 
 
 @filled_doc
-class TwoTower(TorchRecommender):
+class TwoTower(FormulaScoring, TorchRecommender):
     """Two-tower retrieval trained with an in-batch sampled softmax.
 
     A user tower and an item tower map each id (plus, optionally, its row of
@@ -276,7 +282,7 @@ class TwoTower(TorchRecommender):
 
     _implicit = True
     _parameter_constraints: dict = {
-        **{k: v for k, v in _COMMON_CONSTRAINTS.items()
+        **{k: v for k, v in COMMON_CONSTRAINTS.items()
            if k not in ("reg", "reg_bias", "optimizer")},
         "optimizer": [StrOptions({"adam", "sgd", "adagrad"}), type],
         "hidden_layers": ["array-like"],
@@ -378,16 +384,17 @@ class TwoTower(TorchRecommender):
             valid, callbacks = split_validation(self, users, items, implicit=True,
                                                 callback=FactorizedTopKRecall,
                                                 name="valid_recall")
-        module = train_seeded(self, lambda: self._train(
+        module = self._train(
             TwoTowerModule, InBatchSoftmaxLoss, users, items, None,
             module_kwargs=module_kwargs, valid=valid, monitor="valid_recall",
-            lower_is_better=False, extra_callbacks=callbacks))
+            lower_is_better=False, extra_callbacks=callbacks)
         module = module.to("cpu").eval()
         with torch.no_grad():
             self.user_vectors_ = module.user_tower(torch.arange(self.n_users_)).numpy()
             self.item_vectors_ = module.item_tower(torch.arange(self.n_items_)).numpy()
         self._check_finite(self.user_vectors_, self.item_vectors_)
         self.index_ = BruteForceIndex().fit(self.item_vectors_ / self.temperature, self.items_)
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     def add_items(self, item_features):
@@ -435,6 +442,7 @@ class TwoTower(TorchRecommender):
         self._popularity = popularity
         self._fallback = (0.0, np.zeros(self.n_users_), popularity)
         self.index_ = BruteForceIndex().fit(self.item_vectors_ / self.temperature, self.items_)
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     def embed_users(self, user_features):
@@ -480,26 +488,16 @@ class TwoTower(TorchRecommender):
             return tower(features=torch.as_tensor((values - mean) / scale,
                                                   dtype=torch.float32)).numpy()
 
-    # -- serving -----------------------------------------------------------
-    def _predict_pairs(self, user_codes, item_codes):
-        dots = (self.user_vectors_[user_codes] * self.item_vectors_[item_codes]).sum(1)
-        return dots.astype(np.float64) / self.temperature
-
-    def _score_users(self, user_codes, item_codes):
-        vectors = self.index_.vectors_ if item_codes is None else self.index_.vectors_[item_codes]
-        return self.user_vectors_[user_codes] @ vectors.T
-
+    # -- scoring (the "two_tower" formula of sklearn_recs._scoring) ----------
     def _similar_item_scores(self, item_codes):
-        return self.item_vectors_[item_codes] @ self.item_vectors_.T
+        return self._formula().similar_item_scores(item_codes)
 
     def _serving_arrays(self):
-        """The towers' vectors, for :func:`sklearn_recs.serving.save_npz`."""
+        """The towers' vectors: the formula's operands, for scoring and ``save_npz``."""
         return "two_tower", dict(user_vectors=self.user_vectors_,
                                  item_vectors=self.item_vectors_,
                                  temperature=self.temperature,
                                  similarity_vectors=self.item_vectors_)
-
-    recommend = RecommenderMixin.recommend
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

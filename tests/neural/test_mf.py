@@ -226,7 +226,7 @@ def test_fold_in_explicit_matches_training_objective(low_rank_fit):
     trained = model._score_users(np.array([code]), None)[0]
     idx, mat = model._fold_in_matrix(new_X, y[rows])
     p, b = model._fold_in(mat)
-    folded = model._score_users(np.array([model.n_users_]), None, (p, b))[0]
+    folded = model._score_fold_in(np.array([model.n_users_]), None, (p, b))[0]
     assert np.corrcoef(trained, folded)[0, 1] > 0.9
 
 

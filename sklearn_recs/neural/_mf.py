@@ -1,48 +1,76 @@
-"""Matrix factorisation estimators: explicit (MSE) and implicit (BPR / BCE)."""
+"""The matrix factorisation family: explicit (MSE) and implicit (BPR / BCE / softmax).
+
+Both score ``user_factors[u] @ item_factors[i] + item_bias[i] +
+user_offset[u]``, the ``"factors"`` formula of :mod:`sklearn_recs._scoring`
+shared with the ``.npz`` export, and fold in new users at recommend time
+(:class:`~._fold_in.FoldInMixin`).
+"""
 
 from __future__ import annotations
 
-import os
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_random_state
 
+from .._scoring import FormulaScoring
 from ..base import _implicit_tags
-from ._base import _OPTIMIZERS, TorchRecommender, filled_doc
-from ._data import per_user_split
+from ._base import COMMON_CONSTRAINTS, TorchRecommender, filled_doc, split_validation
+from ._data import InteractionData, sample_negatives
+from ._fold_in import FoldInMixin
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss, SampledSoftmaxLoss
-from ._net import ValidationNDCG
 
 __all__ = ["ImplicitMatrixFactorization", "MatrixFactorization"]
 
 _RANKING_LOSSES = {"bpr": BPRLoss, "bce": BCELoss, "softmax": SampledSoftmaxLoss}
 
-_COMMON_CONSTRAINTS: dict = {
-    "n_factors": [Interval(Integral, 1, None, closed="left")],
-    "reg": [Interval(Real, 0, None, closed="left")],
-    "reg_bias": [Interval(Real, 0, None, closed="left"), None],
-    "lr": [Interval(Real, 0, None, closed="neither")],
-    "max_epochs": [Interval(Integral, 1, None, closed="left")],
-    "batch_size": [Interval(Integral, 1, None, closed="left")],
-    "optimizer": [StrOptions(set(_OPTIMIZERS)), type],
-    "early_stopping": ["boolean"],
-    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-    "init_std": [Interval(Real, 0, None, closed="left")],
-    "device": [str, torch.device],
-    "n_jobs": [Integral, None],
-    "callbacks": [list, None],
-    "checkpoint_dir": [str, os.PathLike, None],
-    "random_state": ["random_state"],
-    "verbose": ["verbose"],
-}
+
+class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
+    """Scoring, similar items, export and fold-in of a factor model (not public).
+
+    Subclasses set ``user_factors_``, ``item_factors_`` and ``item_bias_``
+    at fit and give each user's offset (``_user_offsets``) and the fold-in
+    solution (``_fold_in``).
+    """
+
+    def _user_offsets(self, codes, extra):
+        """The user term of the score: ``mu + b_u``, or 0 (``extra``: fold-in users)."""
+        raise NotImplementedError
+
+    def _user_vectors(self, codes, extra):
+        """Rows of ``user_factors_`` (codes < n_users_) or of fold-in ``extra``."""
+        if extra is None:
+            return self.user_factors_[codes]
+        factors, _ = extra
+        new = codes >= self.n_users_
+        out = np.empty((len(codes), self.user_factors_.shape[1]), dtype=self.user_factors_.dtype)
+        out[~new] = self.user_factors_[codes[~new]]
+        out[new] = factors[codes[new] - self.n_users_]
+        return out
+
+    def _score_fold_in(self, codes, item_codes, extra):
+        codes = np.asarray(codes)
+        return self._formula().score_vectors(self._user_vectors(codes, extra),
+                                             self._user_offsets(codes, extra), item_codes)
+
+    def _similar_item_scores(self, item_codes):
+        return self._formula().similar_item_scores(item_codes)
+
+    def _serving_arrays(self):
+        """The ``"factors"`` formula's arrays (scoring and :func:`~sklearn_recs.serving.save_npz`)."""
+        norms = np.linalg.norm(self.item_factors_, axis=1)
+        return "factors", dict(
+            user_factors=self.user_factors_, item_factors=self.item_factors_,
+            item_bias=self.item_bias_,
+            user_offset=self._user_offsets(np.arange(self.n_users_), None),
+            rating_range=self.rating_range_ if getattr(self, "clip", False) else None,
+            similarity_vectors=self.item_factors_ / np.maximum(norms, 1e-12)[:, None])
 
 
 @filled_doc
-class MatrixFactorization(RegressorMixin, TorchRecommender):
+class MatrixFactorization(RegressorMixin, _FactorModel):
     """Biased matrix factorisation for ratings (Funk SVD / Koren), in PyTorch.
 
     Predicts ``r_ui = mu + b_u + b_i + p_u . q_i`` and learns the biases and
@@ -180,7 +208,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
     (1, 3)
     """
 
-    _parameter_constraints: dict = {**_COMMON_CONSTRAINTS, "clip": ["boolean"]}
+    _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "clip": ["boolean"]}
 
     def __init__(self, *, n_factors=64, reg=0.09, reg_bias=0.01, lr=20.0,
                  max_epochs=50, batch_size=4096, optimizer="sgd",
@@ -225,11 +253,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
         users, items, ratings = self._fit_interactions(X, y, implicit=False)
         valid = None
         if self.early_stopping:
-            rng = check_random_state(self.random_state)
-            valid = per_user_split(users, self.validation_fraction,
-                                   np.random.RandomState(rng.randint(2**31 - 1)))
-            if not valid.any():
-                valid = None
+            valid, _ = split_validation(self, users, items, implicit=False)
         mu = float(ratings.mean() if valid is None else ratings[~valid].mean())
         reg_bias = self.reg if self.reg_bias is None else self.reg_bias
         module = self._train(
@@ -247,23 +271,13 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
         self.global_mean_ = mu
         self.rating_range_ = (float(ratings.min()), float(ratings.max()))
         self._fallback = (mu, self.user_bias_, self.item_bias_)
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.regressor_tags.poor_score = True  # few epochs in the common checks
         return tags
-
-    def _predict_pairs(self, user_codes, item_codes):
-        p = self.user_factors_[user_codes].astype(np.float64)
-        q = self.item_factors_[item_codes].astype(np.float64)
-        scores = (self.global_mean_ + self.user_bias_[user_codes]
-                  + self.item_bias_[item_codes] + (p * q).sum(1))
-        return np.clip(scores, *self.rating_range_) if self.clip else scores
-
-    def _predict_cold(self, user_codes, item_codes):
-        scores = super()._predict_cold(user_codes, item_codes)
-        return np.clip(scores, *self.rating_range_) if self.clip else scores
 
     def _user_offsets(self, codes, extra):
         if extra is None:
@@ -307,7 +321,7 @@ class MatrixFactorization(RegressorMixin, TorchRecommender):
 
 
 @filled_doc
-class ImplicitMatrixFactorization(TorchRecommender):
+class ImplicitMatrixFactorization(_FactorModel):
     """Matrix factorisation for implicit feedback, trained to rank (BPR, BCE, softmax).
 
     Scores ``s_ui = b_i + p_u . q_i`` and learns them from positives only
@@ -434,7 +448,7 @@ class ImplicitMatrixFactorization(TorchRecommender):
 
     _implicit = True
     _parameter_constraints: dict = {
-        **_COMMON_CONSTRAINTS,
+        **COMMON_CONSTRAINTS,
         "loss": [StrOptions(set(_RANKING_LOSSES))],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "sampler": [StrOptions({"uniform", "popularity"})],
@@ -500,20 +514,7 @@ class ImplicitMatrixFactorization(TorchRecommender):
             item_weights = np.maximum(self._popularity, 1e-3) ** 0.75
         valid, callbacks = None, []
         if self.early_stopping:
-            rng = check_random_state(self.random_state)
-            valid = per_user_split(users, self.validation_fraction,
-                                   np.random.RandomState(rng.randint(2**31 - 1)))
-            if valid.any():
-                train_matrix = self.interactions_.copy()
-                train_matrix.data = (~valid).astype(np.float64)
-                train_matrix.eliminate_zeros()
-                valid_matrix = self.interactions_.copy()
-                valid_matrix.data = valid.astype(np.float64)
-                valid_matrix.eliminate_zeros()
-                callbacks.append(("valid_ndcg", ValidationNDCG(
-                    train_matrix, valid_matrix, k=self.validation_k)))
-            else:
-                valid = None
+            valid, callbacks = split_validation(self, users, items, implicit=True)
         module = self._train(
             BiasedMF, _RANKING_LOSSES[self.loss], users, items, target,
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
@@ -527,12 +528,8 @@ class ImplicitMatrixFactorization(TorchRecommender):
         self.item_factors_ = self._to_numpy(module.item_factors)
         self.item_bias_ = self._to_numpy(module.item_bias).astype(np.float64)
         self._check_finite(self.user_factors_, self.item_factors_, self.item_bias_)
+        self._formula()  # built now: serving never writes to the estimator
         return self
-
-    def _predict_pairs(self, user_codes, item_codes):
-        p = self.user_factors_[user_codes].astype(np.float64)
-        q = self.item_factors_[item_codes].astype(np.float64)
-        return self.item_bias_[item_codes] + (p * q).sum(1)
 
     def _user_offsets(self, codes, extra):
         return np.zeros(len(codes))
@@ -556,8 +553,7 @@ class ImplicitMatrixFactorization(TorchRecommender):
         n_neg = self.n_negatives * 4 if self.loss == "bpr" else self.n_negatives
         p = torch.zeros((n_new, q.shape[1]), requires_grad=True)
         opt = torch.optim.Adam([p], lr=lr)
-        gen = torch.Generator().manual_seed(getattr(self, "_seed", 0))
-        from ._data import InteractionData, sample_negatives
+        gen = torch.Generator().manual_seed(self._seeds["fold_in"])
         data = InteractionData(users, items, n_items=self.n_items_, positives=keys)
         for _ in range(n_steps):
             neg = sample_negatives(data, data.users, n_neg, gen)
