@@ -59,17 +59,11 @@ class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit the model.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,)
             Ratings.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         _, _, ratings = self._fit_interactions(X, y, implicit=False)
         self.global_mean_ = float(ratings.mean())
@@ -175,17 +169,11 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y):
         """Fit the biases.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,)
-            Ratings.
+            Ratings; duplicate (user, item) rows are averaged first.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         users, items, ratings = self._fit_interactions(X, y, implicit=False)
         self.global_mean_, self.user_bias_, self.item_bias_ = _fit_biases(
@@ -265,6 +253,7 @@ def _as_labels(frame):
     return frame.astype(object).where(frame.notna(), "<missing>").astype(str)
 
 
+@shared_doc
 class Popularity(RecommenderMixin, BaseEstimator):
     """Recommend the most popular items: the implicit-feedback baseline.
 
@@ -368,10 +357,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
     def fit(self, X, y=None, user_features=None):
         """Count each item's interactions.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids; with ``half_life``,
+        {fit_X}; with ``half_life``,
             ``time_column`` holds the times.
         y : array-like of shape (n_samples,), default=None
             Non-negative weights; None counts each row as 1.
@@ -379,10 +365,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
             User side information (demographics), indexed by user id
             (unique); see the class description.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         described = None
         if user_features is not None:

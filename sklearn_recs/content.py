@@ -26,6 +26,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin, _implicit_tags
 from .exceptions import DataWarning
+from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
 from .utils.validation import get_column, get_times
 
@@ -159,6 +160,7 @@ def _safe_inverse(values):
     return out
 
 
+@shared_doc
 class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     """Content-based recommender: item features against user profiles.
 
@@ -326,10 +328,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y=None, item_features=None):
         """Transform the item features and build the user profiles.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids; with ``half_life``,
+        {fit_X}; with ``half_life``,
             ``time_column`` holds the times.
         y : array-like of shape (n_samples,), default=None
             Ratings (``feedback="explicit"``, required) or non-negative
@@ -339,10 +338,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
             every item of ``X``; its other items are cold-start items, scored
             from their features. None: see Notes.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         implicit = self.feedback == "implicit"
         catalogue = None

@@ -24,6 +24,7 @@ from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .base import RecommenderMixin
+from .utils._docs import shared_doc
 from .utils._topk import block_size
 
 __all__ = ["RankingBlend"]
@@ -40,6 +41,7 @@ def _normalise(scores, how):
     return (scores - centre) / np.where(spread > 1e-12, spread, 1.0)
 
 
+@shared_doc
 class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     """Rank items by a weighted blend of several recommenders' normalised scores.
 
@@ -180,20 +182,14 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     def fit(self, X, y=None, **fit_params):
         """Fit every member on ``X, y``.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Ratings or weights, passed to every member.
         **fit_params : dict
             Passed to the members' ``fit`` (see Notes), e.g.
             ``item_features``.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         self._weights = self._check_weights()
         if _routing_enabled():

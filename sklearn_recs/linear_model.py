@@ -21,7 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
-from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc
+from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
 from .utils._similarity import pairwise_similarity
 
 __all__ = ["EASE", "SparseEASE"]
@@ -56,6 +56,7 @@ _FITTED_ATTRIBUTES = VOCABULARY_ATTRIBUTES + """
         Number of columns of ``X`` at fit."""
 
 
+@shared_doc
 class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
     """Scoring shared by the item-item regressions: ``score(u, j) = x_u @ coef_[:, j]``."""
 
@@ -63,18 +64,12 @@ class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learn the item-item coefficients.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights (counts, confidence); None means
             every row weighs 1. Ratings passed here are used as weights.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         dtype = _DTYPES[self.dtype]
         self._fit_interactions(X, y, implicit=True)

@@ -17,7 +17,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
-from .utils._docs import VOCABULARY_ATTRIBUTES
+from .utils._docs import VOCABULARY_ATTRIBUTES, shared_doc
 from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
 
 __all__ = ["ItemKNN", "UserKNN"]
@@ -37,6 +37,7 @@ _EXPLICIT_KERNELS = {
 _BYTES_PER_NEIGHBOUR = 40
 
 
+@shared_doc
 class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     """The neighbourhood engine shared by ItemKNN and UserKNN (see their docs)."""
 
@@ -88,19 +89,13 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Compute the pruned similarity between the neighbours.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Ratings (explicit feedback) or non-negative weights
             (``feedback="implicit"``); None means implicit feedback with
             every row a positive.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         name = type(self).__name__
         implicit = self.feedback == "implicit" or (self.feedback == "auto" and y is None)

@@ -50,6 +50,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._scoring import FORMULAS as _KINDS
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin
+from .utils._docs import shared_doc
 
 __all__ = ["ExportedRecommender", "load_npz", "save_npz"]
 
@@ -248,6 +249,7 @@ def load_npz(file):
 
 
 # -- the served models -----------------------------------------------------------
+@shared_doc
 class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
     """A fitted recommender loaded by :func:`load_npz`: serving only.
 
@@ -262,14 +264,7 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
         Class name of the estimator the file was exported from.
     format_version_ : int
         Format version of the file.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids of the catalogue, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items in the catalogue.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training interactions (the seen items).
 

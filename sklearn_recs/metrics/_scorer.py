@@ -20,24 +20,17 @@ from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
 
 from ..utils.validation import _check_bool, check_interactions, check_k
-from ._ranking import (
-    average_precision_at_k_score,
-    hit_rate_at_k_score,
-    ndcg_at_k_score,
-    precision_at_k_score,
-    recall_at_k_score,
-    reciprocal_rank_at_k_score,
-)
+from . import _ranking
 
 __all__ = ["RankingScorer", "get_scorer", "get_scorer_names", "make_ranking_scorer"]
 
 _RANKING_METRICS: dict[str, Callable[..., Any]] = {
-    "precision": precision_at_k_score,
-    "recall": recall_at_k_score,
-    "map": average_precision_at_k_score,
-    "ndcg": ndcg_at_k_score,
-    "hit_rate": hit_rate_at_k_score,
-    "mrr": reciprocal_rank_at_k_score,
+    "precision": _ranking.precision_at_k_score,
+    "recall": _ranking.recall_at_k_score,
+    "map": _ranking.average_precision_at_k_score,
+    "ndcg": _ranking.ndcg_at_k_score,
+    "hit_rate": _ranking.hit_rate_at_k_score,
+    "mrr": _ranking.reciprocal_rank_at_k_score,
 }
 
 _NAME_AT_K = re.compile(r"(?P<metric>[a-z_]+)@(?P<k>\d+)")

@@ -5,6 +5,7 @@ per-user K-fold and random holdout, per-user temporal holdout and
 leave-last-out, and a global temporal split; plus :func:`train_test_split`.
 """
 
+from . import _split
 from ._split import (
     LeaveLastOut,
     PerUserKFold,
@@ -14,11 +15,4 @@ from ._split import (
     train_test_split,
 )
 
-__all__ = [
-    "LeaveLastOut",
-    "PerUserKFold",
-    "PerUserShuffleSplit",
-    "PerUserTemporalSplit",
-    "TemporalSplit",
-    "train_test_split",
-]
+__all__ = list(_split.__all__)

@@ -34,6 +34,7 @@ from skorch.callbacks import EarlyStopping, ProgressBar
 from skorch.helper import predefined_split
 
 from ..base import RecommenderMixin
+from ..utils._docs import VOCABULARY_ATTRIBUTES, fill_class_doc, fill_text
 from ._checkpoint import EpochCheckpoint, fingerprint
 from ._data import IndexBatchIterator, InteractionData, per_user_split
 from ._net import RecommenderNet, StopOnNonFiniteLoss, TrainingInterrupted, ValidationNDCG
@@ -88,16 +89,47 @@ _CHECKPOINT_DIR_DOC = """checkpoint_dir : str or path-like, default=None
         :ref:`checkpoints` in the user guide."""
 
 
+_RANDOM_STATE_DOC = """random_state : int, RandomState instance or None, default=None
+        Expanded into independent seeds, one per use: the validation split,
+        the initial weights, the batch order and sampled negatives, dropout
+        and fold-in (see :ref:`glossary`). An int gives the same model on
+        every fit.
+    verbose : int, default=0
+        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
+    **kwargs : dict
+        skorch prefixed parameters (``module__*``, ``optimizer__*``,
+        ``callbacks__*``, ``iterator_train__*``), e.g.
+        ``optimizer__weight_decay`` or ``callbacks__early_stopping__patience``."""
+
+
+# device to **kwargs: the parameters of the training run (not of the model)
+_RUNTIME_DOC = """device : str or torch.device, default="cpu"
+        Where to train, e.g. ``"cuda"``; serving uses CPU copies.
+    n_jobs : int, default=None
+        CPU threads for torch during fit; None means 1, -1 every core.
+    callbacks : list of skorch callbacks, default=None
+        Extra callbacks for the skorch net.
+    """ + _CHECKPOINT_DIR_DOC + """
+    """ + _RANDOM_STATE_DOC
+
+
 def fill_doc(doc):
-    """``doc`` with ``{checkpoint_dir}`` replaced by the parameter's shared text."""
-    return None if doc is None else doc.replace("{checkpoint_dir}", _CHECKPOINT_DIR_DOC)
+    """``doc`` with the shared parameter and attribute texts filled in.
+
+    Placeholders: ``{runtime_parameters}`` (``device`` to ``**kwargs``),
+    or for a model with its own ``device``, ``n_jobs`` and ``callbacks``
+    texts ``{checkpoint_dir}`` and ``{random_state}`` (with ``verbose`` and
+    ``**kwargs``); and ``{vocabulary_attributes}``.
+    """
+    return fill_text(doc, runtime_parameters=_RUNTIME_DOC, checkpoint_dir=_CHECKPOINT_DIR_DOC,
+                     random_state=_RANDOM_STATE_DOC,
+                     vocabulary_attributes=VOCABULARY_ATTRIBUTES)
 
 
 def filled_doc(cls):
-    """Class decorator: :func:`fill_doc` on the class docstring."""
-    if cls.__doc__:  # None under python -OO
-        cls.__doc__ = fill_doc(cls.__doc__)
-    return cls
+    """Class decorator: the shared texts filled in the docstrings of the class and its methods."""
+    return fill_class_doc(cls, runtime_parameters=_RUNTIME_DOC,
+                          checkpoint_dir=_CHECKPOINT_DIR_DOC, random_state=_RANDOM_STATE_DOC)
 
 
 def _quiet(*args):

@@ -17,7 +17,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
-from ._base import COMMON_CONSTRAINTS, TorchRecommender, filled_doc, split_validation
+from ._base import (
+    COMMON_CONSTRAINTS,
+    TorchRecommender,
+    filled_doc,
+    split_validation,
+    store_params,
+)
 from ._data import InteractionData, sample_negatives
 from ._fold_in import FoldInMixin
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss, SampledSoftmaxLoss
@@ -131,13 +137,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     callbacks : list of skorch callbacks, default=None
         Extra callbacks for the skorch net (e.g. an LR scheduler).
     {checkpoint_dir}
-    random_state : int, RandomState instance or None, default=None
-        Seeds the initial factors, the batch order and the validation split.
-    verbose : int, default=0
-        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
-    **kwargs : dict
-        skorch prefixed parameters, e.g. ``optimizer__weight_decay``,
-        ``module__init_std``, ``callbacks__early_stopping__patience``.
+    {random_state}
 
     Attributes
     ----------
@@ -160,14 +160,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         ``early_stopping``, ``valid_loss`` (MSE), for learning curves.
     n_epochs_ : int
         Epochs run.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings (duplicates averaged).
     n_features_in_ : int
@@ -215,40 +208,17 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
                  early_stopping=False, validation_fraction=0.1, clip=True,
                  init_std=0.02, device="cpu", n_jobs=None, callbacks=None,
                  checkpoint_dir=None, random_state=None, verbose=0, **kwargs):
-        self.n_factors = n_factors
-        self.reg = reg
-        self.reg_bias = reg_bias
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.clip = clip
-        self.init_std = init_std
-        self.device = device
-        self.n_jobs = n_jobs
-        self.callbacks = callbacks
-        self.checkpoint_dir = checkpoint_dir
-        self.random_state = random_state
-        self.verbose = verbose
-        self._set_prefixed(kwargs)
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
         """Fit the factors to the ratings.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,)
             Ratings (duplicate pairs are averaged).
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         users, items, ratings = self._fit_interactions(X, y, implicit=False)
         valid = None
@@ -373,20 +343,7 @@ class ImplicitMatrixFactorization(_FactorModel):
         List length of the validation NDCG.
     init_std : float, default=0.1
         Standard deviation of the initial factors.
-    device : str or torch.device, default="cpu"
-        Where to train, e.g. ``"cuda"``.
-    n_jobs : int, default=None
-        CPU threads for torch during fit; None means 1, -1 every core.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks for the skorch net.
-    {checkpoint_dir}
-    random_state : int, RandomState instance or None, default=None
-        Seeds the factors, batch order, negatives and validation split.
-    verbose : int, default=0
-        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
-    **kwargs : dict
-        skorch prefixed parameters (``optimizer__*``, ``module__*``,
-        ``callbacks__*``, ``iterator_train__*``).
+    {runtime_parameters}
 
     Attributes
     ----------
@@ -403,14 +360,7 @@ class ImplicitMatrixFactorization(_FactorModel):
         ``valid_loss`` and ``valid_ndcg``.
     n_epochs_ : int
         Epochs run.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training weights (duplicates summed; 1 per row when ``y`` is
         None).
@@ -462,46 +412,19 @@ class ImplicitMatrixFactorization(_FactorModel):
                  validation_fraction=0.1, validation_k=10, init_std=0.1,
                  device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,
                  random_state=None, verbose=0, **kwargs):
-        self.loss = loss
-        self.n_factors = n_factors
-        self.n_negatives = n_negatives
-        self.sampler = sampler
-        self.alpha = alpha
-        self.reg = reg
-        self.reg_bias = reg_bias
-        self.lr = lr
-        self.max_epochs = max_epochs
-        self.batch_size = batch_size
-        self.optimizer = optimizer
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.validation_k = validation_k
-        self.init_std = init_std
-        self.device = device
-        self.n_jobs = n_jobs
-        self.callbacks = callbacks
-        self.checkpoint_dir = checkpoint_dir
-        self.random_state = random_state
-        self.verbose = verbose
-        self._set_prefixed(kwargs)
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Fit the factors to the interactions.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids; each distinct pair is
+        {fit_X}; each distinct pair is
             a positive.
         y : array-like of shape (n_samples,), default=None
             Non-negative confidence weights (counts), used with ``alpha``;
             None weighs every positive 1.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         users, items, weights = self._fit_interactions(X, y, implicit=True)
         target = None

@@ -15,6 +15,7 @@ from ._base import (
     TorchRecommender,
     check_layer_sizes,
     fill_doc,
+    filled_doc,
     split_validation,
     store_params,
 )
@@ -40,6 +41,7 @@ _MLP_CONSTRAINTS: dict = {
 }
 
 
+@filled_doc
 class _NCFBase(RegressorMixin, TorchRecommender):
     """Shared fit and serving of GMF, MLP and NeuMF (not public)."""
 
@@ -51,18 +53,12 @@ class _NCFBase(RegressorMixin, TorchRecommender):
     def fit(self, X, y=None):
         """Fit the model to ratings (``feedback="explicit"``) or interactions.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Ratings, required with ``feedback="explicit"``. Ignored for
             implicit feedback, where each distinct pair is a positive.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         name = type(self).__name__
         implicit = self.feedback == "implicit"
@@ -167,22 +163,8 @@ _NCF_DOC_COMMON = """
         List length of the validation NDCG.
     init_std : float, default=0.01
         Standard deviation of the initial embeddings.
-    device : str or torch.device, default="cpu"
-        Where to train, e.g. ``"cuda"``; serving runs on a CPU copy.
-    n_jobs : int, default=None
-        CPU threads for torch during fit; None means 1, -1 every core.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks for the skorch net.
-    {{checkpoint_dir}}
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, batch order, negatives, dropout and validation
-        split.
-    verbose : int, default=0
-        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
-    **kwargs : dict
-        skorch prefixed parameters (``module__*``, ``optimizer__*``,
-        ``callbacks__*``, ``iterator_train__*``); ``module__*`` reaches
-        :class:`~sklearn_recs.neural._ncf_modules.NCF`.
+    {{runtime_parameters}}
+        ``module__*`` reaches :class:`~sklearn_recs.neural._ncf_modules.NCF`.
 
     Attributes
     ----------
@@ -198,14 +180,7 @@ _NCF_DOC_COMMON = """
     rating_range_ : tuple of float or None
         Explicit feedback: (min, max) training rating, the clipping range of
         ``predict``; None for implicit feedback.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
+    {{vocabulary_attributes}}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings or interactions.
     n_features_in_ : int
@@ -220,7 +195,12 @@ _NCF_DOC_NOTES = """
     ``similar_items`` ranks by the cosine of the item embeddings.
 
     The defaults were chosen on a validation split of the ml-100k training
-    part (``benchmarks/bench_ncf.py``); more epochs overfit there."""
+    part (``benchmarks/bench_ncf.py``); more epochs overfit there.
+
+    References
+    ----------
+    .. [1] X. He, L. Liao, H. Zhang, L. Nie, X. Hu and T.-S. Chua, "Neural
+       collaborative filtering", WWW 2017."""
 
 
 def _doc(template, **defaults):
@@ -248,11 +228,6 @@ class GMF(_NCFBase):
 
     Notes
     -----{notes}
-
-    References
-    ----------
-    .. [1] X. He, L. Liao, H. Zhang, L. Nie, X. Hu and T.-S. Chua, "Neural
-       collaborative filtering", WWW 2017.
 
     Examples
     --------
@@ -306,11 +281,6 @@ class MLP(_NCFBase):
 
     Notes
     -----{notes}
-
-    References
-    ----------
-    .. [1] X. He, L. Liao, H. Zhang, L. Nie, X. Hu and T.-S. Chua, "Neural
-       collaborative filtering", WWW 2017.
 
     Examples
     --------
@@ -386,11 +356,6 @@ class NeuMF(_NCFBase):
 
     Notes
     -----{notes}
-
-    References
-    ----------
-    .. [1] X. He, L. Liao, H. Zhang, L. Nie, X. Hu and T.-S. Chua, "Neural
-       collaborative filtering", WWW 2017.
 
     Examples
     --------

@@ -200,20 +200,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
         List length of the validation recall.
     init_std : float, default=0.1
         Standard deviation of the initial id embeddings.
-    device : str or torch.device, default="cpu"
-        Where to train, e.g. ``"cuda"``.
-    n_jobs : int, default=None
-        CPU threads for torch during fit; None means 1, -1 every core.
-    callbacks : list of skorch callbacks, default=None
-        Extra callbacks for the skorch net.
-    {checkpoint_dir}
-    random_state : int, RandomState instance or None, default=None
-        Seeds the weights, batch order, id dropout and validation split.
-    verbose : int, default=0
-        With ``verbose > 0`` skorch prints the epoch log and a progress bar.
-    **kwargs : dict
-        skorch prefixed parameters (``module__*``, ``optimizer__*``,
-        ``callbacks__*``, ``iterator_train__*``).
+    {runtime_parameters}
 
     Attributes
     ----------
@@ -348,10 +335,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
     def fit(self, X, y=None, *, user_features=None, item_features=None):
         """Fit both towers to the interactions.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids; each distinct pair is
+        {fit_X}; each distinct pair is
             a positive.
         y : None
             Ignored (every distinct pair is a positive).
@@ -362,10 +346,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
             Numeric feature rows indexed by item id; every item of ``X``
             needs one, and items without interactions join the catalogue.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         layers = check_layer_sizes(self.hidden_layers, "TwoTower")
         extra = None if item_features is None else item_features.index

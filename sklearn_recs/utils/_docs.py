@@ -46,9 +46,47 @@ def fill_text(text, **fragments):
     return text
 
 
-def shared_doc(obj):
-    """Decorator: :func:`fill_doc` with every shared fragment of this module.
+# The Parameters heading and ``X`` of every ``fit`` (the docstring goes on
+# with "." or more text), and its Returns section, at the indentation of a
+# method docstring.
+FIT_X = """Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids"""
+FIT_RETURNS = """Returns
+        -------
+        self : object
+            The fitted estimator."""
 
-    ``{vocabulary_attributes}`` is :data:`VOCABULARY_ATTRIBUTES`.
+SHARED_FRAGMENTS = {"vocabulary_attributes": VOCABULARY_ATTRIBUTES, "fit_X": FIT_X,
+                    "fit_returns": FIT_RETURNS}
+
+
+def fill_class_doc(cls, **fragments):
+    """Fill the docstrings of ``cls`` and of its own methods; return ``cls``.
+
+    The placeholders are those of :data:`SHARED_FRAGMENTS` and ``fragments``.
+
+    Parameters
+    ----------
+    cls : class
+        The class whose docstrings to fill.
+    **fragments : str
+        More placeholders.
+
+    Returns
+    -------
+    cls : class
+        ``cls``, its docstrings filled.
     """
-    return fill_doc(obj, vocabulary_attributes=VOCABULARY_ATTRIBUTES)
+    fragments = {**SHARED_FRAGMENTS, **fragments}
+    fill_doc(cls, **fragments)
+    for method in vars(cls).values():
+        if callable(method) and getattr(method, "__doc__", None):
+            fill_doc(method, **fragments)
+    return cls
+
+
+def shared_doc(cls):
+    """Class decorator: :func:`fill_class_doc` with the shared fragments."""
+    return fill_class_doc(cls)
