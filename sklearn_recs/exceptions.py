@@ -2,7 +2,7 @@
 
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["ColdStartWarning", "DataWarning", "NotFittedError"]
+__all__ = ["ColdStartWarning", "DataWarning", "InvalidFileError", "NotFittedError"]
 
 
 class DataWarning(UserWarning):
@@ -15,4 +15,13 @@ class ColdStartWarning(UserWarning):
     Their scores come from the estimator's documented fallback (the global
     mean and biases for rating models, popularity for rankings); the message
     gives how many rows or users were affected.
+    """
+
+
+class InvalidFileError(ValueError):
+    """A file to load is malformed, truncated, corrupted or inconsistent.
+
+    Raised by :func:`sklearn_recs.serving.load_npz` (naming the archive
+    member and the problem) and when a neural checkpoint fails its
+    integrity check (naming the file). Nothing of the file was used.
     """
