@@ -23,6 +23,7 @@ __all__ = [
     "MatrixFactorization",
     "NeuMF",
     "TwoTower",
+    "skip_damaged_checkpoints",
 ]
 
 _LAZY = {
@@ -33,6 +34,7 @@ _LAZY = {
     "NeuMF": "._ncf",
     "TwoTower": "._two_tower",
     "BruteForceIndex": "._two_tower",
+    "skip_damaged_checkpoints": "._checkpoint",
 }
 
 
