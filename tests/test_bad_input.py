@@ -197,9 +197,6 @@ BAD_VALUES = {
 @pytest.mark.parametrize("case", BAD_VALUES)
 def test_bad_values_raise_at_fit(estimator, case):
     X, y, error, match = BAD_VALUES[case]
-    if y is not None and _ignores_y(estimator):
-        _assert_sound(_fit(estimator, X, y), X)
-        return
     y = Y0 if y is None else y
     with pytest.raises(error, match=match):
         clone(estimator).fit(X, y)
@@ -207,10 +204,10 @@ def test_bad_values_raise_at_fit(estimator, case):
 
 @every_estimator
 def test_negative_weights(estimator):
-    """Negative ratings are ratings; negative implicit weights are an error."""
+    """Negative ratings are ratings; negative implicit weights are an error, also for
+    the models that ignore y (GMF, NeuMF, TwoTower): y is validated the same way."""
     X, y = _clean()
-    if (_explicit(estimator) and type(estimator).__name__ != "RankingBlend"
-            or _ignores_y(estimator)):
+    if _explicit(estimator) and type(estimator).__name__ != "RankingBlend":
         _assert_sound(_fit(estimator, X, y - 10), X)
     else:  # a blend passes y to its implicit members too
         with pytest.raises(ValueError, match=r"implicit weights in y must be >= 0; got 20 "
@@ -226,7 +223,7 @@ def test_injected_nan_or_inf_is_counted(estimator, data):
     n_bad = data.draw(st.integers(1, 5))
     rows = data.draw(st.lists(st.integers(0, 19), min_size=n_bad, max_size=n_bad, unique=True))
     value = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-    column = data.draw(st.sampled_from(["user", "item"] + ["y"] * (not _ignores_y(estimator))))
+    column = data.draw(st.sampled_from(["user", "item", "y"]))
     X, y = X0.astype(float), Y0.copy()
     if column == "y":
         y[rows] = value

@@ -12,6 +12,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_random_state
 
 from ..base import RecommenderMixin, _implicit_tags
+from ..utils.validation import check_interactions
 from ._base import TorchRecommender, fill_doc
 from ._data import per_user_split
 from ._estimators import _COMMON_CONSTRAINTS
@@ -131,6 +132,8 @@ class _NCFBase(RegressorMixin, TorchRecommender):
                 f"{name}: y_range={self.y_range!r} is invalid; pass (low, high) with "
                 "low < high, e.g. (0.5, 5.5) for 1-5 stars, or None."
             )
+        if implicit and y is not None:  # ignored, but validated as every estimator's y
+            check_interactions(X, y, implicit=True, estimator=self)
         users, items, values = self._fit_interactions(X, None if implicit else y,
                                                       implicit=implicit)
         architecture = self._architecture(X, y)

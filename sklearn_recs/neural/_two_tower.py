@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import RecommenderMixin, _implicit_tags
 from ..utils._topk import block_size, topk
-from ..utils.validation import check_ids, check_k
+from ..utils.validation import check_ids, check_interactions, check_k
 from ._base import TorchRecommender, filled_doc
 from ._estimators import _COMMON_CONSTRAINTS
 from ._ncf import check_layer_sizes, split_validation, store_params, train_seeded
@@ -361,6 +361,8 @@ class TwoTower(TorchRecommender):
         self : object
             The fitted estimator.
         """
+        if y is not None:  # ignored, but validated as every estimator's y
+            check_interactions(X, y, implicit=True, estimator=self)
         layers = check_layer_sizes(self.hidden_layers, "TwoTower")
         extra = None if item_features is None else item_features.index
         users, items, _ = self._fit_interactions(X, None, implicit=True, extra_items=extra)

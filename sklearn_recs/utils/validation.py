@@ -2,7 +2,8 @@
 
 The data contract of the package: ``X`` is array-like of shape
 ``(n_samples, >=2)`` whose column 0 holds user ids and column 1 item ids
-(ints, floats or strings), one row per interaction; further columns (a
+(ints, floats or strings), one row per interaction -- a DataFrame with
+columns ``user_id`` and ``item_id`` is read by those names, in any order; further columns (a
 timestamp, say) are ignored unless an estimator or splitter is told to use
 them. ``y`` holds explicit ratings, or non-negative implicit weights.
 """
@@ -23,6 +24,10 @@ __all__ = [
     "get_column",
     "get_times",
 ]
+
+# The documented names of the id columns of a DataFrame X (those of
+# fetch_movielens): used by name, in any order, wherever both are present.
+ID_COLUMNS = ("user_id", "item_id")
 
 # Ratings and weights beyond this size overflow float32 once multiplied
 # (similarities, Gram matrices), so they are rejected at fit.
@@ -92,7 +97,9 @@ def get_column(X: Any, column: int | str, *, estimator: Any = None) -> np.ndarra
     X : array-like of shape (n_samples, n_columns)
         A DataFrame or a 2-D array.
     column : int or str
-        Position, or name for a DataFrame.
+        Position, or name for a DataFrame. For a DataFrame with columns
+        ``user_id`` and ``item_id``, positions 0 and 1 mean those columns,
+        wherever they are; one of the two names without the other raises.
     estimator : object or str, default=None
         Named in error messages.
 
@@ -111,6 +118,18 @@ def get_column(X: Any, column: int | str, *, estimator: Any = None) -> np.ndarra
     frame = _as_2d(X, estimator)
     prefix = _name(estimator)
     if isinstance(frame, pd.DataFrame):
+        if isinstance(column, numbers.Integral) and column in (0, 1):
+            named = [name in frame.columns for name in ID_COLUMNS]
+            if all(named):  # by name, in whatever order the columns come
+                column = ID_COLUMNS[column]
+            elif any(named):
+                raise ValueError(
+                    f"{prefix}X has a column {ID_COLUMNS[named.index(True)]!r} but no "
+                    f"{ID_COLUMNS[named.index(False)]!r}; expected both {list(ID_COLUMNS)} "
+                    "(read by name, in any order) or neither (then column 0 holds user "
+                    f"ids and column 1 item ids). X has columns {list(frame.columns)}; "
+                    "rename them, e.g. X.rename(columns={...})."
+                )
         if isinstance(column, str):
             if column not in frame.columns:
                 raise KeyError(
