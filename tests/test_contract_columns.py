@@ -99,3 +99,36 @@ def test_bad_implicit_y_raises_at_fit_for_every_estimator(estimator, bad):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             clone(estimator).fit(X, y)
+
+
+# -- wrong input types: what is accepted, how to convert, no hint that does not apply
+WRONG_TYPES = {
+    "generator": lambda: ((u, i) for u, i in [(0, 1), (1, 2)]),
+    "set": lambda: {(0, 1), (1, 2)},
+    "dict": lambda: {"user_id": [0, 1], "item_id": [1, 2]},
+    "scalar": lambda: 5,
+}
+
+
+@pytest.mark.parametrize("kind", WRONG_TYPES)
+def test_wrong_type_messages_say_what_is_accepted(kind):
+    model = Popularity().fit([[0, 1], [1, 2]])
+    for call in (Popularity().fit, model.predict):
+        with pytest.raises(TypeError) as info:
+            call(WRONG_TYPES[kind]())
+        message = str(info.value)
+        assert "array-like" in message and "DataFrame" in message and "Convert it" in message
+        assert ".astype" not in message
+    if kind != "scalar":  # a scalar is one id
+        with pytest.raises(TypeError, match=r"user ids must be array-like \(a list, a 1-D "
+                                            r"numpy array, a pandas Series or Index\)"):
+            model.recommend(WRONG_TYPES[kind]())
+
+
+def test_ids_that_are_no_ids_get_no_astype_hint():
+    with pytest.raises(TypeError, match=r"item ids .* numbers or strings, one id per element; "
+                                        r"got \{1\} of type set") as info:
+        Popularity().fit([[0, {1}], [1, {2}]])
+    assert ".astype" not in str(info.value)
+    with pytest.raises(TypeError, match=r"all numbers or all strings.*\.astype\(str\)"):
+        Popularity().fit([[0, "a"], [1, 2]])  # where the hint applies, it stays

@@ -42,13 +42,41 @@ def _name(estimator: Any) -> str:
     return type(estimator).__name__ + ": "
 
 
+_ACCEPTED_X = ("X must be array-like (a list of (user id, item id) rows or a 2-D numpy "
+               "array) or a pandas DataFrame with user and item columns")
+_ACCEPTED_IDS = "array-like (a list, a 1-D numpy array, a pandas Series or Index)"
+
+
+def _conversion(value: Any) -> str:
+    """How to turn a container of the wrong type into an accepted one."""
+    if isinstance(value, dict):
+        return "pd.DataFrame(...) for a dict of columns"
+    if isinstance(value, (str, bytes)) or np.ndim(value) == 0 and not hasattr(value, "__iter__"):
+        return "pass every row, not a single value"
+    return "list(...) for a set, a generator or another iterable"
+
+
+def _check_container(X: Any, prefix: str, accepted: str) -> None:
+    """A TypeError saying what is accepted for a set, dict, generator or scalar."""
+    if isinstance(X, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, list, tuple)):
+        return
+    if isinstance(X, (set, frozenset, dict, str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"{prefix}{accepted}; got a value of type {type(X).__name__}. Convert it first: "
+            f"{_conversion(X)}."
+        )
+
+
 def _as_2d(X: Any, estimator: Any = None):
     """Return ``X`` as a DataFrame or a 2-D ndarray, with clear errors."""
     prefix = _name(estimator)
+    _check_container(X, prefix, _ACCEPTED_X)
     if sp.issparse(X):
         raise TypeError(
             f"{prefix}sparse X is not supported: X holds (user id, item id) "
-            "rows, not features. Pass a dense 2-D array or a DataFrame."
+            "rows, not features. Pass a dense 2-D array or a DataFrame (for an "
+            "interaction matrix M: rows, columns = M.nonzero(); "
+            "X = np.column_stack([rows, columns]), y = M.data)."
         )
     if isinstance(X, pd.DataFrame):
         frame = X
@@ -184,6 +212,8 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
     array([3, 1, 2])
     """
     prefix = _name(estimator)
+    if not np.isscalar(ids):
+        _check_container(ids, prefix, f"{what} must be {_ACCEPTED_IDS}")
     if isinstance(ids, pd.Series | pd.Index):
         if isinstance(ids.dtype, pd.CategoricalDtype):
             ids = ids.astype(ids.dtype.categories.dtype)
@@ -222,6 +252,13 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
         if kinds in ("floating", "mixed-integer-float", "decimal"):
             return check_ids(arr.astype(np.float64), what=what, estimator=estimator)
         if kinds != "string":
+            odd = next((v for v in arr if not isinstance(v, str | numbers.Number)), None)
+            if odd is not None:  # not an id at all: no conversion applies
+                raise TypeError(
+                    f"{prefix}{what} must be numbers or strings, one id per element; "
+                    f"got {odd!r} of type {type(odd).__name__}. Pass a flat array-like "
+                    "of ids (a list, a 1-D numpy array, a pandas Series)."
+                )
             example = next(
                 (v for v in arr if not isinstance(v, str)), arr[0]
             )
