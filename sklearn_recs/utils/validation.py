@@ -58,7 +58,8 @@ def _conversion(value: Any) -> str:
 
 def _check_container(X: Any, prefix: str, accepted: str) -> None:
     """A TypeError saying what is accepted for a set, dict, generator or scalar."""
-    if isinstance(X, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, list, tuple)):
+    if (isinstance(X, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, list, tuple))
+            or sp.issparse(X) or hasattr(X, "__array__")):
         return
     if isinstance(X, (set, frozenset, dict, str, bytes)) or not hasattr(X, "__len__"):
         raise TypeError(
