@@ -2,7 +2,7 @@
 
 from sklearn.exceptions import NotFittedError
 
-__all__ = ["ColdStartWarning", "DataWarning", "NotFittedError"]
+__all__ = ["ColdStartWarning", "DataWarning", "InvalidFileError", "NotFittedError"]
 
 
 class DataWarning(UserWarning):
@@ -40,4 +40,13 @@ class ColdStartWarning(UserWarning):
     array([['x']], dtype=object)
     >>> print(caught[0].message)
     Popularity: 1 of 1 users were unseen at fit; they get the popularity ranking.
+    """
+
+
+class InvalidFileError(ValueError):
+    """A file to load is malformed, truncated, corrupted or inconsistent.
+
+    Raised by :func:`sklearn_recs.serving.load_npz` (naming the archive
+    member and the problem) and when a neural checkpoint fails its
+    integrity check (naming the file). Nothing of the file was used.
     """

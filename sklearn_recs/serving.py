@@ -51,6 +51,7 @@ from ._scoring import FORMULAS as _KINDS
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin
 from .utils._docs import shared_doc
+from .utils._npz import read_export
 
 __all__ = ["ExportedRecommender", "load_npz", "save_npz"]
 
@@ -182,13 +183,29 @@ def _loaded_ids(ids):
     return ids.astype(object) if ids.dtype.kind == "U" else ids
 
 
-def load_npz(file):
-    """Load a recommender saved by :func:`save_npz`, without unpickling anything.
+def load_npz(file, *, max_bytes=None):
+    """Load a recommender saved by :func:`save_npz`, validating the untrusted file.
+
+    Nothing in the file is trusted: the archive's directory and every
+    member's header (dtype, shape, memory order) are checked against the
+    members that the recorded estimator family has, with their dtypes and
+    shapes, **before** any array is decompressed; then every float must be
+    finite, the ids unique and sorted, every sparse structure consistent and
+    within bounds. Nothing is ever unpickled. A file that fails any check
+    raises :class:`~sklearn_recs.exceptions.InvalidFileError` naming the
+    member and the problem; no bytes can crash the interpreter or decompress
+    beyond ``max_bytes``.
 
     Parameters
     ----------
     file : str, path or file-like
         The ``.npz`` file.
+    max_bytes : int, default=None
+        Most bytes the arrays may take once decompressed, compared with the
+        sizes the members' headers declare before decompressing anything.
+        None: 64 times the file's size plus 64 MiB (real models compress
+        far less; a larger ratio is a decompression bomb). Pass a larger
+        value to load a file you trust that exceeds it.
 
     Returns
     -------
@@ -199,9 +216,10 @@ def load_npz(file):
 
     Raises
     ------
-    ValueError
-        If the file is not an export of this package, or was written by a
-        newer format version than this one reads.
+    sklearn_recs.exceptions.InvalidFileError
+        A ``ValueError``: if the file is not an export of this package, was
+        written by a newer format version than this one reads, or fails any
+        of the checks above (the message names the member).
 
     See Also
     --------
@@ -221,27 +239,9 @@ def load_npz(file):
     array([[1, 3, 5],
            [0, 2, 4]])
     """
-    with np.load(file, allow_pickle=False) as data:
-        flat = {key: data[key] for key in data.files}
-    if flat.get("format") is None or str(flat["format"]) != _FORMAT:
-        raise ValueError(
-            "load_npz: this file is not a recommender exported by "
-            "sklearn_recs.serving.save_npz (it has no 'format' entry "
-            f"{_FORMAT!r}); keys found: {sorted(flat)[:10]}."
-        )
-    version = int(flat["format_version"])
-    if version > FORMAT_VERSION:
-        raise ValueError(
-            f"load_npz: the file has format version {version}, but this version of "
-            f"sklearn_recs reads versions up to {FORMAT_VERSION}. Upgrade sklearn_recs "
-            "to load it."
-        )
+    flat = read_export(file, format_name=_FORMAT, max_version=FORMAT_VERSION,
+                       max_bytes=max_bytes)
     kind = str(flat["kind"])
-    if kind not in _KINDS:
-        raise ValueError(
-            f"load_npz: the file's scoring formula {kind!r} is unknown to this version "
-            f"of sklearn_recs (known: {sorted(_KINDS)}); upgrade sklearn_recs to load it."
-        )
     arrays = _unflatten(flat)
     model = ExportedRecommender()
     model._load(arrays, _KINDS[kind](arrays))

@@ -124,7 +124,10 @@ BAD_X = {
     "empty": (np.empty((0, 2)), ValueError, "X is empty.* at least 1 interaction"),
     "sparse": (sp.csr_matrix(X0), TypeError, "sparse X is not supported.* Pass a dense"),
     "ragged list": ([[0, 1]] * 19 + [[0]], ValueError, r"must be 2-D .* got list of shape \(20,\)"),
-    "dict": ({"u": X0[:, 0]}, ValueError, "got dict of shape"),
+    "dict": ({"u": X0[:, 0]}, TypeError, r"X must be array-like .* got a value of type "
+             r"dict\. Convert it first: pd\.DataFrame\(\.\.\.\)"),
+    "set of rows": ({(0, 1), (1, 2)}, TypeError, r"X must be array-like \(a list of \(user id, "
+                    r"item id\) rows .* DataFrame .* type set\. Convert it first: list"),
 }
 
 
@@ -197,9 +200,6 @@ BAD_VALUES = {
 @pytest.mark.parametrize("case", BAD_VALUES)
 def test_bad_values_raise_at_fit(estimator, case):
     X, y, error, match = BAD_VALUES[case]
-    if y is not None and _ignores_y(estimator):
-        _assert_sound(_fit(estimator, X, y), X)
-        return
     y = Y0 if y is None else y
     with pytest.raises(error, match=match):
         clone(estimator).fit(X, y)
@@ -207,10 +207,10 @@ def test_bad_values_raise_at_fit(estimator, case):
 
 @every_estimator
 def test_negative_weights(estimator):
-    """Negative ratings are ratings; negative implicit weights are an error."""
+    """Negative ratings are ratings; negative implicit weights are an error, also for
+    the models that ignore y (GMF, NeuMF, TwoTower): y is validated the same way."""
     X, y = _clean()
-    if (_explicit(estimator) and type(estimator).__name__ != "RankingBlend"
-            or _ignores_y(estimator)):
+    if _explicit(estimator) and type(estimator).__name__ != "RankingBlend":
         _assert_sound(_fit(estimator, X, y - 10), X)
     else:  # a blend passes y to its implicit members too
         with pytest.raises(ValueError, match=r"implicit weights in y must be >= 0; got 20 "
@@ -226,7 +226,7 @@ def test_injected_nan_or_inf_is_counted(estimator, data):
     n_bad = data.draw(st.integers(1, 5))
     rows = data.draw(st.lists(st.integers(0, 19), min_size=n_bad, max_size=n_bad, unique=True))
     value = data.draw(st.sampled_from([np.nan, np.inf, -np.inf]))
-    column = data.draw(st.sampled_from(["user", "item"] + ["y"] * (not _ignores_y(estimator))))
+    column = data.draw(st.sampled_from(["user", "item", "y"]))
     X, y = X0.astype(float), Y0.copy()
     if column == "y":
         y[rows] = value
@@ -365,12 +365,9 @@ def _check_relabelled(estimator, user_ids, item_ids):
 def test_huge_ratings_or_weights(estimator):
     """Beyond 1e15 an error says to rescale; below, a finite model or a clear error."""
     X, y = _clean()
-    if _ignores_y(estimator):
-        _assert_sound(_fit(estimator, X, y * 1e300), X)
-    else:
-        with pytest.raises(ValueError, match=r"y holds values up to 5e\+300, beyond the limit "
-                                             r"of 1e\+15: .* Rescale y"):
-            clone(estimator).fit(X, y * 1e300)
+    with pytest.raises(ValueError, match=r"y holds values up to 5e\+300, beyond the limit "
+                                         r"of 1e\+15: .* Rescale y"):
+        clone(estimator).fit(X, y * 1e300)
     try:
         model = _fit(estimator, X, y * 1e15)
     except (ValueError, NonFiniteLossError) as exc:

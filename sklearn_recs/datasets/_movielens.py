@@ -77,6 +77,9 @@ _SHA256 = {
     },
 }
 
+# The largest file of ml-100k (u.data) is under 2 MB.
+_MAX_MEMBER_BYTES = 16 * 2**20
+
 _FEATURE_NAMES = ["user_id", "item_id", "timestamp"]
 _TARGET_NAME = "rating"
 # "(1995)" or "(2006–2007)" at the end of a title, with optional spaces.
@@ -154,6 +157,29 @@ def _missing_100k_message(home: Path) -> str:
     )
 
 
+def _verified_members(archive, where: str, home: Path) -> dict:
+    """``{name: bytes}`` of the expected ml-100k files, each checked against its
+    SHA-256 while still in memory: nothing is unpacked before it is verified."""
+    contents = {}
+    with zipfile.ZipFile(archive) as zf:
+        for name, expected in _SHA256["100k"].items():
+            try:
+                info = zf.getinfo(f"ml-100k/{name}")
+            except KeyError:
+                raise OSError(
+                    f"{name} is missing from {where}; nothing was written to {home}."
+                ) from None
+            if info.file_size > _MAX_MEMBER_BYTES:  # before decompressing it
+                raise OSError(
+                    f"{name} in {where} declares {info.file_size} bytes, more than any "
+                    f"file of ml-100k; nothing was written to {home}."
+                )
+            contents[name] = zf.read(info)
+            _check_sha256(contents[name], "100k", name, where,
+                          f"Nothing was written to {home}; try again.")
+    return contents
+
+
 def _fetch_100k(home: Path) -> None:
     """Download, unpack and verify ml-100k, then move it into ``home``.
 
@@ -177,9 +203,9 @@ def _fetch_100k(home: Path) -> None:
             raise FileNotFoundError(
                 f"{_missing_100k_message(home)} Downloading it failed: {exc}"
             ) from exc
+        where = f"the archive downloaded from {ML_100K_URL}"
         try:
-            with zipfile.ZipFile(archive) as zf:
-                zf.extractall(unpacked)
+            contents = _verified_members(archive, where, home)
         except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
             raise OSError(
                 f"The file downloaded from {ML_100K_URL} "
@@ -187,17 +213,12 @@ def _fetch_100k(home: Path) -> None:
                 f"it is truncated (a partial download) or corrupted ({exc}); "
                 f"nothing was written to {home}. Try again."
             ) from exc
+        # Only the expected files, each verified, are written (to a temporary
+        # folder, moved into place in one rename); other entries never are.
         folder = unpacked / "ml-100k"
-        where = f"the archive downloaded from {ML_100K_URL}"
-        for name in _SHA256["100k"]:
-            path = folder / name
-            if not path.is_file():
-                raise OSError(
-                    f"{name} is missing from {where}; nothing was written to "
-                    f"{home}."
-                )
-            _check_sha256(path.read_bytes(), "100k", name, where,
-                          f"Nothing was written to {home}; try again.")
+        folder.mkdir()
+        for name, content in contents.items():
+            (folder / name).write_bytes(content)
         target = home / "ml-100k"
         try:
             os.replace(folder, target)

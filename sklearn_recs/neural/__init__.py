@@ -30,6 +30,7 @@ __all__ = [
     "MatrixFactorization",
     "NeuMF",
     "TwoTower",
+    "skip_damaged_checkpoints",
 ]
 
 _LAZY = {
@@ -40,6 +41,7 @@ _LAZY = {
     "NeuMF": "._ncf",
     "TwoTower": "._two_tower",
     "BruteForceIndex": "._two_tower",
+    "skip_damaged_checkpoints": "._checkpoint",
 }
 
 

@@ -17,15 +17,26 @@ data (:func:`fingerprint`), which it also stores: a ``fit`` with other
 parameters or other data never loads it (it trains from scratch under its
 own name), and a file whose stored fingerprint differs from its name, or
 that cannot be read, raises a clear error instead of being loaded.
+
+Each file starts with a line recording the SHA-256 and the length of the
+parameters that follow; resuming verifies both before anything is
+unpickled, and a mismatch (a flipped byte, a truncation) raises
+:class:`~sklearn_recs.exceptions.InvalidFileError` naming the file. Saving
+keeps the previous checkpoint as ``<name>.prev.pt``; inside
+:func:`skip_damaged_checkpoints`, a damaged checkpoint is skipped with a
+warning and training resumes from the previous good one (or from scratch).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import tempfile
-from contextlib import suppress
+import warnings
+from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 
 import numpy as np
 import scipy.sparse as sp
@@ -33,11 +44,42 @@ import torch
 from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler
 from skorch.history import History
 
+from ..exceptions import InvalidFileError
 from ._net import ValidationNDCG
 
-__all__ = ["EpochCheckpoint", "fingerprint"]
+__all__ = ["EpochCheckpoint", "fingerprint", "skip_damaged_checkpoints"]
 
-_FORMAT = 1
+_FORMAT = 2
+# First line of a checkpoint file: b"<_MAGIC> <sha256 hex> <payload length>\n".
+_MAGIC = b"sklearn_recs-checkpoint"
+_SKIP_DAMAGED = ContextVar("skip_damaged_checkpoints", default=False)
+
+
+@contextmanager
+def skip_damaged_checkpoints():
+    """Resume past damaged checkpoints instead of raising.
+
+    Inside this context, a ``fit`` whose checkpoint fails its integrity
+    check (SHA-256 mismatch, truncation) warns and resumes from the previous
+    good checkpoint (``<name>.prev.pt``), or trains from scratch if there is
+    none. Outside it, such a checkpoint raises
+    :class:`~sklearn_recs.exceptions.InvalidFileError`.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
+    >>> from sklearn_recs.neural import skip_damaged_checkpoints
+    >>> with skip_damaged_checkpoints():
+    ...     pass  # model.fit(X, y) with checkpoint_dir set
+    """
+    token = _SKIP_DAMAGED.set(True)
+    try:
+        yield
+    finally:
+        _SKIP_DAMAGED.reset(token)
 
 # What callbacks rebuild in ``on_train_begin`` and carry between epochs;
 # restored after them when training resumes (objects with a ``state_dict``,
@@ -157,6 +199,11 @@ class EpochCheckpoint(Checkpoint):
         """Path of the checkpoint file."""
         return os.path.join(self.dirname, self.fn_prefix + self.f_params)
 
+    @property
+    def previous_path(self):
+        """Path of the checkpoint before the last one."""
+        return self.path[:-len(".pt")] + ".prev.pt"
+
     def save_model(self, net):
         """Write the training state to :attr:`path`, atomically."""
         cuda = net.device is not None and torch.device(net.device).type == "cuda"
@@ -175,41 +222,86 @@ class EpochCheckpoint(Checkpoint):
                 for kind, attrs in _CALLBACK_STATE if isinstance(callback, kind)
             },
         }
+        payload = io.BytesIO()
+        torch.save(state, payload)
+        payload = payload.getvalue()
+        digest = hashlib.sha256(payload).hexdigest()
         fd, temporary = tempfile.mkstemp(prefix=".", suffix=".pt.part", dir=self.dirname)
         try:
             with os.fdopen(fd, "wb") as file:
-                torch.save(state, file)
+                file.write(b"%s %s %d\n" % (_MAGIC, digest.encode(), len(payload)))
+                file.write(payload)
                 file.flush()
                 os.fsync(file.fileno())
+            if os.path.exists(self.path):  # the previous good one, kept for a fallback
+                os.replace(self.path, self.previous_path)
             os.replace(temporary, self.path)
         except BaseException:
             with suppress(FileNotFoundError):
                 os.unlink(temporary)
             raise
 
-    def _read(self):
+    def _verified_payload(self, path):
+        """The parameters of ``path`` after their SHA-256 and length check."""
+        with open(path, "rb") as file:
+            first = file.readline(200)
+            payload = file.read()
+        parts = first.split()
+        if len(parts) != 3 or parts[0] != _MAGIC or not parts[2].isdigit():
+            raise InvalidFileError(
+                f"{self.owner}: the checkpoint {path} has no integrity record (SHA-256 and "
+                "length); it is corrupted or was written by an older version. Delete it "
+                "to train from scratch.")
+        if len(payload) != int(parts[2]):
+            raise InvalidFileError(
+                f"{self.owner}: the checkpoint {path} is truncated or corrupted: it holds "
+                f"{len(payload)} bytes of parameters, its record says {int(parts[2])}.")
+        digest = hashlib.sha256(payload).hexdigest()
+        if digest != parts[1].decode(errors="replace"):
+            raise InvalidFileError(
+                f"{self.owner}: the checkpoint {path} is corrupted: the SHA-256 of its "
+                f"parameters is {digest}, its record says {parts[1].decode(errors='replace')}.")
+        return payload
+
+    def _read(self, path):
+        payload = self._verified_payload(path)
         try:
-            state = torch.load(self.path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(payload), map_location="cpu", weights_only=True)
         except Exception as exc:
-            raise ValueError(
-                f"{self.owner}: the checkpoint {self.path} cannot be read; it is "
+            raise InvalidFileError(
+                f"{self.owner}: the checkpoint {path} cannot be read; it is "
                 f"truncated or corrupted ({type(exc).__name__}: {exc}). Delete it to "
                 "train from scratch."
             ) from exc
         if (not isinstance(state, dict) or state.get("format") != _FORMAT
                 or state.get("fingerprint") != self.fingerprint):
             raise ValueError(
-                f"{self.owner}: the checkpoint {self.path} holds the training of another "
+                f"{self.owner}: the checkpoint {path} holds the training of another "
                 "configuration or other data (its fingerprint differs); it was not "
                 "loaded. Delete it, or pass another checkpoint_dir."
             )
         return state
 
+    def _resume_state(self):
+        """The state to resume from: the last good checkpoint, or None."""
+        for path in (self.path, self.previous_path):
+            if not os.path.exists(path):
+                continue  # (a crash between the two renames leaves only the previous)
+            try:
+                return self._read(path)
+            except InvalidFileError as exc:
+                if not _SKIP_DAMAGED.get():
+                    raise InvalidFileError(
+                        f"{exc} To resume from the previous good checkpoint instead, fit "
+                        "inside sklearn_recs.neural.skip_damaged_checkpoints().") from exc
+                warnings.warn(f"{exc} Skipped it.", UserWarning, stacklevel=4)
+        return None
+
     def on_train_begin(self, net, **kwargs):
         """Resume from :attr:`path` if it exists."""
-        if not os.path.exists(self.path):
+        state = self._resume_state()
+        if state is None:
             return
-        state = self._read()
         net.module_.load_state_dict(state["module"])
         net.optimizer_.load_state_dict(state["optimizer"])
         net.criterion_.load_state_dict(state["criterion"])
@@ -221,4 +313,4 @@ class EpochCheckpoint(Checkpoint):
         for name, values in state["callbacks"].items():
             for attr, value in values.items():
                 _restore(callbacks[name], attr, value)
-        self._sink(f"Resumed from {self.path} after epoch {len(net.history)}.", net.verbose)
+        self._sink(f"Resumed from {self.dirname} after epoch {len(net.history)}.", net.verbose)

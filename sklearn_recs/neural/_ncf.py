@@ -10,6 +10,7 @@ from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import _implicit_tags
+from ..utils.validation import check_interactions
 from ._base import (
     COMMON_CONSTRAINTS,
     TorchRecommender,
@@ -74,6 +75,8 @@ class _NCFBase(RegressorMixin, TorchRecommender):
                 f"{name}: y_range={self.y_range!r} is invalid; pass (low, high) with "
                 "low < high, e.g. (0.5, 5.5) for 1-5 stars, or None."
             )
+        if implicit and y is not None:  # ignored, but validated as every estimator's y
+            check_interactions(X, y, implicit=True, estimator=self)
         users, items, values = self._fit_interactions(X, None if implicit else y,
                                                       implicit=implicit)
         architecture = self._architecture(X, y)

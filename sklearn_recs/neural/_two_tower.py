@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
 from ..utils._topk import block_size, topk
-from ..utils.validation import check_ids, check_k
+from ..utils.validation import check_ids, check_interactions, check_k
 from ._base import (
     COMMON_CONSTRAINTS,
     TorchRecommender,
@@ -348,6 +348,8 @@ class TwoTower(FormulaScoring, TorchRecommender):
 
         {fit_returns}
         """
+        if y is not None:  # ignored, but validated as every estimator's y
+            check_interactions(X, y, implicit=True, estimator=self)
         layers = check_layer_sizes(self.hidden_layers, "TwoTower")
         extra = None if item_features is None else item_features.index
         users, items, _ = self._fit_interactions(X, None, implicit=True, extra_items=extra)

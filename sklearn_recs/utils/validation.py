@@ -2,7 +2,8 @@
 
 The data contract of the package: ``X`` is array-like of shape
 ``(n_samples, >=2)`` whose column 0 holds user ids and column 1 item ids
-(ints, floats or strings), one row per interaction; further columns (a
+(ints, floats or strings), one row per interaction -- a DataFrame with
+columns ``user_id`` and ``item_id`` is read by those names, in any order; further columns (a
 timestamp, say) are ignored unless an estimator or splitter is told to use
 them. ``y`` holds explicit ratings, or non-negative implicit weights.
 """
@@ -24,6 +25,10 @@ __all__ = [
     "get_times",
 ]
 
+# The documented names of the id columns of a DataFrame X (those of
+# fetch_movielens): used by name, in any order, wherever both are present.
+ID_COLUMNS = ("user_id", "item_id")
+
 # Ratings and weights beyond this size overflow float32 once multiplied
 # (similarities, Gram matrices), so they are rejected at fit.
 _MAX_ABS_VALUE = 1e15
@@ -37,13 +42,42 @@ def _name(estimator: Any) -> str:
     return type(estimator).__name__ + ": "
 
 
+_ACCEPTED_X = ("X must be array-like (a list of (user id, item id) rows or a 2-D numpy "
+               "array) or a pandas DataFrame with user and item columns")
+_ACCEPTED_IDS = "array-like (a list, a 1-D numpy array, a pandas Series or Index)"
+
+
+def _conversion(value: Any) -> str:
+    """How to turn a container of the wrong type into an accepted one."""
+    if isinstance(value, dict):
+        return "pd.DataFrame(...) for a dict of columns"
+    if isinstance(value, (str, bytes)) or np.ndim(value) == 0 and not hasattr(value, "__iter__"):
+        return "pass every row, not a single value"
+    return "list(...) for a set, a generator or another iterable"
+
+
+def _check_container(X: Any, prefix: str, accepted: str) -> None:
+    """A TypeError saying what is accepted for a set, dict, generator or scalar."""
+    if (isinstance(X, (pd.DataFrame, pd.Series, pd.Index, np.ndarray, list, tuple))
+            or sp.issparse(X) or hasattr(X, "__array__")):
+        return
+    if isinstance(X, (set, frozenset, dict, str, bytes)) or not hasattr(X, "__len__"):
+        raise TypeError(
+            f"{prefix}{accepted}; got a value of type {type(X).__name__}. Convert it first: "
+            f"{_conversion(X)}."
+        )
+
+
 def _as_2d(X: Any, estimator: Any = None):
     """Return ``X`` as a DataFrame or a 2-D ndarray, with clear errors."""
     prefix = _name(estimator)
+    _check_container(X, prefix, _ACCEPTED_X)
     if sp.issparse(X):
         raise TypeError(
             f"{prefix}sparse X is not supported: X holds (user id, item id) "
-            "rows, not features. Pass a dense 2-D array or a DataFrame."
+            "rows, not features. Pass a dense 2-D array or a DataFrame (for an "
+            "interaction matrix M: rows, columns = M.nonzero(); "
+            "X = np.column_stack([rows, columns]), y = M.data)."
         )
     if isinstance(X, pd.DataFrame):
         frame = X
@@ -92,7 +126,9 @@ def get_column(X: Any, column: int | str, *, estimator: Any = None) -> np.ndarra
     X : array-like of shape (n_samples, n_columns)
         A DataFrame or a 2-D array.
     column : int or str
-        Position, or name for a DataFrame.
+        Position, or name for a DataFrame. For a DataFrame with columns
+        ``user_id`` and ``item_id``, positions 0 and 1 mean those columns,
+        wherever they are; one of the two names without the other raises.
     estimator : object or str, default=None
         Named in error messages.
 
@@ -111,6 +147,18 @@ def get_column(X: Any, column: int | str, *, estimator: Any = None) -> np.ndarra
     frame = _as_2d(X, estimator)
     prefix = _name(estimator)
     if isinstance(frame, pd.DataFrame):
+        if isinstance(column, numbers.Integral) and column in (0, 1):
+            named = [name in frame.columns for name in ID_COLUMNS]
+            if all(named):  # by name, in whatever order the columns come
+                column = ID_COLUMNS[column]
+            elif any(named):
+                raise ValueError(
+                    f"{prefix}X has a column {ID_COLUMNS[named.index(True)]!r} but no "
+                    f"{ID_COLUMNS[named.index(False)]!r}; expected both {list(ID_COLUMNS)} "
+                    "(read by name, in any order) or neither (then column 0 holds user "
+                    f"ids and column 1 item ids). X has columns {list(frame.columns)}; "
+                    "rename them, e.g. X.rename(columns={...})."
+                )
         if isinstance(column, str):
             if column not in frame.columns:
                 raise KeyError(
@@ -165,6 +213,8 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
     array([3, 1, 2])
     """
     prefix = _name(estimator)
+    if not np.isscalar(ids):
+        _check_container(ids, prefix, f"{what} must be {_ACCEPTED_IDS}")
     if isinstance(ids, pd.Series | pd.Index):
         if isinstance(ids.dtype, pd.CategoricalDtype):
             ids = ids.astype(ids.dtype.categories.dtype)
@@ -203,6 +253,13 @@ def check_ids(ids: Any, *, what: str = "ids", estimator: Any = None) -> np.ndarr
         if kinds in ("floating", "mixed-integer-float", "decimal"):
             return check_ids(arr.astype(np.float64), what=what, estimator=estimator)
         if kinds != "string":
+            odd = next((v for v in arr if not isinstance(v, str | numbers.Number)), None)
+            if odd is not None:  # not an id at all: no conversion applies
+                raise TypeError(
+                    f"{prefix}{what} must be numbers or strings, one id per element; "
+                    f"got {odd!r} of type {type(odd).__name__}. Pass a flat array-like "
+                    "of ids (a list, a 1-D numpy array, a pandas Series)."
+                )
             example = next(
                 (v for v in arr if not isinstance(v, str)), arr[0]
             )

@@ -408,3 +408,31 @@ def test_get_data_home(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     assert get_data_home() == str(tmp_path / "sklearn_recs_data")
     assert get_data_home("~/other") == str(tmp_path / "other")
+
+
+def test_100k_download_installs_only_the_expected_files(data_home, tmp_path, monkeypatch):
+    archive = _zip_100k(data_home, tmp_path / "extra.zip")
+    with zipfile.ZipFile(archive, "a") as zf:  # entries beyond the official files
+        zf.writestr("ml-100k/evil.sh", b"rm -rf ~")
+        zf.writestr("../outside.txt", b"escaped")
+        zf.writestr("ml-100k/../../outside2.txt", b"escaped")
+    home = tmp_path / "home"
+    monkeypatch.setattr(_movielens, "_download", _fake_download(archive, []))
+    fetch_movielens("100k", data_home=home)
+    assert sorted(p.name for p in home.iterdir()) == ["ml-100k"]
+    assert sorted(p.name for p in (home / "ml-100k").iterdir()) == sorted(
+        _movielens._SHA256["100k"])
+    assert not list(tmp_path.glob("outside*"))
+
+
+def test_100k_nothing_is_unpacked_before_it_is_verified(data_home, tmp_path, monkeypatch):
+    archive = _zip_100k(data_home, tmp_path / "bad.zip", corrupt="ub.test")
+    home = tmp_path / "home"
+    monkeypatch.setattr(_movielens, "_download", _fake_download(archive, []))
+    written = []
+    real_write = Path.write_bytes
+    monkeypatch.setattr(Path, "write_bytes",
+                        lambda self, data: written.append(self.name) or real_write(self, data))
+    with pytest.raises(OSError, match="ub.test .*SHA-256"):
+        fetch_movielens("100k", data_home=home)
+    assert written == []  # the bad file is the last one: none of the others was written

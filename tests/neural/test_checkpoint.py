@@ -7,6 +7,7 @@ parameters (bitwise), since every random draw of an epoch is a function of
 (seed, epoch) or restored from the checkpoint.
 """
 
+import io
 import os
 import shutil
 
@@ -18,8 +19,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 from skorch.callbacks import Callback, LRScheduler
 
+from sklearn_recs.exceptions import InvalidFileError
 from sklearn_recs.neural import (GMF, MLP, ImplicitMatrixFactorization, MatrixFactorization,
-                                 NeuMF, TwoTower)
+                                 NeuMF, TwoTower, skip_damaged_checkpoints)
 from sklearn_recs.neural._data import IndexBatchIterator, InteractionData
 from sklearn_recs.neural._net import NonFiniteLossError
 from sklearn_recs.utils._testing import checkerboard, tiny_ratings
@@ -74,8 +76,15 @@ def assert_same_model(a, b):
     np.testing.assert_array_equal(a.history_[:, "train_loss"], b.history_[:, "train_loss"])
 
 
+def read_state(path):
+    """A checkpoint's state, past its integrity line (SHA-256 and length)."""
+    content = path.read_bytes()
+    return torch.load(io.BytesIO(content[content.index(b"\n") + 1:]), weights_only=True)
+
+
 def checkpoint_files(folder):
-    return sorted(os.listdir(folder))
+    """The current checkpoints (not the previous ones kept for a fallback)."""
+    return sorted(name for name in os.listdir(folder) if not name.endswith(".prev.pt"))
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -92,7 +101,7 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(name, tmp_path):
         check_is_fitted(model)
     [file] = checkpoint_files(tmp_path)  # one file, no temporaries
     assert file.startswith(f"{name}-") and file.endswith(".pt")
-    state = torch.load(tmp_path / file, weights_only=True)
+    state = read_state(tmp_path / file)
     assert len(state["history"]) and state["history"].count('"epoch"') == 2
     model.fit(X, y)
     assert_same_model(model, reference)
@@ -154,7 +163,7 @@ def test_crash_while_writing_keeps_the_previous_checkpoint(tmp_path, monkeypatch
         model.fit(X, y)
     monkeypatch.setattr(torch, "save", real_save)
     [file] = checkpoint_files(tmp_path)  # the temporary file was removed
-    assert torch.load(tmp_path / file, weights_only=True)["history"].count('"epoch"') == 2
+    assert read_state(tmp_path / file)["history"].count('"epoch"') == 2
     assert_same_model(model.fit(X, y), reference)
 
 
@@ -191,8 +200,8 @@ def test_truncated_checkpoint_is_refused(tmp_path):
     [file] = checkpoint_files(tmp_path)
     content = (tmp_path / file).read_bytes()
     (tmp_path / file).write_bytes(content[:len(content) // 2])
-    with pytest.raises(ValueError, match=rf"checkpoint .*{file} cannot be read; it is "
-                                         r"truncated or corrupted \(.*\)\. Delete it"):
+    with pytest.raises(InvalidFileError, match=rf"checkpoint .*{file} is truncated or "
+                                               r"corrupted: it holds \d+ bytes"):
         model.fit(X, y)
     (tmp_path / file).unlink()
     model.fit(X, y)  # from scratch once deleted
@@ -270,3 +279,57 @@ def test_non_finite_loss_stops_and_leaves_no_model(name):
             model.fit(X, y)
         with pytest.raises(NotFittedError):
             check_is_fitted(model)
+
+
+def _interrupted(tmp_path, epoch=4):
+    """A MatrixFactorization fit stopped in epoch ``epoch``: checkpoints of the
+    two epochs before it on disk; and the uninterrupted reference."""
+    X, y = RATINGS
+    make = CASES["MatrixFactorization"][0]
+    reference = make().fit(X, y)
+    model = make(checkpoint_dir=tmp_path, callbacks=[("fault", FaultOnce(epoch=epoch))])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    [file] = checkpoint_files(tmp_path)
+    return model, reference, tmp_path / file
+
+
+def test_flipped_bytes_and_truncations_are_detected(tmp_path):
+    model, _, path = _interrupted(tmp_path)
+    content = path.read_bytes()
+    header = content.index(b"\n") + 1
+    rng = np.random.default_rng(0)
+    detected = 0
+    # every flip in the parameters, and every truncation, is refused, naming the file
+    damaged = [content[:n] for n in rng.integers(header, len(content), 10)]
+    for where in rng.integers(header, len(content), 20):
+        flipped = bytearray(content)
+        flipped[where] ^= 1 << int(rng.integers(8))
+        damaged.append(bytes(flipped))
+    for blob in damaged:
+        path.write_bytes(blob)
+        with pytest.raises(InvalidFileError, match=rf"checkpoint {path} is (truncated or )?"
+                                                   r"corrupted.*skip_damaged_checkpoints"):
+            model.fit(*RATINGS)
+        detected += 1
+    assert detected == 30
+
+
+def test_damaged_checkpoint_falls_back_to_the_previous_good_one(tmp_path):
+    model, reference, path = _interrupted(tmp_path)
+    previous = path.with_name(path.name[:-3] + ".prev.pt")
+    assert previous.exists()
+    content = bytearray(path.read_bytes())
+    content[-10] ^= 0xFF
+    path.write_bytes(bytes(content))
+    with skip_damaged_checkpoints(), pytest.warns(UserWarning, match=rf"{path} is corrupted"):
+        model.fit(*RATINGS)
+    # resumed one epoch earlier, it still ends exactly where an uninterrupted fit does
+    assert_same_model(model, reference)
+
+
+def test_a_crash_between_the_renames_resumes_from_the_previous(tmp_path):
+    model, reference, path = _interrupted(tmp_path)
+    path.unlink()  # only <name>.prev.pt is left
+    model.fit(*RATINGS)
+    assert_same_model(model, reference)
