@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
+from sklearn.pipeline import Pipeline
 
 from ..utils.validation import _check_bool, check_interactions, check_k
 from ._ranking import (
@@ -41,6 +42,21 @@ _RANKING_METRICS: dict[str, Callable[..., Any]] = {
 }
 
 _NAME_AT_K = re.compile(r"(?P<metric>[a-z_]+)@(?P<k>\d+)")
+
+
+def _final_recommender(estimator: Any, X: Any) -> tuple[Any, Any]:
+    """The recommender that ends a fitted ``Pipeline``, and ``X`` transformed for it.
+
+    A ``Pipeline`` (nested ones too) is unwrapped: ``X`` goes through its
+    fitted transformers (a column selector, a feature join), as in
+    ``Pipeline.predict``, and its last step is scored. Anything else is
+    returned as it is.
+    """
+    while isinstance(estimator, Pipeline):
+        if len(estimator) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    return estimator, X
 
 
 class RankingScorer:
@@ -95,9 +111,12 @@ class RankingScorer:
         Parameters
         ----------
         estimator : object
-            A fitted recommender with a ``recommend`` method.
+            A fitted recommender with a ``recommend`` method, or a fitted
+            ``Pipeline`` ending in one: ``X`` then goes through the
+            pipeline's transformers first.
         X : array-like of shape (n_samples, n_columns >= 2)
-            Test interactions: user ids in column 0, item ids in column 1.
+            Test interactions: user ids in column 0, item ids in column 1
+            (after the pipeline's transformers, if any).
         y : array-like of shape (n_samples,), default=None
             Test ratings or weights, compared with ``relevance_threshold``.
 
@@ -111,6 +130,7 @@ class RankingScorer:
         --------
         make_ranking_scorer : Build a scorer, with an example of a call.
         """
+        estimator, X = _final_recommender(estimator, X)
         if not callable(getattr(estimator, "recommend", None)):
             raise TypeError(
                 f"{self!r} needs an estimator with a recommend() method; "
