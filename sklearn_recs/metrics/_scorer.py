@@ -204,7 +204,18 @@ def make_ranking_scorer(
 
     Greater is better for every metric, so the scorer works unchanged as
     ``scoring=`` or inside a ``scoring={...}`` dict with ``refit=`` in
-    ``GridSearchCV``, ``RandomizedSearchCV`` and ``cross_validate``.
+    ``GridSearchCV``, ``RandomizedSearchCV`` and ``cross_validate``. A
+    fitted ``Pipeline`` ending in a recommender is scored through its
+    transformers, like ``Pipeline.predict``.
+
+    Pass the scorer object, not a string: ``scoring="ndcg@10"`` given to
+    scikit-learn is rejected ("not a valid scoring value"). scikit-learn
+    resolves strings from its own fixed registry, which has no public way
+    to add names, and its scorers call ``predict``, ``predict_proba`` or
+    ``decision_function`` on each test row, whereas a ranking metric needs
+    each user's top-k list from ``recommend`` over the whole catalogue. So
+    ``"ndcg@10"`` is understood by :func:`get_scorer` of this package
+    (``scoring=get_scorer("ndcg@10")``), not by scikit-learn's.
 
     Parameters
     ----------
