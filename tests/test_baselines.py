@@ -15,7 +15,7 @@ from sklearn_recs.model_selection import PerUserShuffleSplit
 # _data draws random (user, item) pairs, so some repeat: Popularity sums their
 # weights (as the brute-force references do) and says so with a DataWarning.
 pytestmark = pytest.mark.filterwarnings(
-    r"ignore:Popularity: X has \d+ duplicate \(user, item\) row:sklearn_recs.exceptions.DataWarning"
+    r"ignore:Popularity. X has \d+ duplicate \(user, item\) row:sklearn_recs.exceptions.DataWarning"
 )
 
 
