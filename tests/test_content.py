@@ -148,9 +148,11 @@ def test_metadata_routing_through_pipeline_and_grid_search(catalogue):
         assert 60 in pipe[-1].items_
         search = GridSearchCV(model, {"similarity": ["cosine", "dot"]},
                               cv=[(np.arange(6), np.arange(6, 8))],
-                              scoring="neg_root_mean_squared_error")
-        search.fit(X, y, item_features=items)
+                              scoring="neg_root_mean_squared_error", error_score="raise")
+        with pytest.warns(ColdStartWarning, match="unseen at fit"):  # the test pairs
+            search.fit(X, y, item_features=items)
         assert 60 in search.best_estimator_.items_
+        assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_default_transformer_and_missing_text(catalogue):
