@@ -217,12 +217,11 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
     table = pd.DataFrame(rows).groupby("model", sort=False).mean()
     ranking_columns = [f"{name}@{k}" for name in _RANKING_METRICS] + [f"coverage@{k}"]
     ranking = table[ranking_columns + ["fit_s", "recommend_s"]].copy()
-    rating_models = table.index[table["rmse"].notna()] if "rmse" in table else []
-    ranking.insert(0, "feedback", np.where(ranking.index.isin(rating_models),
-                                           "explicit", "implicit"))
-    rating = table.loc[rating_models, ["rmse", "mae", "fit_s", "predict_s"]] \
-        if len(rating_models) else pd.DataFrame(columns=["rmse", "mae", "fit_s", "predict_s"])
-    rating.index.name = "model"
+    table = table.reindex(columns=[*table.columns.difference(["rmse", "mae", "predict_s"]),
+                                   "rmse", "mae", "predict_s"])  # none if no rating model
+    predicts_ratings = table["rmse"].notna()
+    ranking.insert(0, "feedback", np.where(predicts_ratings, "explicit", "implicit"))
+    rating = table.loc[predicts_ratings, ["rmse", "mae", "fit_s", "predict_s"]]
     return {"rating": rating.sort_values("rmse", kind="stable"),
             "ranking": ranking.sort_values(f"ndcg@{k}", ascending=False, kind="stable")}
 
