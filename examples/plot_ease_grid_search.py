@@ -14,6 +14,12 @@ and the chosen models are scored once on the held-out test part.
 Run ``python examples/plot_ease_grid_search.py``; the figure is saved as
 ``ease_grid_search.png``. MovieLens 100k is read from
 ``$SKLEARN_RECS_DATA``.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 import argparse

@@ -13,6 +13,12 @@ Rating models learn from the stars; implicit-feedback models see only
 *which* movies each user rated (``y=None``). The neural models train for a
 few epochs only, to keep this page fast: see the benchmarks for tuned
 settings.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

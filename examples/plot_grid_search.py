@@ -10,6 +10,12 @@ regularisation of :class:`~sklearn_recs.baselines.BiasBaseline`
 (full-catalogue ranking, relevant items rated >= 4) and by RMSE;
 ``refit="ndcg"`` refits the candidate with the best NDCG on the whole
 training set. The two metrics do not pick the same model.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

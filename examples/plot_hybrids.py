@@ -11,6 +11,12 @@ a ridge regression on out-of-fold predictions. For top-N lists,
 :class:`~sklearn_recs.hybrid.RankingBlend` adds the per-user normalised
 scores of its members: here a content model (genres and titles) and item
 KNN on implicit feedback, on MovieLens 100k.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

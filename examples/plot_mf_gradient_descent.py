@@ -34,6 +34,12 @@ gives the updates every tutorial writes by hand (step :math:`\eta`):
 mini-batches of ratings, with PyTorch computing the gradients and skorch
 running the loop; only the rows of the batch are updated (sparse
 gradients), so an epoch costs one pass over the ratings.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

@@ -11,6 +11,12 @@ weights are kept). Here: :class:`~sklearn_recs.neural.MatrixFactorization`
 on MovieLens 100k ratings for three regularisation strengths (validation
 RMSE per epoch), and :class:`~sklearn_recs.neural.ImplicitMatrixFactorization`
 trained with BPR (validation NDCG@10 over the full catalogue per epoch).
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

@@ -13,6 +13,12 @@ coverage (:func:`~sklearn_recs.metrics.coverage_score`), the mean
 popularity of the recommended items
 (:func:`~sklearn_recs.metrics.average_popularity_score`) and their novelty
 (:func:`~sklearn_recs.metrics.novelty_score`), next to NDCG@10.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

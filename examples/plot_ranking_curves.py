@@ -10,6 +10,12 @@ interactions, asks it once for every test user's top ``max(ks)`` and
 computes the metric at each ``k``; passing the same ``ax`` puts several
 models on one plot. Here five models on a per-user 80/20 split of
 MovieLens 100k, relevant items being the test ratings >= 4.
+
+.. note:: This example needs MovieLens 100k, which is not embedded:
+   ``fetch_movielens("100k")`` reads it from ``$SKLEARN_RECS_DATA`` (or
+   downloads it). The documentation build runs the example only when
+   the data set is there; otherwise this page shows the code alone.
+
 """
 
 # %%

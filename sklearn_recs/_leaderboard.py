@@ -16,16 +16,15 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from .base import _predicts_ratings
 from .exceptions import ColdStartWarning, DataWarning
 from .metrics import (
     average_precision_at_k_score,
     coverage_score,
-    hit_rate_at_k_score,
     mean_absolute_error,
     ndcg_at_k_score,
     precision_at_k_score,
     recall_at_k_score,
-    reciprocal_rank_at_k_score,
     root_mean_squared_error,
 )
 from .model_selection import LeaveLastOut, PerUserKFold, PerUserShuffleSplit
@@ -33,14 +32,19 @@ from .utils.validation import check_interactions
 
 PROTOCOLS = ("holdout", "folds", "leave-last-out")
 
+# The metrics of the ranking table: column prefix -> (label, function).
 _RANKING_METRICS = {
-    "precision": precision_at_k_score,
-    "recall": recall_at_k_score,
-    "ndcg": ndcg_at_k_score,
-    "map": average_precision_at_k_score,
-    "hit_rate": hit_rate_at_k_score,
-    "mrr": reciprocal_rank_at_k_score,
+    "ndcg": ("NDCG", ndcg_at_k_score),
+    "map": ("MAP", average_precision_at_k_score),
+    "precision": ("precision", precision_at_k_score),
+    "recall": ("recall", recall_at_k_score),
 }
+_PROTOCOL_TEXT = {
+    "holdout": "per-user random 80/20 holdout",
+    "folds": "5 folds (ml-100k: the canonical u1..u5; else per-user), mean over folds",
+    "leave-last-out": "leave-last-out (each user's latest interaction is the test set)",
+}
+TASKS = ("rating", "ranking")
 
 
 def is_rating_model(estimator: Any) -> bool:
@@ -93,21 +97,35 @@ def evaluate_split(estimator: Any, X_train, y_train, X_test, y_test, *, k: int =
     model ranks the whole catalogue, less the user's training items, for
     each test user with relevant test items (all test items, or those rated
     ``>= relevance_threshold``). ``fit_params`` go to ``fit`` (for
-    example ``item_features`` for a content model).
+    example ``item_features`` for a content model). Test users and items
+    unseen at fit get each model's documented fallback, silently: a split
+    always has some.
 
     Returns
     -------
     scores : dict
-        Metric name to value, plus ``fit_s`` and ``recommend_s`` (seconds).
+        Metric name to value, plus ``fit_s``, ``recommend_s`` and, for rating
+        models, ``predict_s`` (seconds).
     """
     model = clone(estimator)
-    rating = is_rating_model(model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        warnings.simplefilter("ignore", DataWarning)
+        return _evaluate_fitted(model, X_train, y_train, X_test, y_test, k=k,
+                                relevance_threshold=relevance_threshold,
+                                fit_params=fit_params)
+
+
+def _evaluate_fitted(model, X_train, y_train, X_test, y_test, *, k, relevance_threshold,
+                     fit_params):
     start = time.perf_counter()
-    model.fit(X_train, y_train if rating else None, **(fit_params or {}))
+    model.fit(X_train, y_train if is_rating_model(model) else None, **(fit_params or {}))
     result: dict[str, float] = {"fit_s": time.perf_counter() - start}
     users, items, y = check_interactions(X_test, y_test)
-    if rating:
+    if _predicts_ratings(model):
+        start = time.perf_counter()
         y_pred = model.predict(X_test)
+        result["predict_s"] = time.perf_counter() - start
         result["rmse"] = root_mean_squared_error(y, y_pred)
         result["mae"] = mean_absolute_error(y, y_pred)
     relevant = np.ones(len(users), dtype=bool)
@@ -119,7 +137,7 @@ def evaluate_split(estimator: Any, X_train, y_train, X_test, y_test, *, k: int =
                                           return_scores=True)
     result["recommend_s"] = time.perf_counter() - start
     ranked = [row[np.isfinite(s)] for row, s in zip(recommended, scores)]
-    for name, metric in _RANKING_METRICS.items():
+    for name, (_, metric) in _RANKING_METRICS.items():
         result[f"{name}@{k}"] = metric(truth.tolist(), ranked, k=k)
     result[f"coverage@{k}"] = coverage_score(ranked, model.n_items_, k=k)
     return result
@@ -129,8 +147,8 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
                 k: int = 10, folds: list | None = None,
                 relevance_threshold: float | None = None, random_state: int | None = 0,
                 fit_params: dict[str, dict] | None = None,
-                progress: bool = False) -> pd.DataFrame:
-    """Evaluate named estimators on the same splits; one row per estimator.
+                progress: bool = False) -> dict[str, pd.DataFrame]:
+    """Evaluate named estimators on the same splits: one table per task.
 
     Parameters
     ----------
@@ -157,9 +175,14 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
 
     Returns
     -------
-    table : DataFrame
-        Mean of each metric over the splits, one row per estimator, sorted by
-        NDCG@k.
+    tables : dict of str to DataFrame
+        The mean of each metric over the splits, one row per model.
+        ``"rating"``: the models that predict ratings, by RMSE and MAE
+        (lower is better), best RMSE first. ``"ranking"``: every model, by
+        NDCG@k, MAP@k, precision@k, recall@k and catalogue coverage@k
+        (greater is better), best NDCG first; its ``feedback`` column says
+        which rows are rating models ranking by predicted rating
+        (``"explicit"``). Both have the fit and prediction seconds.
 
     Examples
     --------
@@ -167,10 +190,12 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
     >>> from sklearn_recs.baselines import BiasBaseline, Popularity
     >>> from sklearn_recs.utils._testing import tiny_ratings
     >>> X, y = tiny_ratings()
-    >>> table = leaderboard({"bias": BiasBaseline(), "popularity": Popularity()},
-    ...                     X, y)
-    >>> table.index.tolist(), "ndcg@10" in table.columns
-    (['bias', 'popularity'], True)
+    >>> tables = leaderboard({"bias": BiasBaseline(), "popularity": Popularity()},
+    ...                      X, y)
+    >>> tables["rating"].index.tolist(), tables["rating"].columns.tolist()
+    (['bias'], ['rmse', 'mae', 'fit_s', 'predict_s'])
+    >>> tables["ranking"]["feedback"].sort_index().tolist()
+    ['explicit', 'implicit']
     """
     splits = make_splits(X, protocol, folds=folds, random_state=random_state)
     X = X if isinstance(X, pd.DataFrame) else pd.DataFrame(X)
@@ -185,15 +210,56 @@ def leaderboard(estimators: dict[str, Any], X, y, *, protocol: str = "holdout",
     for name, estimator, (train, test) in jobs:
         if progress:
             jobs.set_postfix_str(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ColdStartWarning)
-            warnings.simplefilter("ignore", DataWarning)
-            scores = evaluate_split(estimator, X.iloc[train], y[train], X.iloc[test],
-                                    y[test], k=k, relevance_threshold=relevance_threshold,
-                                    fit_params=(fit_params or {}).get(name))
+        scores = evaluate_split(estimator, X.iloc[train], y[train], X.iloc[test], y[test],
+                                k=k, relevance_threshold=relevance_threshold,
+                                fit_params=(fit_params or {}).get(name))
         rows.append({"model": name, **scores})
     table = pd.DataFrame(rows).groupby("model", sort=False).mean()
-    columns = [c for c in ("rmse", "mae") if c in table.columns]
-    columns += [f"{m}@{k}" for m in _RANKING_METRICS] + [f"coverage@{k}", "fit_s",
-                                                         "recommend_s"]
-    return table[columns].sort_values(f"ndcg@{k}", ascending=False)
+    ranking_columns = [f"{name}@{k}" for name in _RANKING_METRICS] + [f"coverage@{k}"]
+    ranking = table[ranking_columns + ["fit_s", "recommend_s"]].copy()
+    table = table.reindex(columns=[*table.columns.difference(["rmse", "mae", "predict_s"]),
+                                   "rmse", "mae", "predict_s"])  # none if no rating model
+    predicts_ratings = table["rmse"].notna()
+    ranking.insert(0, "feedback", np.where(predicts_ratings, "explicit", "implicit"))
+    rating = table.loc[predicts_ratings, ["rmse", "mae", "fit_s", "predict_s"]]
+    return {"rating": rating.sort_values("rmse", kind="stable"),
+            "ranking": ranking.sort_values(f"ndcg@{k}", ascending=False, kind="stable")}
+
+
+def legend(task: str, *, protocol: str, k: int,
+           relevance_threshold: float | None = None) -> str:
+    """The line printed above a leaderboard table: protocol, k, which way is best.
+
+    Parameters
+    ----------
+    task : {"rating", "ranking"}
+        The table.
+    protocol : str
+        The evaluation protocol (see :func:`make_splits`).
+    k : int
+        Length of the recommendation lists.
+    relevance_threshold : float, default=None
+        Rating from which a test item counts as relevant.
+
+    Returns
+    -------
+    str
+        One line.
+
+    Examples
+    --------
+    >>> from sklearn_recs._leaderboard import legend
+    >>> legend("rating", protocol="holdout", k=10)
+    'Rating prediction: per-user random 80/20 holdout; RMSE ↓ MAE ↓ (lower is better); fit_s, predict_s: seconds.'
+    """
+    where = _PROTOCOL_TEXT[protocol]
+    if task == "rating":
+        return (f"Rating prediction: {where}; RMSE ↓ MAE ↓ (lower is better); "
+                "fit_s, predict_s: seconds.")
+    relevant = ("every test item relevant" if relevance_threshold is None
+                else f"test items rated >= {relevance_threshold:g} relevant")
+    metrics = " ".join(f"{label}@{k} ↑" for label, _ in _RANKING_METRICS.values())
+    return (f"Top-{k} ranking of the full catalogue less each user's training items: "
+            f"{where}; {relevant}; {metrics} coverage@{k} ↑ (greater is better); "
+            "feedback=explicit rows are "
+            "rating models ranking by predicted rating; fit_s, recommend_s: seconds.")

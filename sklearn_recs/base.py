@@ -15,10 +15,13 @@ import warnings
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
+from sklearn.base import RegressorMixin
+from sklearn.utils import get_tags
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ColdStartWarning, DataWarning
+from .metrics._scorer import make_ranking_scorer
 from .utils._sparse_topk import topk_sparse_product
 from .utils._topk import block_size, topk, topk_shared
 from .utils.validation import _as_2d, _check_bool, check_ids, check_interactions, check_k
@@ -92,6 +95,31 @@ def _implicit_tags(tags):
     tags.regressor_tags = None
     tags.target_tags.required = False
     return tags
+
+
+def _predicts_ratings(estimator) -> bool:
+    """Whether ``estimator`` predicts ratings (explicit feedback), not relevance.
+
+    A model with a fitted ``feedback_`` says so there (``"explicit"``: a
+    ``feedback="auto"`` model fitted on ratings); any other is a rating
+    model when its tags make it a regressor (``RegressorMixin`` and an
+    explicit ``feedback``).
+
+    Examples
+    --------
+    >>> from sklearn_recs.base import _predicts_ratings
+    >>> from sklearn_recs.baselines import BiasBaseline, Popularity
+    >>> _predicts_ratings(BiasBaseline()), _predicts_ratings(Popularity())
+    (True, False)
+    """
+    feedback = getattr(estimator, "feedback_", None)
+    if feedback is not None:
+        return feedback == "explicit"
+    return get_tags(estimator).estimator_type == "regressor"
+
+
+# The default score of implicit-feedback models (RecommenderMixin.score).
+_DEFAULT_RANKING_SCORER = make_ranking_scorer("ndcg", k=10)
 
 
 def _has_item_similarity(estimator) -> bool:
@@ -560,6 +588,61 @@ class RecommenderMixin:
                                     width, None, exclude_self=True, n_columns=len(ids))
         similar = ids[ranked]
         return (similar, values) if return_scores else similar
+
+    # -- score -------------------------------------------------------------
+    def score(self, X, y=None, sample_weight=None):
+        """Return the model's default score on test interactions; greater is better.
+
+        A rating model (one that predicts ratings: ``feedback_ ==
+        "explicit"`` where the model has one, else a regressor by its tags)
+        returns the coefficient of determination R^2 of ``predict(X)``
+        against the ratings ``y``, as every scikit-learn regressor does. An
+        implicit-feedback model returns NDCG@10 of the held-out interactions
+        ``X`` against its full-catalogue recommendations, each user's
+        training items left out: the same computation as
+        ``make_ranking_scorer("ndcg", k=10)(self, X, y)``, every test row
+        relevant. So ``cross_val_score``,
+        ``GridSearchCV`` and ``validation_curve`` work without ``scoring=``;
+        pass a scorer (``get_scorer("map@20")``) for another metric.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Test interactions: user ids in column 0, item ids in column 1.
+        y : array-like of shape (n_samples,), default=None
+            Test ratings (required by rating models); ignored by the
+            ranking score, for which every test row is relevant.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of R^2; rating models only.
+
+        Returns
+        -------
+        score : float
+            R^2 (rating models) or NDCG@10 (implicit-feedback models).
+
+        Examples
+        --------
+        >>> from sklearn_recs.baselines import Popularity
+        >>> X_train = [[1, "a"], [2, "a"], [2, "b"], [3, "b"]]
+        >>> X_test = [[1, "b"], [3, "a"]]  # each user's one unseen item
+        >>> Popularity().fit(X_train).score(X_test)  # both rank first: NDCG 1
+        1.0
+        """
+        check_is_fitted(self)
+        if _predicts_ratings(self):
+            if y is None:
+                raise ValueError(
+                    f"{type(self).__name__}.score: a rating model is scored by R^2 "
+                    "against the test ratings; pass them as y."
+                )
+            return RegressorMixin.score(self, X, y, sample_weight=sample_weight)
+        if sample_weight is not None:
+            raise ValueError(
+                f"{type(self).__name__}.score: sample_weight weighs R^2 of rating "
+                "models; the ranking score of an implicit-feedback model takes none. "
+                "Leave it None."
+            )
+        return _DEFAULT_RANKING_SCORER(self, X, y)
 
     # -- tags ------------------------------------------------------------
     def __sklearn_tags__(self):

@@ -327,9 +327,15 @@ class Popularity(RecommenderMixin, BaseEstimator):
     >>> from sklearn_recs.baselines import Popularity
     >>> X = [[1, 10], [2, 10], [2, 20], [3, 30], [3, 10]]
     >>> model = Popularity().fit(X)
-    >>> model.recommend([1, 4], n_items=2)  # user 4 is unknown: same ranking
+    >>> import warnings
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     recommended = model.recommend([1, 4], n_items=2)
+    >>> recommended  # user 4 is unknown: the global ranking
     array([[20, 30],
            [10, 20]])
+    >>> print(caught[0].message)
+    Popularity: 1 of 2 users were unseen at fit; they get the popularity ranking.
 
     Demographic popularity: new user 4 resembles user 3.
 

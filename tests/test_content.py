@@ -16,7 +16,7 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_recs.baselines import BiasBaseline
 from sklearn_recs.content import ContentRecommender, make_default_transformer
-from sklearn_recs.exceptions import DataWarning
+from sklearn_recs.exceptions import ColdStartWarning, DataWarning
 from sklearn_recs.metrics import make_ranking_scorer
 
 
@@ -135,7 +135,8 @@ def test_any_transformer_cloned_and_grid_searchable(catalogue):
                           {"transformer__tags__min_df": [1, 2]},
                           cv=[(np.arange(6), np.arange(6, 8))],
                           scoring=make_ranking_scorer("ndcg", k=3), error_score="raise")
-    search.fit(X, y, item_features=filled)
+    with pytest.warns(ColdStartWarning, match="users were unseen at fit"):  # a test user
+        search.fit(X, y, item_features=filled)
     assert search.best_params_["transformer__tags__min_df"] in (1, 2)
 
 
@@ -147,9 +148,11 @@ def test_metadata_routing_through_pipeline_and_grid_search(catalogue):
         assert 60 in pipe[-1].items_
         search = GridSearchCV(model, {"similarity": ["cosine", "dot"]},
                               cv=[(np.arange(6), np.arange(6, 8))],
-                              scoring="neg_root_mean_squared_error")
-        search.fit(X, y, item_features=items)
+                              scoring="neg_root_mean_squared_error", error_score="raise")
+        with pytest.warns(ColdStartWarning, match="unseen at fit"):  # the test pairs
+            search.fit(X, y, item_features=items)
         assert 60 in search.best_estimator_.items_
+        assert np.isfinite(search.cv_results_["mean_test_score"]).all()
 
 
 def test_default_transformer_and_missing_text(catalogue):

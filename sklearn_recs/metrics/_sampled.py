@@ -13,6 +13,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..exceptions import ColdStartWarning
 from ..utils._topk import block_size
 from ..utils.validation import check_interactions, check_k
+from ._scorer import _final_recommender
 
 __all__ = ["sampled_ranking_score"]
 
@@ -68,7 +69,9 @@ def sampled_ranking_score(estimator: Any, X: Any, y: Any = None, *, metric: str 
     Parameters
     ----------
     estimator : fitted recommender
-        Needs ``predict``, ``users_``, ``items_`` and ``interactions_``.
+        Needs ``predict``, ``users_``, ``items_`` and ``interactions_``; or a
+        fitted ``Pipeline`` ending in such a recommender (``X`` then goes
+        through its transformers first).
     X : array-like of shape (n_samples, n_columns >= 2)
         Held-out (user id, item id) rows, typically one per user
         (:class:`~sklearn_recs.model_selection.LeaveLastOut`). Rows with a
@@ -116,6 +119,7 @@ def sampled_ranking_score(estimator: Any, X: Any, y: Any = None, *, metric: str 
     k = check_k(k, estimator="sampled_ranking_score")
     n_negatives = check_k(n_negatives, name="n_negatives", estimator="sampled_ranking_score")
     check_is_fitted(estimator)
+    estimator, X = _final_recommender(estimator, X)
     users, items, _ = check_interactions(X, estimator="sampled_ranking_score")
     user_codes = pd.Index(estimator.users_).get_indexer(users)
     item_codes = pd.Index(estimator.items_).get_indexer(items)

@@ -18,6 +18,7 @@ import pandas as pd
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
+from sklearn.pipeline import Pipeline
 
 from ..utils.validation import _check_bool, check_interactions, check_k
 from . import _ranking
@@ -34,6 +35,21 @@ _RANKING_METRICS: dict[str, Callable[..., Any]] = {
 }
 
 _NAME_AT_K = re.compile(r"(?P<metric>[a-z_]+)@(?P<k>\d+)")
+
+
+def _final_recommender(estimator: Any, X: Any) -> tuple[Any, Any]:
+    """The recommender that ends a fitted ``Pipeline``, and ``X`` transformed for it.
+
+    A ``Pipeline`` (nested ones too) is unwrapped: ``X`` goes through its
+    fitted transformers (a column selector, a feature join), as in
+    ``Pipeline.predict``, and its last step is scored. Anything else is
+    returned as it is.
+    """
+    while isinstance(estimator, Pipeline):
+        if len(estimator) > 1:
+            X = estimator[:-1].transform(X)
+        estimator = estimator[-1]
+    return estimator, X
 
 
 class RankingScorer:
@@ -88,9 +104,12 @@ class RankingScorer:
         Parameters
         ----------
         estimator : object
-            A fitted recommender with a ``recommend`` method.
+            A fitted recommender with a ``recommend`` method, or a fitted
+            ``Pipeline`` ending in one: ``X`` then goes through the
+            pipeline's transformers first.
         X : array-like of shape (n_samples, n_columns >= 2)
-            Test interactions: user ids in column 0, item ids in column 1.
+            Test interactions: user ids in column 0, item ids in column 1
+            (after the pipeline's transformers, if any).
         y : array-like of shape (n_samples,), default=None
             Test ratings or weights, compared with ``relevance_threshold``.
 
@@ -104,6 +123,7 @@ class RankingScorer:
         --------
         make_ranking_scorer : Build a scorer, with an example of a call.
         """
+        estimator, X = _final_recommender(estimator, X)
         if not callable(getattr(estimator, "recommend", None)):
             raise TypeError(
                 f"{self!r} needs an estimator with a recommend() method; "
@@ -177,7 +197,18 @@ def make_ranking_scorer(
 
     Greater is better for every metric, so the scorer works unchanged as
     ``scoring=`` or inside a ``scoring={...}`` dict with ``refit=`` in
-    ``GridSearchCV``, ``RandomizedSearchCV`` and ``cross_validate``.
+    ``GridSearchCV``, ``RandomizedSearchCV`` and ``cross_validate``. A
+    fitted ``Pipeline`` ending in a recommender is scored through its
+    transformers, like ``Pipeline.predict``.
+
+    Pass the scorer object, not a string: ``scoring="ndcg@10"`` given to
+    scikit-learn is rejected ("not a valid scoring value"). scikit-learn
+    resolves strings from its own fixed registry, which has no public way
+    to add names, and its scorers call ``predict``, ``predict_proba`` or
+    ``decision_function`` on each test row, whereas a ranking metric needs
+    each user's top-k list from ``recommend`` over the whole catalogue. So
+    ``"ndcg@10"`` is understood by :func:`get_scorer` of this package
+    (``scoring=get_scorer("ndcg@10")``), not by scikit-learn's.
 
     Parameters
     ----------

@@ -718,10 +718,15 @@ class TemporalSplit(_InteractionSplitter):
     >>> train, test = next(TemporalSplit(cutoff=4).split(X))
     >>> train, test
     (array([0, 1, 2]), array([3, 4]))
+    >>> import warnings
     >>> cv = TemporalSplit(cutoff=4, drop_cold_users=True)
-    >>> train, test = next(cv.split(X))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     train, test = next(cv.split(X))
     >>> train, test
     (array([0, 1, 2]), array([4]))
+    >>> print(caught[0].message)  # user 2's row 3 is in neither set
+    TemporalSplit: drop_cold_users=True dropped 1 test rows of 1 users without a training row; they are in neither set.
     """
 
     def __init__(

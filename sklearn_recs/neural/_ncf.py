@@ -46,6 +46,10 @@ _MLP_CONSTRAINTS: dict = {
 class _NCFBase(RegressorMixin, TorchRecommender):
     """Shared fit and serving of GMF, MLP and NeuMF (not public)."""
 
+    # RegressorMixin.score comes first in the MRO; the recommenders' score is
+    # R^2 with feedback="explicit" and NDCG@10 with feedback="implicit".
+    score = RecommenderMixin.score
+
     def _architecture(self, X, y):
         """Module arguments ``n_factors, mlp_factors, hidden_layers, ...`` (and weights)."""
         raise NotImplementedError
