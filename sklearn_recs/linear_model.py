@@ -21,6 +21,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from .base import RecommenderMixin, _implicit_tags
 from .utils._similarity import pairwise_similarity
+from .utils._topk import memory_share
 
 __all__ = ["EASE", "SparseEASE"]
 
@@ -109,7 +110,7 @@ class _BaseItemRegression(RecommenderMixin, BaseEstimator):
         coef_t = self.coef_.T
         if sp.issparse(coef_t):
             coef_t = coef_t.tocsr()
-        budget = get_config()["working_memory"] * 2**20
+        budget = memory_share() * 2**20
         step = max(1, int(budget // (max(self.n_items_, 1) * _BYTES_PER_PAIR_ENTRY)))
         y_pred = np.empty(len(user_codes), dtype=np.float64)
         for start in range(0, len(user_codes), step):

@@ -41,12 +41,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from .base import RecommenderMixin
+from .utils._topk import memory_share
 
 __all__ = ["ExportedRecommender", "load_npz", "save_npz"]
 
@@ -444,7 +444,7 @@ class _Product(_Formula):
         self.right_t = self.right.T.tocsr() if sp.issparse(self.right) else self.right.T
 
     def predict_pairs(self, user_codes, item_codes):
-        budget = get_config()["working_memory"] * 2**20
+        budget = memory_share() * 2**20
         step = max(1, int(budget // (max(self.right.shape[1], 1) * _BYTES_PER_PAIR_ENTRY)))
         dots = np.empty(len(user_codes), dtype=np.float64)
         for start in range(0, len(user_codes), step):
