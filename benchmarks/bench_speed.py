@@ -198,7 +198,9 @@ _SCALE_CHILD = """
 import sys, time, resource, numpy as np
 from sklearn_recs.datasets import make_interactions
 from sklearn_recs.neighbors import ItemKNN
-X = make_interactions(n_users=500_000, n_items=50_000, n_interactions=10_000_000, random_state=0)[0]
+X, _ = make_interactions(500_000, 50_000, 10_000_000, implicit=True, random_state=0,
+                         as_frame=False, return_X_y=True, with_timestamps=False)
+X = np.ascontiguousarray(X[:, :2])
 start = time.perf_counter(); model = ItemKNN(k=100, feedback="implicit").fit(X)
 fit = time.perf_counter() - start
 users = np.unique(X[:, 0])[:10_000]
