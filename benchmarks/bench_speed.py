@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import time
 import warnings
 
 import numpy as np
@@ -32,17 +31,7 @@ from sklearn_recs.linear_model import EASE, SparseEASE
 from sklearn_recs.metrics import ndcg_at_k_score
 from sklearn_recs.neighbors import ItemKNN
 
-from _report import markdown_table, machine, run_child, write_results
-
-
-def best_time(fn, repeat):
-    """(best seconds of ``repeat`` calls, last result)."""
-    best, result = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from _report import best_time, markdown_table, machine, run_child, write_results
 
 
 def load(data_home):
