@@ -23,6 +23,18 @@ def machine() -> str:
             f"Python {platform.python_version()}")
 
 
+def best_time(fn, repeat: int = 1):
+    """Best wall-clock seconds of ``repeat`` calls of ``fn``, and the last result."""
+    import time
+
+    best, out = math.inf, None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
 def run_child(args: list[str], timeout: float) -> tuple[str | None, str | None]:
     """Run ``python *args`` in a fresh interpreter (its own peak memory).
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
 import warnings
 from pathlib import Path
 
@@ -40,7 +39,7 @@ from sklearn_recs.metrics import make_ranking_scorer, ndcg_at_k_score
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 
-from _report import add_peer_ratios, machine, run_child, write_results
+from _report import add_peer_ratios, best_time, machine, run_child, write_results
 
 EXPLICIT_GRIDS = {
     "ItemKNN": (ItemKNN(similarity="pearson_baseline", max_neighbors=400),
@@ -56,16 +55,6 @@ IMPLICIT_GRIDS = {
     "UserKNN": (UserKNN(feedback="implicit"),
                 [{"weighting": [None, "bm25"], "similarity": ["cosine"], "k": [30, 60, 100]}]),
 }
-
-
-def _timed(fn, repeat=1):
-    """Best wall time of ``repeat`` calls, and the last result."""
-    best, out = np.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def _rmse(pred, truth):
@@ -103,7 +92,7 @@ def ours_explicit(name, train, test, repeat):
             warnings.simplefilter("ignore")
             return model.fit(X, y).predict(Xt)
 
-    seconds, pred = _timed(run, repeat)
+    seconds, pred = best_time(run, repeat)
     return {"rmse": _rmse(pred, test["rating"]), "seconds": seconds, "params": params}
 
 
@@ -121,7 +110,7 @@ def surprise_explicit(kind, train, test, repeat):
         algo.fit(data.build_full_trainset())
         return [algo.predict(u, i).est for u, i in zip(test["user_id"], test["item_id"])]
 
-    seconds, pred = _timed(run, repeat)
+    seconds, pred = best_time(run, repeat)
     return {"rmse": _rmse(pred, test["rating"]), "seconds": seconds}
 
 
@@ -152,7 +141,7 @@ def lenskit_explicit(kind, train, test, repeat):
                                         "score": scored.scores()}))
         return pd.concat(frames)
 
-    seconds, out = _timed(run, repeat)
+    seconds, out = best_time(run, repeat)
     merged = test.merge(out, on=["user_id", "item_id"])
     return {"rmse": _rmse(merged["score"], merged["rating"]), "seconds": seconds}
 
@@ -210,9 +199,9 @@ def ours_implicit(name, X_train, X_test, repeat):
                           refit=False)
     search.fit(X_train)
     model = estimator.set_params(**search.best_params_)
-    fit_seconds, _ = _timed(lambda: model.fit(X_train), repeat)
+    fit_seconds, _ = best_time(lambda: model.fit(X_train), repeat)
     users = np.unique(X_test["user_id"])
-    rec_seconds, recs = _timed(lambda: model.recommend(users, n_items=10), repeat)
+    rec_seconds, recs = best_time(lambda: model.recommend(users, n_items=10), repeat)
     ndcg = ndcg_at_k_score(_truth(X_test, users), recs, k=10)
     return {"ndcg@10": float(ndcg), "fit_seconds": fit_seconds,
             "recommend_seconds": rec_seconds, "params": search.best_params_}
@@ -234,10 +223,10 @@ def implicit_lib(kind, X_train, X_test, K=100):
     users, items, matrix = _codes(X_train)
     cls = BM25Recommender if kind == "bm25" else CosineRecommender
     model = cls(K=K)
-    fit_seconds, _ = _timed(lambda: model.fit(matrix, show_progress=False))
+    fit_seconds, _ = best_time(lambda: model.fit(matrix, show_progress=False))
     test_users = np.unique(X_test["user_id"])
     codes = users.get_indexer(test_users)
-    rec_seconds, (ids, _) = _timed(lambda: model.recommend(
+    rec_seconds, (ids, _) = best_time(lambda: model.recommend(
         codes, matrix[codes], N=10, filter_already_liked_items=True))
     ndcg = ndcg_at_k_score(_truth(X_test, test_users), items.to_numpy()[ids], k=10)
     return {"ndcg@10": float(ndcg), "fit_seconds": fit_seconds, "recommend_seconds": rec_seconds,
@@ -255,9 +244,9 @@ def lenskit_implicit(kind, X_train, X_test):
     scorer = (ItemKNNScorer(max_nbrs=20, feedback="implicit") if kind == "item"
               else UserKNNScorer(max_nbrs=30, feedback="implicit"))
     pipe = topn_pipeline(scorer, n=10)
-    fit_seconds, _ = _timed(lambda: pipe.train(data))
+    fit_seconds, _ = best_time(lambda: pipe.train(data))
     test_users = np.unique(X_test["user_id"])
-    rec_seconds, out = _timed(lambda: recommend(pipe, test_users, n=10))
+    rec_seconds, out = best_time(lambda: recommend(pipe, test_users, n=10))
     df = out.to_df()
     lists = df.sort_values(["user_id", "rank"]).groupby("user_id")["item_id"].apply(list)
     recs = [lists.get(u, []) for u in test_users]

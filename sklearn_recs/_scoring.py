@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
+
+from .utils._topk import memory_share
 
 __all__ = ["FORMULAS", "FactorFormula", "Formula", "FormulaScoring", "ProductFormula",
            "TwoTowerFormula"]
@@ -137,7 +138,7 @@ class ProductFormula(Formula):
         return self.right.tocsr() if sp.issparse(self.right) else self.right
 
     def predict_pairs(self, user_codes, item_codes):
-        budget = get_config()["working_memory"] * 2**20
+        budget = memory_share() * 2**20
         step = max(1, int(budget // (max(self.right.shape[1], 1) * _BYTES_PER_PAIR_ENTRY)))
         dots = np.empty(len(user_codes), dtype=np.float64)
         right = self._right_rows()

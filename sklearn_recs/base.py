@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import ColdStartWarning, DataWarning
 from .metrics._scorer import make_ranking_scorer
 from .utils._sparse_topk import topk_sparse_product
-from .utils._topk import block_size, topk, topk_shared
+from .utils._topk import block_size, shared_working_memory, topk, topk_shared
 from .utils.validation import _as_2d, _check_bool, check_ids, check_interactions, check_k
 
 __all__ = ["RecommenderMixin"]
@@ -390,7 +390,8 @@ class RecommenderMixin:
         known = (user_codes >= 0) & (item_codes >= 0)
         y_pred = np.empty(len(users), dtype=np.float64)
         if known.any():
-            y_pred[known] = self._predict_pairs(user_codes[known], item_codes[known])
+            with shared_working_memory():
+                y_pred[known] = self._predict_pairs(user_codes[known], item_codes[known])
         if not known.all():
             cold = ~known
             y_pred[cold] = self._predict_cold(user_codes[cold], item_codes[cold])
@@ -443,9 +444,10 @@ class RecommenderMixin:
         """
         check_is_fitted(self)
         seen = self.interactions_ if _check_bool(exclude_seen, "exclude_seen", self) else None
-        return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items, items,
-                                     return_scores, self._score_users, seen,
-                                     factor_fn=self._provided("_score_factors"))
+        with shared_working_memory():
+            return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items,
+                                         items, return_scores, self._score_users, seen,
+                                         factor_fn=self._provided("_score_factors"))
 
     def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen,
                          factor_fn=None):
@@ -517,8 +519,10 @@ class RecommenderMixin:
         if candidates is not None and (seen is not None or exclude_self):
             position = np.full(self.n_items_, -1, dtype=np.intp)
             position[candidates] = np.arange(n_candidates)
-        step = block_size(n_candidates)
-        for start in range(0, len(codes), step):
+        start = 0
+        while start < len(codes):
+            # (Asked per block: concurrent calls share the working memory.)
+            step = block_size(n_candidates)
             block = codes[start:start + step]
             block_scores = np.array(score_fn(block, candidates), dtype=np.float64)
             np.nan_to_num(block_scores, copy=False, nan=-np.inf)
@@ -529,6 +533,7 @@ class RecommenderMixin:
             block_scores[rows, cols] = -np.inf
             (ranked[start:start + step],
              values[start:start + step]) = topk(block_scores, width)
+            start += step
         return ranked, values
 
     @staticmethod

@@ -131,18 +131,25 @@ def _blocks(n):
 
 
 def _gram(weights, dtype):
-    """Dense ``weights.T @ weights`` in ``dtype``, built one block of columns at a time."""
+    """The lower triangle of the dense ``weights.T @ weights`` in ``dtype``.
+
+    Built one block of columns at a time, each from its diagonal down
+    (half the products of the whole matrix); the upper triangle is left
+    unset, since the Cholesky factorisation reads only the lower one.
+    """
     n_items = weights.shape[1]
     gram = np.empty((n_items, n_items), dtype=dtype)
     left = weights.T.tocsr()
     right = weights.tocsc()
     for block in _blocks(n_items):
-        gram[:, block] = (left @ right[:, block]).toarray()
+        gram[block.start:, block] = (left[block.start:] @ right[:, block]).toarray()
     return gram
 
 
 def _inverse_in_place(matrix):
     """Inverse of a symmetric positive definite C-ordered matrix, in its own memory.
+
+    Only its lower triangle is read (the upper one may hold anything).
 
     LAPACK's Cholesky factorisation ``potrf`` then ``potri`` (the inverse
     from the factor), which fill one triangle; the other is copied over

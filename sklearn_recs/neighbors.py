@@ -10,7 +10,6 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn import get_config
 from sklearn.base import BaseEstimator, RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
@@ -19,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import VOCABULARY_ATTRIBUTES, shared_doc
 from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
+from .utils._topk import memory_share
 
 __all__ = ["ItemKNN", "UserKNN"]
 
@@ -212,7 +212,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
                 self._rater_values[raters]).sum(axis=1), dtype=np.float64).ravel()
         y_pred = np.empty(len(raters))
         row_nnz = np.diff(self.similarity_.indptr)[entities]
-        budget = max(1, int(get_config()["working_memory"] * 2**20) // _BYTES_PER_NEIGHBOUR)
+        budget = max(1, int(memory_share() * 2**20) // _BYTES_PER_NEIGHBOUR)
         bounds = np.searchsorted(np.cumsum(row_nnz), np.arange(budget, row_nnz.sum(), budget))
         for chunk in np.split(np.arange(len(raters)), np.unique(bounds) + 1):
             if chunk.size:

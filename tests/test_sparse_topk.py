@@ -32,13 +32,14 @@ def _dense_reference(rows, matrix, k, exclude=None):
 
 
 @pytest.mark.parametrize("seed", range(4))
-@pytest.mark.parametrize("k", [1, 5, 40])
+@pytest.mark.parametrize("k", [1, 5, 40, 80])
 @pytest.mark.parametrize("with_exclusions", [False, True])
 @pytest.mark.parametrize("signed", [False, True])
-@pytest.mark.parametrize("dense_share", [0.25, 1.0])
+@pytest.mark.parametrize("dense_share", [0.0, 1e9])
 def test_equals_topk_of_the_dense_product(monkeypatch, seed, k, with_exclusions, signed,
                                           dense_share):
-    # dense_share=1: every block takes the sparse path.
+    # k=80: whole rows, so the zeros, negatives and -inf slots are ranked too.
+    # dense_share: every row scans all columns (0) or lists those it reached (1e9).
     monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", dense_share)
     rows, matrix, exclude = _random_factors(seed, signed=signed)
     exclude = exclude if with_exclusions else None
@@ -48,27 +49,23 @@ def test_equals_topk_of_the_dense_product(monkeypatch, seed, k, with_exclusions,
     np.testing.assert_array_equal(got[1], expected[1])
 
 
-@pytest.mark.parametrize("working_memory", [1e-4, 1e-2])
-def test_blocks_and_grouped_search_give_the_same_ranking(monkeypatch, working_memory):
-    # Groups of 4 entries: the bound from the group maxima prunes the rows.
-    monkeypatch.setattr(_sparse_topk, "_GROUP", 4)
-    monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", 1.0)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_scores_are_the_floats_of_scipys_product(dtype):
+    # Random reals: the sums must be the same floats, in the product's dtype.
     rng = np.random.default_rng(0)
-    rows = sp.random(50, 40, density=0.3, random_state=rng, format="csr")
-    matrix = sp.random(40, 300, density=0.3, random_state=rng, format="csr")
-    matrix.data = np.round(matrix.data * 4)  # ties
-    matrix.eliminate_zeros()
+    rows = sp.random(50, 40, density=0.3, random_state=rng, format="csr", dtype=dtype)
+    matrix = sp.random(40, 300, density=0.3, random_state=rng, format="csr", dtype=dtype)
     exclude = sp.random(50, 300, density=0.05, random_state=rng, format="csr")
-    expected = _dense_reference(rows, matrix, 3, exclude)
-    got = topk_sparse_product(rows, matrix, 3, exclude=exclude, working_memory=working_memory)
+    expected = _dense_reference(rows, matrix, 7, exclude)
+    got = topk_sparse_product(rows, matrix, 7, exclude=exclude)
     np.testing.assert_array_equal(got[0], expected[0])
     np.testing.assert_array_equal(got[1], expected[1])
 
 
 def test_threads_give_the_same_ranking(monkeypatch):
-    monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", 1.0)
+    monkeypatch.setattr(_sparse_topk, "_ROWS_PER_TASK", 7)  # several tasks per thread
     rows, matrix, exclude = _random_factors(0)
-    one = topk_sparse_product(rows, matrix, 5, exclude=exclude, working_memory=1e-3)
-    two = topk_sparse_product(rows, matrix, 5, exclude=exclude, working_memory=1e-3, n_jobs=-1)
+    one = topk_sparse_product(rows, matrix, 5, exclude=exclude)
+    two = topk_sparse_product(rows, matrix, 5, exclude=exclude, n_jobs=-1)
     np.testing.assert_array_equal(two[0], one[0])
     np.testing.assert_array_equal(two[1], one[1])

@@ -55,3 +55,18 @@ def test_popularity_recommend_equals_dense_ranking():
                                        return_scores=True)
             np.testing.assert_array_equal(got[0], want[0])
             np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_concurrent_calls_share_one_working_memory():
+    from sklearn import config_context
+
+    from sklearn_recs.utils._topk import block_size, memory_share, shared_working_memory
+
+    with config_context(working_memory=64):
+        alone = block_size(1000)
+        with shared_working_memory():
+            assert memory_share() == 64.0
+            with shared_working_memory():  # a second call in flight
+                assert memory_share() == 32.0
+                assert block_size(1000) == alone // 2
+        assert memory_share() == 64.0

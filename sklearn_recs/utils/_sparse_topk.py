@@ -5,32 +5,31 @@ models) gives each user a sparse row of scores, ``user_rows @ matrix``.
 :func:`topk_sparse_product` ranks those rows as
 :func:`~sklearn_recs.utils._topk.topk` ranks the dense rows (unstored scores
 are 0, excluded entries ``-inf``, ties by the lower column), but touches only
-the stored scores: memory and time follow the product's size, not
-``n_rows * n_columns``.
+the stored scores: each row's scores are summed into one dense accumulator
+(the row's items times their rows of ``matrix``, as scipy's sparse product
+sums them, so the scores are the same floats) and only the columns it
+reached are ranked, by a bounded heap. The kernel is compiled by numba and
+releases the GIL; memory is one accumulator per thread, whatever the number
+of rows.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from joblib import effective_n_jobs
-from sklearn import get_config
 
 from ._threads import thread_map
-from ._topk import topk
 
 __all__ = ["topk_sparse_product"]
 
-# Bytes held per stored score while one block is ranked: the product and
-# its copy with the exclusions (float64 + int32 each), the positive scores
-# and their padded layout.
-_BYTES_PER_SCORE = 48
-# Blocks whose product stores more than this share of its entries are ranked
-# dense (faster than the sparse path there).
+# Rows ranked per task when threads share the work (small enough to balance
+# the load, large enough that the accumulator's allocation does not count).
+_ROWS_PER_TASK = 2048
+# A row whose products reach more than this share of the columns scans
+# every column (a list of the columns it reached costs a branch per product).
 _DENSE_SHARE = 0.25
-# Entries per group when a row's top scores are searched among its groups'
-# maxima first (see _segment_topk).
-_GROUP = 16
 
 
 def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n_jobs=None):
@@ -52,10 +51,10 @@ def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n
         Its stored entries (whatever their value) are left out, as ``-inf``
         (e.g. the users' seen items).
     working_memory : float, default=None
-        MiB for the blocks of rows ranked at once (shared by the threads);
-        scikit-learn's ``working_memory`` by default.
+        Unused: the memory is ``n_columns`` scores per thread plus the
+        result. Accepted for the callers that pass scikit-learn's setting.
     n_jobs : int, default=None
-        Threads ranking blocks at once; None means 1, -1 all processors.
+        Threads ranking rows at once; None means 1, -1 all processors.
         The result does not depend on it.
 
     Returns
@@ -82,125 +81,172 @@ def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n
     """
     rows = sp.csr_matrix(rows)
     matrix = sp.csr_matrix(matrix)
-    n_rows = rows.shape[0]
+    # The scores' dtype is that of scipy's product (float32 factors sum in float32).
+    dtype = np.result_type(rows.dtype, matrix.dtype)
+    if dtype not in (np.float32, np.float64):
+        dtype = np.dtype(np.float64)
+    n_rows, n_columns = rows.shape[0], matrix.shape[1]
+    if exclude is None:
+        exclude = sp.csr_matrix((n_rows, n_columns))
+    exclude = sp.csr_matrix(exclude)
+    factors = (rows.indptr.astype(np.int64), rows.indices.astype(np.int64),
+               rows.data.astype(dtype, copy=False),
+               matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
+               matrix.data.astype(dtype, copy=False),
+               exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64))
     indices = np.empty((n_rows, k), dtype=np.intp)
     values = np.empty((n_rows, k), dtype=np.float64)
-    if working_memory is None:
-        working_memory = get_config()["working_memory"]
     n_jobs = effective_n_jobs(n_jobs)
-    # Each thread ranks one block at a time (the ranking is exact: block
-    # sizes do not change it).
-    budget = max(1, int(working_memory * 2**20 / n_jobs) // _BYTES_PER_SCORE)
-    # A row's stored products: at most the sum of its rows of `matrix`.
-    work = np.minimum(matrix.shape[1], np.bincount(
-        np.repeat(np.arange(n_rows), np.diff(rows.indptr)),
-        weights=np.diff(matrix.indptr)[rows.indices], minlength=n_rows))
+    step = _ROWS_PER_TASK if n_jobs > 1 else max(n_rows, 1)
+    dense_products = int(_DENSE_SHARE * n_columns)
 
-    def rank(block):
-        product = sp.csr_matrix(rows[block] @ matrix, dtype=np.float64)
-        if product.nnz > _DENSE_SHARE * product.shape[0] * product.shape[1]:
-            scores = product.toarray()
-            if exclude is not None:
-                excluded = sp.csr_matrix(exclude[block])
-                scores[np.repeat(np.arange(scores.shape[0]), np.diff(excluded.indptr)),
-                       excluded.indices] = -np.inf
-            indices[block], values[block] = topk(scores, k)
+    def rank(start):
+        stop = min(start + step, n_rows)
+        _rank_rows(*factors, start, stop, n_columns, dense_products, k, indices, values)
+
+    thread_map(rank, range(0, n_rows, step), n_jobs)
+    return indices, values
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _worse(score_a, column_a, score_b, column_b):
+    """Whether (score_a, column_a) ranks after (score_b, column_b)."""
+    return score_a < score_b or (score_a == score_b and column_a > column_b)
+
+
+@numba.njit(nogil=True, cache=True)
+def _sift_down(heap_scores, heap_columns, size, position):
+    """Restore the heap (its worst entry at the root) below ``position``."""
+    while True:
+        child = 2 * position + 1
+        if child >= size:
             return
-        product.sort_indices()
-        if exclude is not None:
-            excluded = sp.csr_matrix(exclude[block], dtype=np.float64, copy=True)
-            excluded.sort_indices()
-            excluded.data[:] = -np.inf
-            product = product + excluded
-        indices[block], values[block] = _topk_stored(product, k, budget)
-
-    thread_map(rank, _row_blocks(work, budget), n_jobs)
-    return indices, values
-
-
-def _row_blocks(work, budget):
-    """Consecutive row ranges whose ``work`` sums to about ``budget`` (>= 1 row)."""
-    bounds = np.searchsorted(np.cumsum(work), np.arange(budget, work.sum(), budget))
-    edges = np.unique(np.concatenate([[0], bounds + 1, [len(work)]]))
-    return [slice(start, stop) for start, stop in zip(edges[:-1], edges[1:])]
+        if child + 1 < size and _worse(heap_scores[child + 1], heap_columns[child + 1],
+                                       heap_scores[child], heap_columns[child]):
+            child += 1
+        if not _worse(heap_scores[child], heap_columns[child],
+                      heap_scores[position], heap_columns[position]):
+            return
+        heap_scores[child], heap_scores[position] = heap_scores[position], heap_scores[child]
+        heap_columns[child], heap_columns[position] = heap_columns[position], heap_columns[child]
+        position = child
 
 
-def _topk_stored(scores, k, budget):
-    """``topk(scores.toarray(), k)`` for a CSR with sorted indices.
-
-    Rows with at least ``k`` positive scores are ranked on those alone
-    (:func:`_segment_topk`); the others (whose lists end with unstored
-    zeros, negative or excluded columns) are made dense.
-    """
-    n_rows = scores.shape[0]
-    indices = np.empty((n_rows, k), dtype=np.intp)
-    values = np.empty((n_rows, k), dtype=np.float64)
-    positive = scores.data > 0
-    row_of = np.repeat(np.arange(n_rows), np.diff(scores.indptr))
-    counts = np.bincount(row_of[positive], minlength=n_rows)
-    short = np.flatnonzero(counts < k)
-    if short.size:
-        step = max(1, budget // max(scores.shape[1], 1))
-        for start in range(0, short.size, step):
-            part = short[start:start + step]
-            indices[part], values[part] = topk(scores[part].toarray(), k)
-    long = np.flatnonzero(counts >= k)
-    if long.size:
-        keep = positive & (counts >= k)[row_of]
-        best, values[long] = _segment_topk(scores.data[keep], counts[long], k, budget)
-        indices[long] = scores.indices[keep][best]
-    return indices, values
+@numba.njit(nogil=True, cache=True)
+def _heap_push(heap_scores, heap_columns, size, capacity, score, column):
+    """Offer an entry to a heap of the ``capacity`` best; return the new size."""
+    if size < capacity:
+        position = size
+        heap_scores[position] = score
+        heap_columns[position] = column
+        while position > 0:  # sift up
+            parent = (position - 1) // 2
+            if not _worse(heap_scores[position], heap_columns[position],
+                          heap_scores[parent], heap_columns[parent]):
+                break
+            heap_scores[position], heap_scores[parent] = heap_scores[parent], heap_scores[position]
+            heap_columns[position], heap_columns[parent] = (heap_columns[parent],
+                                                            heap_columns[position])
+            position = parent
+        return size + 1
+    if _worse(heap_scores[0], heap_columns[0], score, column):
+        heap_scores[0] = score
+        heap_columns[0] = column
+        _sift_down(heap_scores, heap_columns, size, 0)
+    return size
 
 
-def _segment_topk(data, counts, k, budget):
-    """Top ``k`` of each segment of ``data`` (rows of ``counts >= k`` entries).
-
-    Returns the positions in ``data`` (best first, ties by position) and
-    the values. Each row is cut into groups of ``_GROUP`` entries; the
-    ``k``-th largest group maximum bounds the row's ``k``-th largest value
-    from below, so only the entries that reach it are ranked.
-    """
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    n_groups = -(-counts // _GROUP)
-    grouped = np.flatnonzero(n_groups >= k)
-    if grouped.size and 2 * n_groups[grouped].sum() <= counts[grouped].sum():
-        group_starts = (np.repeat(starts - _GROUP * np.concatenate([[0], np.cumsum(n_groups)[:-1]]),
-                                  n_groups) + _GROUP * np.arange(n_groups.sum()))
-        maxima = np.maximum.reduceat(data, group_starts)
-        bound = np.full(len(counts), -np.inf)
-        of_grouped = np.repeat(n_groups >= k, n_groups)
-        _, kth = _packed_topk(maxima[of_grouped], n_groups[grouped], k, budget)
-        bound[grouped] = kth[:, -1]
-        survive = data >= np.repeat(bound, counts)
-        positions = np.flatnonzero(survive)
-        best, values = _packed_topk(data[survive], np.add.reduceat(survive.astype(np.intp), starts), k, budget)
-        return positions[best], values
-    return _packed_topk(data, counts, k, budget)
+@numba.njit(nogil=True, cache=True)
+def _drain(heap_scores, heap_columns, size, out_columns, out_values, offset):
+    """Write the heap's entries best first at ``out[offset:offset + size]``."""
+    for last in range(size - 1, -1, -1):
+        out_values[offset + last] = heap_scores[0]
+        out_columns[offset + last] = heap_columns[0]
+        heap_scores[0] = heap_scores[last]
+        heap_columns[0] = heap_columns[last]
+        _sift_down(heap_scores, heap_columns, last, 0)
 
 
-def _packed_topk(data, counts, k, budget):
-    """:func:`topk` of each segment of ``data``, rows packed by length.
-
-    Rows are taken in order of length, in blocks of at most ``budget``
-    entries (or one row) padded with ``-inf`` to their longest row.
-    """
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    best = np.empty((len(counts), k), dtype=np.intp)
-    values = np.empty((len(counts), k), dtype=data.dtype)
-    order = np.argsort(counts, kind="stable")
-    lengths = counts[order]
-    start = 0
-    while start < order.size:
-        # Rows by increasing length: a block is as wide as its last row, at
-        # most twice its first (little padding).
-        fits = ((np.arange(1, order.size - start + 1) * lengths[start:] <= budget)
-                & (lengths[start:] <= 2 * lengths[start]))
-        stop = start + max(1, int(fits.sum()))
-        block = order[start:stop]
-        position = np.arange(lengths[stop - 1])
-        inside = position < counts[block][:, None]
-        take = np.where(inside, starts[block][:, None] + position, 0)
-        top, values[block] = topk(np.where(inside, data[take], -np.inf), k)
-        best[block] = np.take_along_axis(take, top, axis=1)
-        start = stop
-    return best, values
+@numba.njit(nogil=True, cache=True)
+def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, ex_idx,
+               start, stop, n_columns, dense_products, k, out_columns, out_values):
+    """Rank rows ``start:stop`` of the product into ``out_*`` (see topk_sparse_product)."""
+    scores = np.zeros(n_columns, dtype=row_data.dtype)
+    reached = np.zeros(n_columns, dtype=np.bool_)
+    excluded = np.zeros(n_columns, dtype=np.bool_)
+    touched = np.empty(n_columns, dtype=np.int64)
+    heap_scores = np.empty(k, dtype=np.float64)
+    heap_columns = np.empty(k, dtype=np.int64)
+    every_column = np.arange(n_columns)
+    for row in range(start, stop):
+        # Scores: the row's entries times their rows of the matrix, in
+        # stored order (scipy's order of summation). A row that reaches
+        # about the whole catalogue scans it instead of listing the
+        # columns it reached (a branch per product).
+        n_products = 0
+        for p in range(row_ptr[row], row_ptr[row + 1]):
+            n_products += mat_ptr[row_idx[p] + 1] - mat_ptr[row_idx[p]]
+        dense = n_products > dense_products
+        n_touched = n_columns if dense else 0
+        candidates = every_column if dense else touched
+        for p in range(row_ptr[row], row_ptr[row + 1]):
+            weight = row_data[p]
+            inner = row_idx[p]
+            if dense:
+                for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
+                    scores[mat_idx[q]] += weight * mat_data[q]
+                continue
+            for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
+                column = mat_idx[q]
+                if not reached[column]:
+                    reached[column] = True
+                    touched[n_touched] = column
+                    n_touched += 1
+                scores[column] += weight * mat_data[q]
+        for p in range(ex_ptr[row], ex_ptr[row + 1]):
+            excluded[ex_idx[p]] = True
+        columns = out_columns[row]
+        values = out_values[row]
+        # 1. Positive scores, by a heap of the k best.
+        size = 0
+        for t in range(n_touched):
+            column = candidates[t]
+            score = np.float64(scores[column])
+            # (The heap is called only for an entry that enters it: most do not.)
+            if score > 0 and not excluded[column] and (
+                    size < k or not _worse(score, column, heap_scores[0], heap_columns[0])):
+                size = _heap_push(heap_scores, heap_columns, size, k, score, column)
+        _drain(heap_scores, heap_columns, size, columns, values, 0)
+        filled = size
+        # 2. Zero scores (unreached or summed to 0), by column.
+        column = 0
+        while filled < k and column < n_columns:
+            if not excluded[column] and scores[column] == 0:  # reached or not
+                columns[filled] = column
+                values[filled] = 0.0
+                filled += 1
+            column += 1
+        # 3. Negative scores, by a heap of the best left.
+        if filled < k:
+            size = 0
+            for t in range(n_touched):
+                column = candidates[t]
+                score = np.float64(scores[column])
+                if score < 0 and not excluded[column]:
+                    size = _heap_push(heap_scores, heap_columns, size, k - filled, score,
+                                      column)
+            _drain(heap_scores, heap_columns, size, columns, values, filled)
+            filled += size
+        # 4. Excluded columns, -inf, by column.
+        column = 0
+        while filled < k:
+            if excluded[column]:
+                columns[filled] = column
+                values[filled] = -np.inf
+                filled += 1
+            column += 1
+        for t in range(n_touched):
+            scores[candidates[t]] = 0
+            reached[candidates[t]] = False
+        for p in range(ex_ptr[row], ex_ptr[row + 1]):
+            excluded[ex_idx[p]] = False

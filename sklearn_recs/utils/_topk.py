@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
+
 import numpy as np
 from sklearn import get_config
 
@@ -14,6 +17,53 @@ _BYTES_PER_SCORE = 8 + 8 + 8 + 2
 _BYTES_PER_SHARED_SLOT = 1 + 1 + 8
 
 
+# Calls in flight (recommend, predict) sharing the process's working memory.
+_active_calls = 0
+_active_lock = threading.Lock()
+
+
+@contextmanager
+def shared_working_memory():
+    """Count the calling ``recommend`` or ``predict`` among those sharing the budget.
+
+    Concurrent calls (threads serving requests) split scikit-learn's
+    ``working_memory`` between them instead of each taking all of it: see
+    :func:`memory_share`.
+
+    Examples
+    --------
+    >>> from sklearn_recs.utils._topk import memory_share, shared_working_memory
+    >>> with shared_working_memory():
+    ...     memory_share() > 0
+    True
+    """
+    global _active_calls
+    with _active_lock:
+        _active_calls += 1
+    try:
+        yield
+    finally:
+        with _active_lock:
+            _active_calls -= 1
+
+
+def memory_share() -> float:
+    """MiB one block of work may hold now: ``working_memory`` over the calls in flight.
+
+    Callers ask again for each block, so that a call started alone shrinks
+    its blocks when others join: the process holds about one budget in all.
+
+    Examples
+    --------
+    >>> from sklearn import config_context
+    >>> from sklearn_recs.utils._topk import memory_share
+    >>> with config_context(working_memory=64):
+    ...     memory_share()
+    64.0
+    """
+    return get_config()["working_memory"] / max(1, _active_calls)
+
+
 def block_size(n_columns: int, working_memory: float | None = None) -> int:
     """Rows of an ``(rows, n_columns)`` score block that fit the memory budget.
 
@@ -22,8 +72,8 @@ def block_size(n_columns: int, working_memory: float | None = None) -> int:
     n_columns : int
         Candidates scored per row.
     working_memory : float, default=None
-        Budget in MiB; defaults to scikit-learn's ``working_memory`` setting
-        (``sklearn.set_config(working_memory=...)``).
+        Budget in MiB; defaults to this call's share of scikit-learn's
+        ``working_memory`` setting (see :func:`memory_share`).
 
     Returns
     -------
@@ -37,7 +87,7 @@ def block_size(n_columns: int, working_memory: float | None = None) -> int:
     40
     """
     if working_memory is None:
-        working_memory = get_config()["working_memory"]
+        working_memory = memory_share()
     budget = int(working_memory * 2**20)
     return max(1, budget // (max(n_columns, 1) * _BYTES_PER_SCORE))
 
@@ -165,7 +215,7 @@ def topk_shared(scores: np.ndarray, k: int, exclude=None,
     by_count = np.argsort(counts, kind="stable")
     widths = np.minimum(n_columns, k + counts[by_count])  # non-decreasing
     if working_memory is None:
-        working_memory = get_config()["working_memory"]
+        working_memory = memory_share()
     budget = int(working_memory * 2**20) // _BYTES_PER_SHARED_SLOT
     short = []
     start = 0
