@@ -99,7 +99,7 @@ SEARCHES = {
     ),
     "ContentRecommender": Search(
         "sklearn_recs.content.ContentRecommender",
-        grid={"profile": ["centroid", "ridge"], "alpha": [1.0, 10.0]},
+        grid={"profile": ["centroid", "ridge"], "alpha": [1.0, 10.0, 100.0]},
         item_features=["genres", "year"],
     ),
     "EASE": Search(
@@ -108,7 +108,12 @@ SEARCHES = {
     ),
     "MatrixFactorization": Search(
         "sklearn_recs.neural.MatrixFactorization",
-        grid={"alpha": [0.05, 0.09], "n_factors": [32, 64]},
+        grid={"lr": [10.0, 20.0, 40.0]},
+        fixed={"random_state": 0},
+    ),
+    "ImplicitMatrixFactorization": Search(
+        "sklearn_recs.neural.ImplicitMatrixFactorization", protocol="ranking",
+        grid={"lr": [20.0, 80.0, 160.0]},
         fixed={"random_state": 0},
     ),
 }

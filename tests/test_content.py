@@ -54,7 +54,7 @@ def test_cold_start_items_are_scored_and_recommended(catalogue):
 
 def test_centroid_profile_is_mean_centred_weighted_average(catalogue):
     X, y, items = catalogue
-    model = ContentRecommender(similarity="dot").fit(X, y, item_features=items)
+    model = ContentRecommender(profile="centroid", similarity="dot").fit(X, y, item_features=items)
     V = model.item_vectors_.toarray()
     rows = (X["user_id"] == 1).to_numpy()
     w = y[rows] - y[rows].mean()
@@ -79,7 +79,7 @@ def test_ridge_profiles_match_closed_form(catalogue):
 def test_leave_one_out_beta(catalogue):
     """beta_ is the least-squares scale of the leave-one-out cosines."""
     X, y, items = catalogue
-    model = ContentRecommender().fit(X, y, item_features=items)
+    model = ContentRecommender(profile="centroid").fit(X, y, item_features=items)
     V = model.item_vectors_.toarray()
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     loo, target = [], []
@@ -163,7 +163,7 @@ def test_default_transformer_and_missing_text(catalogue):
 def test_without_item_features_is_documented_fallback(catalogue):
     X, y, _ = catalogue
     with pytest.warns(DataWarning, match="without item_features"):
-        model = ContentRecommender().fit(X, y)
+        model = ContentRecommender(profile="centroid").fit(X, y)
     np.testing.assert_allclose(model.predict(X), model.user_mean_[
         np.searchsorted(model.users_, X["user_id"])])
 
