@@ -25,11 +25,12 @@ to ``benchmarks/results/defaults_test.json`` and ``defaults_test.md``.
 from __future__ import annotations
 
 import argparse
+import json
 import warnings
 
 import numpy as np
 
-from _report import machine, markdown_table, write_results
+from _report import RESULTS, machine, markdown_table, write_results
 
 from sklearn_recs._leaderboard import evaluate_split, make_splits
 from sklearn_recs.datasets import fetch_movielens
@@ -94,9 +95,16 @@ def run(dataset: str, only: list | None) -> list[dict]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
-    parser.add_argument("--only", nargs="+", default=None)
+    parser.add_argument("--only", nargs="+", default=None,
+                        help="re-run these rows (and the references), keep the others")
     args = parser.parse_args(argv)
     rows = [row for dataset in args.datasets for row in run(dataset, args.only)]
+    previous = RESULTS / "defaults_test.json"
+    if args.only and previous.exists():  # keep the other rows of the last run
+        fresh = {(row["dataset"], row["model"]) for row in rows}
+        kept = [row for row in json.loads(previous.read_text())["rows"]
+                if (row["dataset"], row["model"]) not in fresh]
+        rows = kept + rows
     columns = ["dataset", "task", "model", "setting", "rmse", "ndcg@10", "ratio"]
     table = markdown_table(columns, [[row.get(c) for c in columns] for row in rows])
     write_results("defaults_test", {"machine": machine(), "rows": rows}, table)

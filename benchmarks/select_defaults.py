@@ -99,7 +99,8 @@ SEARCHES = {
     ),
     "ContentRecommender": Search(
         "sklearn_recs.content.ContentRecommender",
-        grid={"profile": ["centroid", "ridge"], "alpha": [1.0, 10.0, 100.0]},
+        grid={"centering": ["mean", "baseline"], "profile": ["centroid", "ridge"],
+              "alpha": [1.0, 10.0, 100.0]},
         item_features=["genres", "year"],
     ),
     "EASE": Search(
