@@ -45,15 +45,18 @@ def models() -> dict:
     from sklearn_recs.content import ContentRecommender
     from sklearn_recs.linear_model import EASE
     from sklearn_recs.neighbors import ItemKNN, UserKNN
+    from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
 
     return {
         "BiasBaseline": ("rating", BiasBaseline()),
         "ItemKNN": ("rating", ItemKNN()),
         "UserKNN": ("rating", UserKNN()),
         "ContentRecommender": ("rating", ContentRecommender()),
+        "MatrixFactorization": ("rating", MatrixFactorization(random_state=0)),
         "Popularity": ("ranking", Popularity()),
         "EASE": ("ranking", EASE()),
         "ItemKNN (implicit)": ("ranking", ItemKNN(feedback="implicit")),
+        "ImplicitMatrixFactorization": ("ranking", ImplicitMatrixFactorization(random_state=0)),
         "ContentRecommender (implicit)": ("ranking", ContentRecommender(feedback="implicit")),
     }
 
