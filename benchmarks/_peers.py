@@ -1,7 +1,7 @@
 """Peer libraries behind this package's ``fit`` / ``recommend``, so one scorer measures all.
 
 ``ImplicitPeer`` wraps a model of the ``implicit`` library, ``LensKitPeer`` a
-LensKit scorer. Both are scikit-learn estimators (``clone`` works), fit on
+LensKit scorer, ``SkrecsysPeer`` a ``skrecsys`` recommender. All are scikit-learn estimators (``clone`` works), fit on
 the interactions ``X`` (user ids in column 0, item ids in column 1) and
 answer ``recommend(users, n_items, exclude_seen=True, return_scores=...)``
 like :class:`sklearn_recs.base.RecommenderMixin`, with ``-inf`` scores in
@@ -86,5 +86,28 @@ class LensKitPeer(BaseEstimator):
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
         lists = [(groups[u]["item_id"].to_numpy(), groups[u]["score"].to_numpy())
                  if u in groups else empty for u in users]
+        found, scores = _padded(lists, n_items)
+        return (found, scores) if return_scores else found
+
+
+class SkrecsysPeer(BaseEstimator):
+    """A recommender of ``skrecsys`` (scikit-learn style, Rust core), fitted on the interactions."""
+
+    def __init__(self, model=None):
+        self.model = model
+
+    def fit(self, X, y=None):
+        from sklearn.base import clone
+
+        users, items = _columns(X)
+        self.n_items_ = len(np.unique(items))
+        self.model_ = clone(self.model).fit(np.column_stack([users, items]))
+        return self
+
+    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+                  return_scores=False):
+        found, scores = self.model_.recommend(np.asarray(users), n_recommendations=n_items,
+                                              exclude_seen=exclude_seen)
+        lists = [(np.asarray(f), np.asarray(s, dtype=float)) for f, s in zip(found, scores)]
         found, scores = _padded(lists, n_items)
         return (found, scores) if return_scores else found

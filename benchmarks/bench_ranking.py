@@ -18,7 +18,8 @@ user's training items, for each test user: NDCG@10 and recall@10 from
 ``sklearn_recs.metrics``, fit and recommend seconds, all through the
 leaderboard's ``evaluate_split``. The peers (the ``implicit`` library's
 ALS, BPR, cosine and BM25 item-item; LensKit's item-item and user-user,
-implicit feedback) run in the same process behind the same ``fit`` /
+implicit feedback; skrecsys' EASE, item-KNN and popularity), every one at
+its defaults like ours (no row is tuned), run in the same process behind the same ``fit`` /
 ``recommend`` calls (``benchmarks/_peers.py``), so their numbers are
 measured exactly as ours. Each table divides NDCG@10 and the times by
 those of the best peer (highest NDCG@10) of the same run.
@@ -35,7 +36,7 @@ import warnings
 
 import numpy as np
 
-from _peers import ImplicitPeer, LensKitPeer
+from _peers import ImplicitPeer, LensKitPeer, SkrecsysPeer
 from _report import add_peer_ratios, machine, markdown_table, write_results
 
 from sklearn_recs._leaderboard import evaluate_split, make_splits
@@ -90,6 +91,16 @@ def peers() -> dict:
         found.update({
             "LensKit item-item": LensKitPeer(ItemKNNScorer(feedback="implicit")),
             "LensKit user-user": LensKitPeer(UserKNNScorer(feedback="implicit")),
+        })
+    try:
+        from skrecsys.recommendation import EASE, ItemKNNRecommender, MostPopularRecommender
+    except ImportError as exc:
+        print(f"skrecsys is not installed ({exc}): its models are left out", flush=True)
+    else:
+        found.update({
+            "skrecsys EASE": SkrecsysPeer(EASE()),
+            "skrecsys item-KNN": SkrecsysPeer(ItemKNNRecommender()),
+            "skrecsys popularity": SkrecsysPeer(MostPopularRecommender()),
         })
     return found
 

@@ -24,7 +24,8 @@ from .exceptions import ColdStartWarning, DataWarning
 from .metrics._scorer import make_ranking_scorer
 from .utils._sparse_topk import topk_sparse_product
 from .utils._topk import block_size, shared_working_memory, topk, topk_shared
-from .utils.validation import _as_2d, _check_bool, check_ids, check_interactions, check_k
+from .utils.validation import (_as_2d, _check_bool, check_ids, check_interactions, check_k,
+                               warn_if_ratings)
 
 __all__ = ["RecommenderMixin"]
 
@@ -272,6 +273,8 @@ class RecommenderMixin:
         users, items, values = check_interactions(
             X, y, implicit=implicit, y_required=not implicit, estimator=self
         )
+        if implicit and getattr(self, "weighting", None) is None:
+            warn_if_ratings(values, estimator=self)
         self.n_features_in_ = _as_2d(X).shape[1]
         user_codes, self.users_ = pd.factorize(users, sort=True)
         item_codes, self.items_ = pd.factorize(items, sort=True)

@@ -366,7 +366,10 @@ class Popularity(RecommenderMixin, BaseEstimator):
         {fit_X}; with ``half_life``,
             ``time_column`` holds the times.
         y : array-like of shape (n_samples,), default=None
-            Non-negative weights; None counts each row as 1.
+            Non-negative weights; None counts each row as 1. Values that look like ratings (all on a
+            half-star grid in 0.5-5) are still read as weights, with a
+            ``DataWarning``: pass None, or the rows you count as positives
+            (``X[ratings >= 4]``).
         user_features : DataFrame of shape (n_described_users, n_columns), default=None
             User side information (demographics), indexed by user id
             (unique); see the class description.

@@ -24,7 +24,7 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from .base import RecommenderMixin, _implicit_tags
+from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .exceptions import DataWarning
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
@@ -35,6 +35,8 @@ __all__ = ["ContentRecommender"]
 # Conjugate-gradient settings of the per-user ridge profiles.
 _CG_MAX_ITER = 200
 _CG_TOL = 1e-6
+# The item biases of centering="baseline": BiasBaseline's defaults.
+_BIAS_REG_USER, _BIAS_REG_ITEM, _BIAS_N_ITER = 5.0, 2.0, 10
 
 
 # -- the default item transformer ----------------------------------------------
@@ -183,11 +185,16 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     not: items nobody rated in training are scored, predicted and
     recommended from their features alone.
 
-    For explicit ratings ``predict`` maps a score back to the user's scale,
-    ``mean_u + beta_ * score`` (centroid; ``beta_`` fitted by least squares
-    on leave-one-out scores of the training ratings, each user's mean and
-    profile recomputed without the rating) or ``mean_u + score``
-    (ridge), so the model also works as a regressor. For implicit feedback
+    With ``centering="baseline"`` (explicit feedback) the ratings first lose
+    each item's bias ``b_i`` of a regularised bias model (as in
+    :class:`~sklearn_recs.baselines.BiasBaseline`), so the profiles explain
+    what the biases leave over; ``b_i`` is added back by ``predict`` and
+    ``recommend``. For explicit ratings ``predict`` maps a score back to the
+    user's scale, ``b_i + mean_u + beta_ * score`` (centroid; ``beta_``
+    fitted by least squares on leave-one-out scores of the training ratings, each user's mean and
+    profile recomputed without the rating) or ``b_i + mean_u + score``
+    (ridge; ``b_i`` is 0 with ``centering="mean"``), so the model also
+    works as a regressor. For implicit feedback
     ``predict`` returns the score.
 
     Parameters
@@ -200,13 +207,22 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         search as ``transformer__<name>``. None uses
         :func:`make_default_transformer`: TF-IDF for text and label lists,
         one-hot for categories, standardised numbers.
-    profile : {"centroid", "ridge"}, default="centroid"
-        How user profiles are built (see above).
+    profile : {"centroid", "ridge"}, default="ridge"
+        How user profiles are built (see above). The default and ``alpha``
+        are the best of a validation grid on ratings carved from ml-100k's
+        ``u1.base``, items described by genres and year
+        (``benchmarks/results/defaults.json``).
     similarity : {"cosine", "dot"}, default="cosine"
         Score of the centroid profiles: cosine, or the dot product with the
         raw item vectors. The ridge profiles always use the dot product.
-    alpha : float, default=1.0
+    alpha : float, default=10.0
         Regularisation of the ridge profiles.
+    centering : {"baseline", "mean"}, default="baseline"
+        Explicit feedback: what the ratings are centred on before the
+        profiles are fitted. "mean": each user's mean rating; "baseline":
+        each item's bias as well (see above; without it the model scores
+        worse than :class:`~sklearn_recs.baselines.BiasBaseline`, see
+        ``benchmarks/results/defaults.json``).
     feedback : {"explicit", "implicit"}, default="explicit"
         ``"explicit"``: ``y`` holds ratings, centred on each user's mean.
         ``"implicit"``: ``y`` holds non-negative weights (or None, every
@@ -230,7 +246,11 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         The user profiles: weighted mean item vectors (centroid) or ridge
         coefficients.
     user_mean_ : ndarray of shape (n_users_,)
-        Each user's mean rating (explicit feedback; zeros for implicit).
+        Each user's mean rating, less the item biases (explicit feedback;
+        zeros for implicit).
+    item_bias_ : ndarray of shape (n_items_,)
+        Each item's bias (``centering="baseline"``, explicit feedback;
+        zeros otherwise and for items without ratings).
     beta_ : float
         Scale from score to centred rating used by ``predict`` (1.0 for the
         ridge profiles and for implicit feedback).
@@ -301,7 +321,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     array([[30]])
     >>> model.explain(1, 20)
       feature  contribution
-    0  genres__Action     0.5...
+    0  genres__Action     0.120...
     """
 
     _parameter_constraints: dict = {
@@ -309,17 +329,20 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         "profile": [StrOptions({"centroid", "ridge"})],
         "similarity": [StrOptions({"cosine", "dot"})],
         "alpha": [Interval(Real, 0, None, closed="neither")],
+        "centering": [StrOptions({"baseline", "mean"})],
         "feedback": [StrOptions({"explicit", "implicit"})],
         "half_life": [Interval(Real, 0, None, closed="neither"), None],
         "time_column": [Integral, str],
     }
 
-    def __init__(self, *, transformer=None, profile="centroid", similarity="cosine",
-                 alpha=1.0, feedback="explicit", half_life=None, time_column=2):
+    def __init__(self, *, transformer=None, profile="ridge", similarity="cosine",
+                 alpha=10.0, centering="baseline", feedback="explicit", half_life=None,
+                 time_column=2):
         self.transformer = transformer
         self.profile = profile
         self.similarity = similarity
         self.alpha = alpha
+        self.centering = centering
         self.feedback = feedback
         self.half_life = half_life
         self.time_column = time_column
@@ -350,6 +373,12 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         vectors = self._item_vectors(item_features)
         weights = np.ones(len(users)) if values is None else values.copy()
         self.user_mean_ = np.zeros(self.n_users_)
+        self.item_bias_ = np.zeros(self.n_items_)
+        if not implicit and self.centering == "baseline":
+            _, _, self.item_bias_ = _fit_biases(
+                users, items, weights, self.n_users_, self.n_items_,
+                reg_user=_BIAS_REG_USER, reg_item=_BIAS_REG_ITEM, n_iter=_BIAS_N_ITER)
+            weights -= self.item_bias_[items]
         if not implicit:
             counts = np.bincount(users, minlength=self.n_users_)
             self.user_mean_ = np.bincount(users, weights, self.n_users_) / counts
@@ -493,19 +522,28 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     # -- hooks of RecommenderMixin -------------------------------------------
     def _predict_pairs(self, user_codes, item_codes):
         scores = _sampled_dot(self._P, self._V, user_codes, item_codes)
-        return self.user_mean_[user_codes] + self.beta_ * scores
+        return self.user_mean_[user_codes] + self.beta_ * scores + self.item_bias_[item_codes]
 
     def _score_users(self, user_codes, item_codes):
         V = self._V if item_codes is None else self._V[item_codes]
-        return (self._P[user_codes] @ V.T).toarray()
+        scores = (self._P[user_codes] @ V.T).toarray()
+        if not self.item_bias_.any():
+            return scores
+        bias = self.item_bias_ if item_codes is None else self.item_bias_[item_codes]
+        return self.beta_ * scores + bias
 
     def _similar_item_scores(self, item_codes):
         return (self._unit_items[item_codes] @ self._unit_items.T).toarray()
 
     def _serving_arrays(self):
         """Profiles and item vectors, for :func:`sklearn_recs.serving.save_npz`."""
-        return "product", dict(left=self._P, right=self._V, user_offset=self.user_mean_,
-                               scale=self.beta_, similarity_vectors=self._unit_items)
+        arrays = dict(left=self._P, right=self._V, user_offset=self.user_mean_,
+                      scale=self.beta_, similarity_vectors=self._unit_items)
+        if self.item_bias_.any():  # ranked by beta_ * score + b_i, as in _score_users
+            arrays["item_offset"] = self.item_bias_
+            if self.beta_ != 1.0:
+                arrays.update(left=self._P * self.beta_, scale=1.0)
+        return "product", arrays
 
     # -- explanations ----------------------------------------------------------
     def explain(self, user, item, n_features=5):

@@ -67,7 +67,10 @@ class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
         {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights (counts, confidence); None means
-            every row weighs 1. Ratings passed here are used as weights.
+            every row weighs 1. Values that look like ratings (all on a
+            half-star grid in 0.5-5) are still read as weights, with a
+            ``DataWarning``: pass None, or the rows you count as positives
+            (``X[ratings >= 4]``).
 
         {fit_returns}
         """

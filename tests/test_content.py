@@ -39,7 +39,7 @@ def catalogue():
 
 def test_cold_start_items_are_scored_and_recommended(catalogue):
     X, y, items = catalogue
-    model = ContentRecommender().fit(X, y, item_features=items)
+    model = ContentRecommender(centering="mean").fit(X, y, item_features=items)
     assert 60 in model.items_ and model.interactions_[:, model.n_items_ - 1].nnz == 0
     # user 2 loves romance: the never-rated romance item 60 comes first
     assert model.recommend([2], n_items=1)[0, 0] == 60
@@ -54,7 +54,8 @@ def test_cold_start_items_are_scored_and_recommended(catalogue):
 
 def test_centroid_profile_is_mean_centred_weighted_average(catalogue):
     X, y, items = catalogue
-    model = ContentRecommender(similarity="dot").fit(X, y, item_features=items)
+    model = ContentRecommender(profile="centroid", similarity="dot", centering="mean").fit(
+        X, y, item_features=items)
     V = model.item_vectors_.toarray()
     rows = (X["user_id"] == 1).to_numpy()
     w = y[rows] - y[rows].mean()
@@ -65,7 +66,8 @@ def test_centroid_profile_is_mean_centred_weighted_average(catalogue):
 
 def test_ridge_profiles_match_closed_form(catalogue):
     X, y, items = catalogue
-    model = ContentRecommender(profile="ridge", alpha=0.5).fit(X, y, item_features=items)
+    model = ContentRecommender(profile="ridge", alpha=0.5, centering="mean").fit(
+        X, y, item_features=items)
     V = model.item_vectors_.toarray()
     for code, user in enumerate(model.users_):
         rows = (X["user_id"] == user).to_numpy()
@@ -79,7 +81,7 @@ def test_ridge_profiles_match_closed_form(catalogue):
 def test_leave_one_out_beta(catalogue):
     """beta_ is the least-squares scale of the leave-one-out cosines."""
     X, y, items = catalogue
-    model = ContentRecommender().fit(X, y, item_features=items)
+    model = ContentRecommender(profile="centroid", centering="mean").fit(X, y, item_features=items)
     V = model.item_vectors_.toarray()
     V /= np.linalg.norm(V, axis=1, keepdims=True)
     loo, target = [], []
@@ -166,7 +168,7 @@ def test_default_transformer_and_missing_text(catalogue):
 def test_without_item_features_is_documented_fallback(catalogue):
     X, y, _ = catalogue
     with pytest.warns(DataWarning, match="without item_features"):
-        model = ContentRecommender().fit(X, y)
+        model = ContentRecommender(profile="centroid", centering="mean").fit(X, y)
     np.testing.assert_allclose(model.predict(X), model.user_mean_[
         np.searchsorted(model.users_, X["user_id"])])
 
@@ -218,3 +220,24 @@ def test_movielens_quality(tmp_path):
     random_lists = np.array([rng.permutation(held)[:10] for _ in users])
     ndcg = ndcg_at_k_score(liked[users].tolist(), lists)
     assert ndcg > 2 * ndcg_at_k_score(liked[users].tolist(), random_lists)
+
+
+def test_baseline_centering_is_the_mean_model_of_the_rating_less_item_bias(catalogue):
+    """centering="baseline": BiasBaseline's item biases out, then the user-mean model."""
+    X, y, items = catalogue
+    model = ContentRecommender().fit(X, y, item_features=items)
+    bias = BiasBaseline().fit(X, y)
+    np.testing.assert_allclose(model.item_bias_[np.searchsorted(model.items_, bias.items_)],
+                               bias.item_bias_)
+    b = model.item_bias_[np.searchsorted(model.items_, X["item_id"])]
+    residual = ContentRecommender(centering="mean").fit(X, y - b, item_features=items)
+    np.testing.assert_allclose(model.user_profiles_.toarray(),
+                               residual.user_profiles_.toarray(), atol=1e-10)
+    np.testing.assert_allclose(model.predict(X), residual.predict(X) + b)
+    # recommend ranks by the prediction
+    users = np.unique(X["user_id"])
+    top, scores = model.recommend(users, n_items=3, exclude_seen=False, return_scores=True)
+    assert np.isfinite(scores).all()
+    pairs = np.column_stack([np.repeat(users, 3), top.ravel()])
+    np.testing.assert_allclose(model.predict(pairs).reshape(top.shape) - model.user_mean_[
+        np.searchsorted(model.users_, users)][:, None], scores)

@@ -56,7 +56,12 @@ def _centred(model, mask, values, similarity):
     return ent_mask, np.where(ent_mask, ent_values - centre, 0.0)
 
 
-def _reference_similarity(mask, v, kernel, *, shrinkage=0.0, min_support=1, amplification=1.0):
+def _settings(model):
+    """The similarity settings of a fitted model, for the reference."""
+    return {key: getattr(model, key) for key in ("shrinkage", "min_support", "amplification")}
+
+
+def _reference_similarity(mask, v, kernel, *, shrinkage, min_support, amplification):
     n = len(v)
     sim = np.zeros((n, n))
     for a in range(n):
@@ -90,7 +95,7 @@ def test_explicit_similarity_matches_dense_reference(ratings, model_cls, similar
     model = model_cls(similarity=similarity, **options).fit(X, y)
     ent_mask, v = _centred(model, mask, values, similarity)
     kernel = "msd" if similarity == "msd" else "co_cosine"
-    expected = _reference_similarity(ent_mask, v, kernel, **options)
+    expected = _reference_similarity(ent_mask, v, kernel, **_settings(model))
     assert expected.max() > 0
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
 
@@ -111,7 +116,7 @@ def test_implicit_similarity_and_scores_match_dense_reference(ratings, model_cls
 
     weigh = {None: lambda m: m, "tfidf": tfidf_weight, "bm25": bm25_weight}[weighting]
     ent = weigh(sp.csr_matrix(ent)).toarray()
-    expected = _reference_similarity(ent_mask, ent, similarity)
+    expected = _reference_similarity(ent_mask, ent, similarity, **_settings(model))
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
     scores = (dense @ expected.T if model_cls is ItemKNN else expected @ dense)
     np.testing.assert_allclose(model.predict(X), scores[X[:, 0], X[:, 1]], rtol=1e-4, atol=1e-5)
@@ -346,10 +351,11 @@ def test_dense_and_sparse_raters_split_matches_the_reference(monkeypatch, rating
     model = ItemKNN(similarity=similarity, **options).fit(X, y)
     ent_mask, v = _centred(model, mask, values, similarity)
     kernel = "msd" if similarity == "msd" else "co_cosine"
-    expected = _reference_similarity(ent_mask, v, kernel, **options)
+    expected = _reference_similarity(ent_mask, v, kernel, **_settings(model))
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
     implicit = ItemKNN(feedback="implicit", k=N_ITEMS).fit(X)
-    expected = _reference_similarity(ent_mask, ent_mask.astype(float), "cosine")
+    expected = _reference_similarity(ent_mask, ent_mask.astype(float), "cosine",
+                                     **_settings(implicit))
     np.testing.assert_allclose(implicit.similarity_.toarray(), expected, rtol=1e-5, atol=1e-6)
 
 

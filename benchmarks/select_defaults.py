@@ -1,0 +1,217 @@
+"""Choose each estimator's constructor defaults on validation data carved from training data.
+
+Usage::
+
+    python benchmarks/select_defaults.py [--only ItemKNN,UserKNN]
+
+For every entry of ``SEARCHES`` (one per estimator class name) the script
+fits each candidate of a small stated grid and scores it on a validation
+set carved from the **training** data only, never from a test fold:
+
+- ``protocol="rating"``: MovieLens 100k ``u1.base`` split per user 80/20
+  (``PerUserShuffleSplit``, seed 0); the candidates are fitted on the first
+  part with the ratings and scored by RMSE (``predict``) on the second.
+- ``protocol="ranking"``: the training part of the per-user random 80/20
+  split of MovieLens 100k that the benchmarks test on
+  (``make_splits(X, "holdout")``, seed 0), split again per user 80/20; the
+  candidates are fitted on the interactions (``y=None``) and scored by
+  NDCG@10 over the full catalogue less the training items
+  (``make_ranking_scorer("ndcg", k=10)``).
+
+The grid, every candidate's validation score, the choice and an optional
+note (for a default that is a deliberate round value near the optimum,
+``rounded``) go to ``benchmarks/results/defaults.json``; ``--only`` re-runs
+some entries and keeps the others. ``tests/test_defaults.py`` asserts that
+each estimator's constructor defaults equal the recorded choice. Test
+figures with those defaults come from the benchmarks (``bench_knn.py``,
+``bench_ranking.py``, ...), never from this script.
+
+Adding an estimator is one entry, for example::
+
+    "SLIM": Search(
+        "sklearn_recs.linear_model.SLIM", protocol="ranking",
+        grid={"alpha": [0.1, 1.0], "l1_ratio": [0.1, 0.5]},
+    ),
+
+Grids stay small (the whole run is meant to take minutes on two cores);
+the time each entry took is printed and recorded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import json
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sklearn.metrics import root_mean_squared_error
+
+from sklearn_recs._leaderboard import make_splits
+from sklearn_recs.datasets import fetch_movielens
+from sklearn_recs.metrics import make_ranking_scorer
+from sklearn_recs.model_selection import PerUserShuffleSplit
+
+RESULTS = Path(__file__).parent / "results" / "defaults.json"
+
+
+@dataclass
+class Search:
+    """One estimator's search: where it lives, its grid and its protocol.
+
+    ``fixed`` are non-default settings every candidate shares (seeds,
+    ``feedback``); ``item_features`` names the ml-100k item columns given to
+    ``fit``; ``rounded`` maps a parameter to the round value kept as the
+    default when it scores within noise of the grid's best (with the reason
+    in ``note``).
+    """
+
+    path: str
+    grid: dict
+    protocol: str = "rating"
+    fixed: dict = field(default_factory=dict)
+    item_features: list | None = None
+    rounded: dict = field(default_factory=dict)
+    note: str = ""
+
+    @property
+    def metric(self) -> str:
+        return "rmse" if self.protocol == "rating" else "ndcg@10"
+
+
+SEARCHES = {
+    "BiasBaseline": Search(
+        "sklearn_recs.baselines.BiasBaseline",
+        grid={"alpha_user": [2.0, 5.0, 10.0, 15.0], "alpha_item": [2.0, 5.0, 10.0]},
+    ),
+    "ItemKNN": Search(
+        "sklearn_recs.neighbors.ItemKNN",
+        grid={"shrinkage": [0.0, 100.0, 200.0], "amplification": [1.0, 1.3],
+              "damping": [0.0, 0.1]},
+    ),
+    "UserKNN": Search(
+        "sklearn_recs.neighbors.UserKNN",
+        grid={"shrinkage": [0.0, 100.0, 200.0], "amplification": [1.0, 1.3],
+              "damping": [0.0, 0.1]},
+    ),
+    "ContentRecommender": Search(
+        "sklearn_recs.content.ContentRecommender",
+        grid={"centering": ["mean", "baseline"], "profile": ["centroid", "ridge"],
+              "alpha": [1.0, 10.0, 100.0]},
+        item_features=["genres", "year"],
+    ),
+    "EASE": Search(
+        "sklearn_recs.linear_model.EASE", protocol="ranking",
+        grid={"alpha": [100.0, 250.0, 500.0, 1000.0]},
+    ),
+    "MatrixFactorization": Search(
+        "sklearn_recs.neural.MatrixFactorization",
+        grid={"lr": [10.0, 20.0, 40.0]},
+        fixed={"random_state": 0},
+    ),
+    "ImplicitMatrixFactorization": Search(
+        "sklearn_recs.neural.ImplicitMatrixFactorization", protocol="ranking",
+        grid={"lr": [20.0, 80.0, 160.0]},
+        fixed={"random_state": 0},
+    ),
+}
+
+
+def _load(path: str):
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def _take(frame, rows):
+    return frame.iloc[rows] if hasattr(frame, "iloc") else frame[rows]
+
+
+def validation_split(protocol: str):
+    """``(X_fit, y_fit, X_val, y_val, item_info)``: both parts from training data only."""
+    X, y, folds = fetch_movielens("100k", return_X_y=True, folds=True)
+    info = fetch_movielens("100k").item_info
+    if protocol == "rating":
+        train = folds[0][0]  # u1.base
+    else:
+        train = make_splits(X, "holdout")[0][0]
+    X, y = _take(X, train), _take(y, train)
+    inner = PerUserShuffleSplit(n_splits=1, test_size=0.2, random_state=0)
+    fit_rows, val_rows = next(inner.split(X))
+    return (_take(X, fit_rows), _take(y, fit_rows), _take(X, val_rows),
+            _take(y, val_rows), info)
+
+
+def run_search(name: str, search: Search, split) -> dict:
+    """Fit and score every candidate of one entry; the best by its metric is the choice."""
+    X_fit, y_fit, X_val, y_val, info = split
+    estimator_class = _load(search.path)
+    fit_params = ({} if search.item_features is None
+                  else {"item_features": info[search.item_features]})
+    ndcg = make_ranking_scorer("ndcg", k=10)
+    keys = list(search.grid)
+    candidates = []
+    start = time.perf_counter()
+    for values in itertools.product(*(search.grid[key] for key in keys)):
+        params = dict(zip(keys, values))
+        model = estimator_class(**search.fixed, **params)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if search.protocol == "rating":
+                model.fit(X_fit, y_fit, **fit_params)
+                score = float(root_mean_squared_error(y_val, model.predict(X_val)))
+            else:
+                model.fit(X_fit, None, **fit_params)
+                score = float(ndcg(model, X_val, None))
+        print(f"  {name} {params}: {search.metric} {score:.4f}", flush=True)
+        candidates.append({"params": params, search.metric: score})
+    sign = 1 if search.protocol == "rating" else -1
+    best = min(candidates, key=lambda c: sign * c[search.metric])
+    choice = {**best["params"], **search.rounded}
+    return {
+        "estimator": search.path,
+        "protocol": search.protocol,
+        "validation": ("ml-100k u1.base, per-user 80/20 inner split, seed 0"
+                       if search.protocol == "rating" else
+                       "ml-100k training part of the per-user 80/20 holdout (seed 0), "
+                       "per-user 80/20 inner split, seed 0"),
+        "metric": search.metric,
+        "grid": search.grid,
+        "fixed": search.fixed,
+        "candidates": candidates,
+        "best": best,
+        "choice": choice,
+        "rounded": bool(search.rounded),
+        "note": search.note,
+        "seconds": round(time.perf_counter() - start, 1),
+    }
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", default=None,
+                        help="comma-separated entries of SEARCHES to re-run")
+    args = parser.parse_args(argv)
+    names = list(SEARCHES) if args.only is None else args.only.split(",")
+    unknown = sorted(set(names) - set(SEARCHES))
+    if unknown:
+        parser.error(f"unknown entries {unknown}; choose from {sorted(SEARCHES)}")
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    splits = {}
+    start = time.perf_counter()
+    for name in names:
+        search = SEARCHES[name]
+        if search.protocol not in splits:
+            splits[search.protocol] = validation_split(search.protocol)
+        results[name] = run_search(name, search, splits[search.protocol])
+        print(f"{name}: choice {results[name]['choice']} "
+              f"({results[name]['seconds']} s)", flush=True)
+        RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    total = time.perf_counter() - start
+    print(f"select_defaults: {len(names)} entries in {total:.0f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()
