@@ -111,7 +111,7 @@ def _extend_vocabulary(vocabulary, ids):
     >>> _extend_vocabulary(np.array(["b", "d"]), np.array(["c", "a", "b"]))
     (array(['a', 'b', 'c', 'd'], dtype=object), array([1, 3]))
     """
-    union = pd.Index(vocabulary).union(pd.Index(ids))
+    union = pd.Index(vocabulary).union(pd.Index(ids).unique())
     return np.asarray(union), union.get_indexer(vocabulary)
 
 

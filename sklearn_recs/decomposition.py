@@ -170,12 +170,9 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
     float32, like those of the ``implicit`` library.
 
     ``recommend`` ranks ``x_u . y_i``; ``similar_items`` ranks the cosine
-    of the item factors. ``recommend(users, interactions=X_new)`` folds in
-    users from their interactions alone: each one's factors solve its
-    least-squares problem with the item factors fixed, exactly (the
-    conjugate gradient run for ``n_factors`` steps), without refitting.
-    ``partial_fit`` adds interactions, new users and new items to a fitted
-    model and re-solves only the rows they touch.
+    of the item factors. ``partial_fit`` folds in new users and new items
+    (and new interactions of known ones) without refitting: it re-solves
+    only the rows they touch, each exactly with the other side fixed.
 
     References
     ----------
@@ -262,6 +259,56 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         self._check_finite()
         return self
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Add interactions, new users and new items to the fitted model.
+
+        The weights of ``X, y`` are added to ``interactions_`` (new ids join
+        ``users_`` and ``items_``), then only the rows they touch are
+        re-solved, each exactly (the conjugate gradient run for
+        ``n_factors`` steps) with the other side fixed: the users in ``X``,
+        then the items in ``X``, then those users again. New rows start
+        from zero. The other rows keep their factors, so the result is an
+        approximation of a ``fit`` on all the data, not equal to it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative interaction weights; None means every row weighs 1.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model was not fitted first.
+        """
+        check_is_fitted(self)
+        previous_users, previous_items = self.users_, self.items_
+        _, added = self._add_interactions(X, y)
+        self.user_factors_ = self._grown(self.user_factors_, self._user_index, previous_users)
+        self.item_factors_ = self._grown(self.item_factors_, self._item_index, previous_items)
+        added = added.tocoo()
+        users, items = np.unique(added.row), np.unique(added.col)
+        by_user, by_item = self._confidences()
+        with threadpool_limits(limits=1, user_api="blas"):
+            self._alternate(by_user, by_item, self.n_factors, users=users, items=items)
+            self._alternate(by_user, None, self.n_factors, users=users)
+        self._check_finite()
+        return self
+
+    @staticmethod
+    def _grown(factors, index, previous):
+        """``factors`` of the ids ``previous`` in the rows of ``index``, zero elsewhere."""
+        grown = np.zeros((len(index), factors.shape[1]), dtype=factors.dtype)
+        grown[index.get_indexer(previous)] = factors
+        return grown
+
     def _confidences(self):
         """``c - 1`` of the interactions, by user (CSR) and by item (CSR of the transpose)."""
         by_user = self.interactions_.copy()
@@ -270,10 +317,12 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         return by_user, by_user.T.tocsr()
 
     def _alternate(self, by_user, by_item, steps, users=None, items=None):
-        """One user half-step then one item half-step, over all rows or the given codes."""
+        """One user half-step then one item half-step (none where ``by_item`` is
+        None), over all rows or the given codes."""
         n_jobs = self._n_threads()
-        for rows, codes, x, fixed in ((by_user, users, self.user_factors_, self.item_factors_),
-                                      (by_item, items, self.item_factors_, self.user_factors_)):
+        sides = [(by_user, users, self.user_factors_, self.item_factors_),
+                 (by_item, items, self.item_factors_, self.user_factors_)]
+        for rows, codes, x, fixed in sides[: 1 if by_item is None else 2]:
             if codes is None:
                 _solve_side(rows, fixed, self.alpha, x, steps, n_jobs)
             else:

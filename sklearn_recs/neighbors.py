@@ -691,7 +691,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     >>> model.similarity_.getnnz(axis=1).tolist()
     [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
     >>> model.predict([[0, 2], [0, 3]]).round(3)
-    array([0.046, 0.   ])
+    array([0.076, 0.   ])
     """
 
     _parameter_constraints: dict = {
