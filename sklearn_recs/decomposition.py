@@ -359,5 +359,12 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         unit = self._unit_item_factors()
         return unit[item_codes] @ unit.T
 
+    def _serving_arrays(self):
+        """The factors, for :func:`sklearn_recs.serving.save_npz` (no biases)."""
+        return "factors", dict(
+            user_factors=self.user_factors_, item_factors=self.item_factors_,
+            item_bias=np.zeros(self.n_items_), user_offset=np.zeros(self.n_users_),
+            similarity_vectors=self._unit_item_factors())
+
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())
