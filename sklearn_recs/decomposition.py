@@ -116,7 +116,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
     ----------
     n_factors : int, default=128
         Dimension of the user and item factors.
-    alpha : float, default=10.0
+    alpha : float, default=50.0
         The ridge penalty on the factors (> 0).
     confidence : {"linear", "log"}, default="linear"
         How the weight ``r`` of an interaction becomes its confidence.
@@ -210,7 +210,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, *, n_factors=128, alpha=10.0, confidence="linear",
+    def __init__(self, *, n_factors=128, alpha=50.0, confidence="linear",
                  confidence_scale=5.0, max_iter=15, cg_steps=3, init_scale=0.01,
                  n_jobs=None, random_state=None, verbose=False):
         self.n_factors = n_factors

@@ -644,8 +644,11 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     beta : float, default=0.6
         Popularity penalty (>= 0): 0 is the plain walk (P3), larger values
         favour rarer items.
-    n_neighbors : int, default=100
+    n_neighbors : int, default=200
         Similarities kept per item (the top-k of its row).
+    normalize : bool, default=True
+        Whether to divide each item's kept similarities by their sum (after
+        the top-k), so that every item's row sums to 1.
 
     Attributes
     ----------
@@ -687,7 +690,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     --------
     >>> from sklearn_recs.neighbors import RP3Beta
     >>> from sklearn_recs.utils._testing import checkerboard
-    >>> model = RP3Beta(n_neighbors=3).fit(checkerboard(10, 10))
+    >>> model = RP3Beta(n_neighbors=3, normalize=False).fit(checkerboard(10, 10))
     >>> model.similarity_.getnnz(axis=1).tolist()
     [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
     >>> model.predict([[0, 2], [0, 3]]).round(3)
@@ -698,12 +701,14 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         "exponent": [Interval(Real, 0, None, closed="neither")],
         "beta": [Interval(Real, 0, None, closed="left")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
     }
 
-    def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=100):
+    def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=200, normalize=True):
         self.exponent = exponent
         self.beta = beta
         self.n_neighbors = n_neighbors
+        self.normalize = normalize
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -784,6 +789,8 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
             block[np.arange(len(rows)), rows] = 0.0
             parts.append(_prune(block, keep, begin))
         rows, cols, values = (np.concatenate(p) for p in zip(*parts))
+        if self.normalize:
+            values = values / np.bincount(rows, values, minlength=n_items)[rows]
         return sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items))
 
     # -- scoring -----------------------------------------------------------

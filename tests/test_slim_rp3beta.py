@@ -33,7 +33,7 @@ def test_slim_columns_are_elastic_net_regressions_without_the_item():
     np.testing.assert_allclose(model.predict(X), (R @ coef)[users, items], atol=1e-10)
 
 
-def _rp3_dense(R, exponent, beta, n_neighbors):
+def _rp3_dense(R, exponent, beta, n_neighbors, normalize):
     """sim(i, j) by the walk's matrices, each row's n_neighbors largest kept."""
     user_step = (R / R.sum(1, keepdims=True)) ** exponent            # user -> item
     item_step = (R.T / R.sum(0)[:, None]) ** exponent                # item -> user
@@ -41,15 +41,17 @@ def _rp3_dense(R, exponent, beta, n_neighbors):
     np.fill_diagonal(sim, 0.0)
     for row in sim:
         row[np.argsort(-row, kind="stable")[n_neighbors:]] = 0.0
-    return sim
+    return sim / sim.sum(1, keepdims=True) if normalize else sim
 
 
-@pytest.mark.parametrize("exponent, beta, n_neighbors", [(1.0, 0.6, 100), (0.7, 0.3, 3)])
-def test_rp3beta_equals_the_dense_walk(exponent, beta, n_neighbors):
+@pytest.mark.parametrize("exponent, beta, n_neighbors, normalize",
+                         [(1.0, 0.6, 100, False), (0.7, 0.3, 3, False), (0.7, 0.3, 3, True)])
+def test_rp3beta_equals_the_dense_walk(exponent, beta, n_neighbors, normalize):
     X, y = _data()
-    model = RP3Beta(exponent=exponent, beta=beta, n_neighbors=n_neighbors).fit(X, y)
+    model = RP3Beta(exponent=exponent, beta=beta, n_neighbors=n_neighbors,
+                    normalize=normalize).fit(X, y)
     R = model.interactions_.toarray()
-    expected = _rp3_dense(R, exponent, beta, n_neighbors)
+    expected = _rp3_dense(R, exponent, beta, n_neighbors, normalize)
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-10, atol=1e-14)
     scores = model.recommend(model.users_, 3, exclude_seen=False, return_scores=True)[1]
     np.testing.assert_allclose(scores, -np.sort(-(R @ expected), axis=1)[:, :3], rtol=1e-10)
