@@ -45,7 +45,7 @@ GRIDS = {
     "ImplicitALS": (ImplicitALS(random_state=0),
                     {"n_factors": [64, 128], "alpha": [10.0, 50.0, 100.0],
                      "confidence_scale": [2.0, 5.0, 10.0]}),
-    "SLIM": (SLIM(n_jobs=2), {"alpha": [1e-3, 1e-2, 3e-2, 1e-1], "l1_ratio": [0.1, 0.5]}),
+    "SLIM": (SLIM(n_jobs=2), {"alpha": [0.03, 0.1, 0.2, 0.4], "l1_ratio": [0.001, 0.01, 0.1]}),
     "RP3Beta": (RP3Beta(), {"exponent": [0.3, 0.5, 1.0], "beta": [0.3, 0.6],
                             "n_neighbors": [100, 200, 400], "normalize": [False, True]}),
 }
