@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .base import RecommenderMixin, _implicit_tags
+from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _implicit_tags
 from .utils._threads import thread_map
 
 __all__ = ["ImplicitALS"]
@@ -144,19 +144,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         The user factors ``x_u`` (float32), rows in the order of ``users_``.
     item_factors_ : ndarray of shape (n_items_, n_factors)
         The item factors ``y_i`` (float32), rows in the order of ``items_``.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training weights ``r`` (duplicates summed; 1 per row when ``y``
-        is None).
-    n_features_in_ : int
-        Number of columns of ``X`` at fit.
+    {fitted_attributes}
 
     See Also
     --------
@@ -368,3 +356,6 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())
+
+
+ImplicitALS.__doc__ = ImplicitALS.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)

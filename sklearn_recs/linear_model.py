@@ -22,7 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .base import RecommenderMixin, _implicit_tags
+from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _implicit_tags
 from .utils._similarity import pairwise_similarity
 from .utils._threads import thread_map
 
@@ -52,20 +52,6 @@ _BLOCK_BYTES_PER_ENTRY = 20
 _BYTES_PER_PAIR_ENTRY = 24
 
 
-# The attributes every model of the module documents after coef_.
-_FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training weights (duplicates summed; 1 per row when ``y`` is
-        None).
-    n_features_in_ : int
-        Number of columns of ``X`` at fit."""
 
 
 class _BaseItemRegression(RecommenderMixin, BaseEstimator):

@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._topk import block_size
 from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
 
@@ -655,19 +655,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     similarity_ : scipy.sparse.csr_matrix of shape (n_items_, n_items_)
         ``sim(i, j)``, each row's ``n_neighbors`` largest positive entries,
         zero diagonal, in the order of ``items_``.
-    users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training weights (duplicates summed; 1 per row when ``y`` is
-        None).
-    n_features_in_ : int
-        Number of columns of ``X`` at fit.
+    {fitted_attributes}
 
     See Also
     --------
@@ -816,3 +804,6 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())
+
+
+RP3Beta.__doc__ = RP3Beta.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)
