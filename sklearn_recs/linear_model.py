@@ -641,7 +641,7 @@ class SLIM(_SparseItemRegression):
     On a checkerboard, user 0 (even) scores the even item 2, not the odd 3.
 
     >>> model.predict([[0, 2], [0, 3]]).round(3)
-    array([0.995, 0.   ])
+    array([0.996, 0.   ])
     """
 
     _parameter_constraints: dict = {
