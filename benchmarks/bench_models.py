@@ -2,7 +2,7 @@
 
 Usage::
 
-    flock /tmp/bench.lock python benchmarks/bench_models.py --data-home ../shared/datasets [--select]
+    flock /tmp/bench.lock python benchmarks/bench_models.py --data-home DIR [--select]
 
 MovieLens 100k, per-user random 80/20 holdout
 (``sklearn_recs.model_selection.train_test_split``, ``random_state=42``),
