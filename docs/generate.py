@@ -17,7 +17,7 @@ import sklearn_recs
 
 # Modules in reading order; any other public module follows, sorted.
 ORDER = [
-    "baselines", "neighbors", "content", "hybrid", "linear_model", "neural",
+    "baselines", "neighbors", "content", "hybrid", "linear_model", "decomposition", "neural",
     "metrics", "model_selection", "datasets", "base", "exceptions", "utils",
     "utils.estimator_checks",
 ]

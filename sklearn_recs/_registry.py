@@ -37,6 +37,9 @@ MODELS: dict[str, tuple] = {
     "ease": ("sklearn_recs.linear_model:EASE", {"l2_reg": 500.0}),
     "sparse-ease": ("sklearn_recs.linear_model:SparseEASE",
                     {"l2_reg": 500.0, "n_neighbors": 100}),
+    "ials": ("sklearn_recs.decomposition:ImplicitALS", {"random_state": 0}),
+    "slim": ("sklearn_recs.linear_model:SLIM", {}),
+    "rp3beta": ("sklearn_recs.neighbors:RP3Beta", {}),
     "content": ("sklearn_recs.content:ContentRecommender",
                 {"profile": "ridge", "alpha": 5.0}, ("item_features",)),
 }

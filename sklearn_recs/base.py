@@ -34,6 +34,23 @@ _FALLBACK_REG_USER = 15.0
 _FALLBACK_REG_ITEM = 10.0
 
 
+# The fitted attributes of the mixin, as an implicit model's docstring lists them
+# (filled in for ``{fitted_attributes}``).
+_FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        Item ids seen at fit, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items seen at fit.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training weights (duplicates summed; 1 per row when ``y`` is
+        None).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit."""
+
+
 def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
                reg_user, reg_item, n_iter):
     """Fit regularised user and item biases by alternating least squares.
@@ -87,6 +104,22 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
         user_bias = np.bincount(user_codes, resid - item_bias[item_codes],
                                 minlength=n_users) / np.maximum(reg_user + n_u, 1e-12)
     return mu, user_bias, item_bias
+
+
+def _extend_vocabulary(vocabulary, ids):
+    """The sorted union of a vocabulary and ``ids``, and the old entries' codes in it.
+
+    ``partial_fit`` grows ``users_`` and ``items_`` with it, so that they
+    stay sorted, as after a ``fit`` on all the data.
+
+    Examples
+    --------
+    >>> from sklearn_recs.base import _extend_vocabulary
+    >>> _extend_vocabulary(np.array(["b", "d"]), np.array(["c", "a", "b"]))
+    (array(['a', 'b', 'c', 'd'], dtype=object), array([1, 3]))
+    """
+    union = pd.Index(vocabulary).union(pd.Index(ids).unique())
+    return np.asarray(union), union.get_indexer(vocabulary)
 
 
 def _implicit_tags(tags):
@@ -320,6 +353,40 @@ class RecommenderMixin:
         if implicit and y is None and not n_duplicates:
             pair_values = None  # every weight 1; duplicates make weights 2+
         return pair_users, pair_items, pair_values
+
+    def _add_interactions(self, X, y):
+        """Add implicit interactions ``X, y`` to a fitted model (``partial_fit``).
+
+        Validates them like ``fit``, grows ``users_`` and ``items_`` with the
+        new ids (kept sorted) and sums the weights into ``interactions_``, so
+        that the vocabularies, ``interactions_``, the popularity and the
+        fallback equal those of a ``fit`` on all the rows. Returns ``(old,
+        added)``: the interactions before and the rows added, as CSR
+        matrices in the new codes.
+        """
+        check_is_fitted(self)
+        users, items, values = check_interactions(X, y, implicit=True, y_required=False,
+                                                  estimator=self)
+        self._check_id_kind(users, "user")
+        self._check_id_kind(items, "item")
+        self.users_, user_map = _extend_vocabulary(self.users_, users)
+        self.items_, item_map = _extend_vocabulary(self.items_, items)
+        self._user_index = pd.Index(self.users_)
+        self._item_index = pd.Index(self.items_)
+        self.n_users_, self.n_items_ = len(self.users_), len(self.items_)
+        shape = (self.n_users_, self.n_items_)
+        before = self.interactions_.tocoo()
+        old = sp.csr_matrix((before.data, (user_map[before.row], item_map[before.col])),
+                            shape=shape)
+        data = np.ones(len(users)) if values is None else values
+        added = sp.csr_matrix((data, (self._user_index.get_indexer(users),
+                                      self._item_index.get_indexer(items))), shape=shape)
+        added.sum_duplicates()
+        self.interactions_ = (old + added).tocsr()
+        self._popularity = np.bincount(self.interactions_.indices,
+                                       minlength=self.n_items_).astype(float)
+        self._fallback = (0.0, np.zeros(self.n_users_), self._popularity)
+        return old, added
 
     def _extend(self, vocabulary, codes, extra, noun):
         """The union of a vocabulary and ``extra`` ids, and ``codes`` re-encoded in it."""

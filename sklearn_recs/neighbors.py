@@ -15,12 +15,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import VOCABULARY_ATTRIBUTES, shared_doc
-from .utils._similarity import bm25_weight, pairwise_similarity, tfidf_weight
-from .utils._topk import memory_share
+from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
+from .utils._topk import block_size, memory_share
 
-__all__ = ["ItemKNN", "UserKNN"]
+__all__ = ["ItemKNN", "RP3Beta", "UserKNN"]
 
 EXPLICIT_SIMILARITIES = ("cosine", "pearson", "adjusted_cosine", "msd", "pearson_baseline")
 IMPLICIT_SIMILARITIES = ("cosine", "dot")
@@ -596,3 +596,206 @@ UserKNN.__doc__ = """User-based k-nearest-neighbours collaborative filtering.
     >>> model.similar_users(["u00"], n_users=2)
     array([['u01', 'u21']], dtype=object)
 """
+
+
+def _walk_counts(weights, exponent):
+    """``(W^e)^T diag(d_u^-e) W^e``: the user step of the walk, summed over the users.
+
+    ``W^e`` is the element-wise power of the weights and ``d_u`` each
+    user's total weight. Entry ``(i, j)`` is the walk item ``i -> user ->
+    item j`` before the item normalisations, which ``RP3Beta`` applies at
+    the end, so that this sum over users can be updated user by user.
+    """
+    powered = weights.power(exponent)
+    totals = np.asarray(weights.sum(axis=1)).ravel()
+    scale = np.power(totals, -exponent, out=np.zeros_like(totals), where=totals > 0)
+    return (powered.T @ sp.diags(scale) @ powered).tocsr()
+
+
+class RP3Beta(RecommenderMixin, BaseEstimator):
+    """Item-item random walk of three steps with a popularity penalty (RP3beta).
+
+    A walk goes from an item to a user who interacted with it and on to
+    another item of that user, each step chosen in proportion to the
+    interaction weights; both transition probabilities are raised to the
+    power ``exponent``, and the arrival item ``j`` is divided by its
+    popularity to the power ``beta`` (Paudel et al. 2017)::
+
+        sim(i, j) = sum_u (r_ui / deg_i)^e (r_uj / d_u)^e / deg_j^beta
+
+    with ``deg_i`` the total weight of item ``i`` and ``d_u`` that of user
+    ``u``. Each item keeps its ``n_neighbors`` largest similarities (no
+    item is its own neighbour), and a user's score for item ``j`` is
+    ``sum_i r_ui sim(i, j)`` over the items ``i`` the user interacted with.
+
+    Parameters
+    ----------
+    exponent : float, default=1.0
+        Power ``e`` (> 0) of the transition probabilities; below 1 flattens
+        them, above 1 sharpens them.
+    beta : float, default=0.6
+        Popularity penalty (>= 0): 0 is the plain walk (P3), larger values
+        favour rarer items.
+    n_neighbors : int, default=200
+        Similarities kept per item (the top-k of its row).
+    normalize : bool, default=True
+        Whether to divide each item's kept similarities by their sum (after
+        the top-k), so that every item's row sums to 1.
+
+    Attributes
+    ----------
+    similarity_ : scipy.sparse.csr_matrix of shape (n_items_, n_items_)
+        ``sim(i, j)``, each row's ``n_neighbors`` largest positive entries,
+        zero diagonal, in the order of ``items_``.
+    {fitted_attributes}
+
+    See Also
+    --------
+    ItemKNN : Item-item similarities (cosine, dot) without the walk.
+
+    Notes
+    -----
+    The model keeps the walk before the item normalisations and the top-k,
+    ``(R^e)^T diag(d_u^-e) R^e`` (sparse, one entry per co-occurring pair
+    of items), so that :meth:`partial_fit` is exact: it replaces the terms
+    of the users who got new interactions and recomputes the top-k.
+
+    References
+    ----------
+    .. [1] B. Paudel, F. Christoffel, C. Newell and A. Bernstein, "Updatable,
+       accurate, diverse, and scalable recommendations for interactive
+       applications", ACM TiiS 2017.
+
+    Examples
+    --------
+    >>> from sklearn_recs.neighbors import RP3Beta
+    >>> from sklearn_recs.utils._testing import checkerboard
+    >>> model = RP3Beta(n_neighbors=3, normalize=False).fit(checkerboard(10, 10))
+    >>> model.similarity_.getnnz(axis=1).tolist()
+    [3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    >>> model.predict([[0, 2], [0, 3]]).round(3)
+    array([0.076, 0.   ])
+    """
+
+    _parameter_constraints: dict = {
+        "exponent": [Interval(Real, 0, None, closed="neither")],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "normalize": ["boolean"],
+    }
+
+    def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=200, normalize=True):
+        self.exponent = exponent
+        self.beta = beta
+        self.n_neighbors = n_neighbors
+        self.normalize = normalize
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Compute the walk's item-item similarities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative interaction weights; None means every row weighs 1.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._fit_interactions(X, y, implicit=True)
+        self._walk = _walk_counts(self.interactions_, self.exponent)
+        self.similarity_ = self._similarity()
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Add interactions to the fitted model, exactly.
+
+        ``fit(A)`` then ``partial_fit(B)`` gives the model of ``fit`` on
+        the rows of ``A`` and ``B`` together (to rounding): ``B`` may hold
+        new interactions of known users, new users and new items, and
+        repeated pairs add their weights. Only the walk terms of the users
+        in ``B`` are recomputed; the top-k of every item is taken again.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative interaction weights; None means every row weighs 1.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Raises
+        ------
+        sklearn.exceptions.NotFittedError
+            If the model was not fitted first.
+        """
+        check_is_fitted(self)
+        previous_items = self.items_
+        old, added = self._add_interactions(X, y)
+        item_map = self._item_index.get_indexer(previous_items)
+        walk = self._walk.tocoo()
+        touched = np.unique(added.tocoo().row)
+        self._walk = (sp.csr_matrix((walk.data, (item_map[walk.row], item_map[walk.col])),
+                                    shape=(self.n_items_, self.n_items_))
+                      - _walk_counts(old[touched], self.exponent)
+                      + _walk_counts(self.interactions_[touched], self.exponent))
+        self.similarity_ = self._similarity()
+        return self
+
+    def _similarity(self):
+        """Each item's ``n_neighbors`` largest ``sim(i, j)``, from the stored walk."""
+        n_items = self.n_items_
+        degree = np.asarray(self.interactions_.sum(axis=0)).ravel()
+        start_scale = np.power(degree, -self.exponent, out=np.zeros_like(degree),
+                               where=degree > 0)
+        end_scale = np.power(degree, -self.beta, out=np.zeros_like(degree), where=degree > 0)
+        keep = min(self.n_neighbors, n_items)
+        parts = []
+        step = block_size(n_items)
+        for begin in range(0, n_items, step):
+            rows = np.arange(begin, min(begin + step, n_items))
+            block = self._walk[rows].toarray()
+            block *= start_scale[rows, None]
+            block *= end_scale[None, :]
+            block[np.arange(len(rows)), rows] = 0.0
+            parts.append(_prune(block, keep, begin))
+        rows, cols, values = (np.concatenate(p) for p in zip(*parts))
+        if self.normalize:
+            values = values / np.bincount(rows, values, minlength=n_items)[rows]
+        return sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items))
+
+    # -- scoring -----------------------------------------------------------
+    def _predict_pairs(self, user_codes, item_codes):
+        return np.asarray(self.interactions_[user_codes].multiply(
+            self.similarity_.T.tocsr()[item_codes]).sum(axis=1), dtype=np.float64).ravel()
+
+    def _score_users(self, user_codes, item_codes):
+        scores = (self.interactions_[user_codes] @ self.similarity_).toarray()
+        return scores if item_codes is None else scores[:, item_codes]
+
+    def _score_factors(self, user_codes):
+        """Scores as the sparse product ``r_u @ similarity_`` (see ``RecommenderMixin``)."""
+        return self.interactions_[user_codes], self.similarity_
+
+    def _similar_item_scores(self, item_codes):
+        return self.similarity_[item_codes].toarray()
+
+    def _serving_arrays(self):
+        """The sparse factors of the scores, for :func:`sklearn_recs.serving.save_npz`."""
+        return "product", dict(left=self.interactions_, right=self.similarity_.T.tocsr(),
+                               factor_path=True, similar="right_columns")
+
+    def __sklearn_tags__(self):
+        return _implicit_tags(super().__sklearn_tags__())
+
+
+RP3Beta.__doc__ = RP3Beta.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)

@@ -18,7 +18,8 @@ served model cannot drift from the live one.
 
 - ``"factors"``: ``score(u, i) = user_factors[u] @ item_factors[i] +
   item_bias[i] + user_offset[u]`` (:class:`~sklearn_recs.neural.MatrixFactorization`,
-  :class:`~sklearn_recs.neural.ImplicitMatrixFactorization`, and with no
+  :class:`~sklearn_recs.neural.ImplicitMatrixFactorization`,
+  :class:`~sklearn_recs.decomposition.ImplicitALS`, and with no
   factors :class:`~sklearn_recs.baselines.GlobalMean`,
   :class:`~sklearn_recs.baselines.BiasBaseline`,
   :class:`~sklearn_recs.baselines.Popularity`).
@@ -26,7 +27,9 @@ served model cannot drift from the live one.
   temperature`` (:class:`~sklearn_recs.neural.TwoTower`).
 - ``"product"``: ``score(u, i) = left[u] @ right[i]`` over dense or sparse
   matrices, plus optional offsets (:class:`~sklearn_recs.linear_model.EASE`,
-  :class:`~sklearn_recs.linear_model.SparseEASE`, implicit
+  :class:`~sklearn_recs.linear_model.SparseEASE`,
+  :class:`~sklearn_recs.linear_model.SLIM`,
+  :class:`~sklearn_recs.neighbors.RP3Beta`, implicit
   :class:`~sklearn_recs.neighbors.ItemKNN` and
   :class:`~sklearn_recs.neighbors.UserKNN`,
   :class:`~sklearn_recs.content.ContentRecommender`, demographic

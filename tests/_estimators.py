@@ -8,8 +8,9 @@ so that each fit takes well under a second.
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
 from sklearn_recs.hybrid import RankingBlend
-from sklearn_recs.linear_model import EASE, SparseEASE
-from sklearn_recs.neighbors import ItemKNN, UserKNN
+from sklearn_recs.decomposition import ImplicitALS
+from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
+from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
 from sklearn_recs.neural import (
     GMF,
     MLP,
@@ -38,6 +39,9 @@ ESTIMATORS = [
     UserKNN(feedback="implicit"),
     EASE(l2_reg=10.0),
     SparseEASE(l2_reg=10.0, n_neighbors=5),
+    ImplicitALS(n_factors=4, max_iter=3, random_state=0),
+    SLIM(alpha=0.01),
+    RP3Beta(n_neighbors=5),
 ]
 
 NEURAL = (MatrixFactorization, ImplicitMatrixFactorization, GMF, MLP, NeuMF, TwoTower)

@@ -1,0 +1,76 @@
+"""ImplicitALS against a dense closed-form reference (Hu, Koren and Volinsky's normal equations)."""
+
+import numpy as np
+import pytest
+from sklearn.exceptions import NotFittedError
+from sklearn.utils import check_random_state
+
+from sklearn_recs.decomposition import ImplicitALS
+
+
+def _data(seed=0, n_users=12, n_items=9, n=50):
+    rng = np.random.default_rng(seed)
+    pairs = np.unique(np.c_[rng.integers(0, n_users, n), rng.integers(0, n_items, n)], axis=0)
+    return pairs, rng.uniform(0.5, 3.0, len(pairs))
+
+
+def _closed_form(R, fixed, alpha, scale, confidence):
+    """Row u: (Y^T C_u Y + alpha I)^-1 Y^T C_u p_u, with dense C and p."""
+    c = 1 + scale * (R if confidence == "linear" else np.log1p(R))
+    p = (R > 0).astype(float)
+    out = np.empty((R.shape[0], fixed.shape[1]))
+    for u in range(R.shape[0]):
+        A = fixed.T @ (c[u, :, None] * fixed) + alpha * np.eye(fixed.shape[1])
+        out[u] = np.linalg.solve(A, fixed.T @ (c[u] * p[u]))
+    return out
+
+
+@pytest.mark.parametrize("confidence", ["linear", "log"])
+def test_one_iteration_equals_closed_form(confidence):
+    X, y = _data()
+    f, alpha, scale = 3, 0.5, 2.0
+    model = ImplicitALS(n_factors=f, alpha=alpha, confidence=confidence, confidence_scale=scale,
+                        max_iter=1, cg_steps=f, random_state=0).fit(X, y)
+    R = model.interactions_.toarray()
+    rng = check_random_state(0)
+    rng.standard_normal((model.n_users_, f))
+    items0 = (rng.standard_normal((model.n_items_, f)) * 0.01).astype(np.float32)
+    users1 = _closed_form(R, items0.astype(float), alpha, scale, confidence)
+    np.testing.assert_allclose(model.user_factors_, users1, rtol=2e-3, atol=1e-5)
+    items1 = _closed_form(R.T, model.user_factors_.astype(float), alpha, scale, confidence)
+    np.testing.assert_allclose(model.item_factors_, items1, rtol=2e-3, atol=1e-5)
+
+
+def test_threads_give_the_same_model():
+    X, y = _data(n_users=700, n_items=40, n=3000)
+    one = ImplicitALS(n_factors=4, random_state=0).fit(X, y)
+    two = ImplicitALS(n_factors=4, random_state=0, n_jobs=2).fit(X, y)
+    np.testing.assert_allclose(one.user_factors_, two.user_factors_, rtol=1e-4, atol=1e-6)
+
+
+def test_partial_fit_solves_touched_users_exactly():
+    X, y = _data()
+    model = ImplicitALS(n_factors=3, alpha=0.5, random_state=0).fit(X, y)
+    new = np.array([[0, 3], [100, 1], [100, 2], [101, 50], [5, 50]])
+    model.partial_fit(new)
+    assert 100 in model.users_ and 50 in model.items_
+    assert list(model.users_) == sorted(model.users_)
+    R = model.interactions_.toarray()
+    assert R[model._user_index.get_loc(0), model._item_index.get_loc(3)] >= 1
+    touched = model._user_index.get_indexer([0, 5, 100, 101])
+    expected = _closed_form(R, model.item_factors_.astype(float), 0.5, 5.0, "linear")
+    np.testing.assert_allclose(model.user_factors_[touched], expected[touched],
+                               rtol=2e-3, atol=1e-5)
+    assert model.recommend([100], 3).shape == (1, 3)
+
+
+def test_partial_fit_needs_a_fitted_model():
+    with pytest.raises(NotFittedError):
+        ImplicitALS().partial_fit(np.array([[0, 1]]))
+
+
+def test_overflow_is_a_clear_error():
+    X, _ = _data()
+    with pytest.raises(FloatingPointError, match="confidence='log'"):
+        ImplicitALS(n_factors=2, confidence_scale=1e30, random_state=0).fit(
+            X, np.full(len(X), 1e14))
