@@ -19,7 +19,7 @@ from sklearn import get_config
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from .base import RecommenderMixin, _implicit_tags
+from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _implicit_tags
 from .utils._similarity import pairwise_similarity
 
 __all__ = ["EASE", "SparseEASE"]
@@ -84,8 +84,33 @@ class _BaseItemRegression(RecommenderMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
-        dtype = _DTYPES[self.dtype]
         self._fit_interactions(X, y, implicit=True)
+        return self._fit_coef()
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
+        self._partial_fit_interactions(X, y, implicit=True)
+        return self._fit_coef()
+
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        aggregation="weights summed",
+        how="""The coefficients are solved again from the Gram matrix of the
+        updated ``interactions_``, the sufficient statistic. The Gram
+        matrix is rebuilt from it rather than kept and patched: keeping it
+        would double the memory of the model (a second dense ``n_items x
+        n_items`` matrix), while building it costs ``sum_u n_u^2`` for users
+        of ``n_u`` interactions, a small share of the ``O(n_items^3)``
+        solve that an update needs anyway.""",
+        more_x="",
+        y_doc="""array-like of shape (n_samples,), default=None
+            Non-negative weights; None means every row weighs 1 (rows of
+            an earlier call keep their own weights).""")
+
+    def _fit_coef(self):
+        """``coef_`` from ``interactions_`` (the part of fit that partial_fit redoes)."""
+        dtype = _DTYPES[self.dtype]
         # The scoring operand, in the dtype of the coefficients (a mixed
         # product would copy them).
         self._weights = self.interactions_.astype(dtype)
