@@ -14,7 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_recs.baselines import BiasBaseline, Popularity
 from sklearn_recs.base import _extend_vocabulary
-from sklearn_recs.linear_model import EASE
+from sklearn_recs.linear_model import EASE, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 from sklearn_recs.utils._testing import tiny_ratings
 
@@ -66,6 +66,7 @@ CASES = [
     (UserKNN(feedback="implicit", weighting="tfidf", k=5), "binary"),
     (EASE(l2_reg=10.0, dtype="float64"), "binary"),
     (EASE(l2_reg=10.0), "weights"),
+    (SparseEASE(l2_reg=10.0, n_neighbors=5), "binary"),
     (Popularity(), "binary"),
     (Popularity(), "weights"),
     (Popularity(half_life=50.0, time_column="timestamp"), "weights"),
@@ -126,6 +127,32 @@ def test_partial_fit_in_steps_equals_fit():
     reference = ItemKNN(k=5).fit(X, y)
     assert_allclose(model.similarity_.toarray(), reference.similarity_.toarray(), atol=1e-6)
     assert_allclose(model.predict(X), reference.predict(X), rtol=1e-6)
+
+
+def test_demographic_popularity_partial_fit_equals_fit():
+    """New users of B become demographic neighbours of everyone."""
+    X_a, _, X_b, y_b = _data("weights")
+    users = np.unique(np.concatenate([X_a["user_id"], X_b["user_id"]]))
+    rng = np.random.default_rng(3)
+    features = pd.DataFrame({"group": rng.choice(["a", "b", "c"], len(users)),
+                             "age": rng.integers(18, 70, len(users))}, index=users)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = Popularity(n_neighbors=3).fit(X_a, user_features=features)
+        model.partial_fit(X_b, y_b)
+        reference = Popularity(n_neighbors=3).fit(
+            pd.concat([X_a, X_b], ignore_index=True),
+            np.concatenate([np.ones(len(X_a)), y_b]), user_features=features)
+    assert_allclose(model.neighbors_.toarray(), reference.neighbors_.toarray())
+    assert_allclose(model.predict(X_b), reference.predict(X_b))
+    assert_array_equal(model.recommend(users, n_items=5), reference.recommend(users, n_items=5))
+
+
+def test_half_life_set_after_fit_is_an_error():
+    X, _ = tiny_ratings()
+    model = Popularity().fit(X).set_params(half_life=10.0, time_column="timestamp")
+    with pytest.raises(ValueError, match="fit without it"):
+        model.partial_fit(X)
 
 
 def test_repeated_ratings_are_averaged_over_every_row():

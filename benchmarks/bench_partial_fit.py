@@ -1,0 +1,132 @@
+"""Benchmark ``partial_fit`` against refitting, and skrecsys's ``partial_fit``, in one run.
+
+Usage::
+
+    flock /tmp/bench.lock python benchmarks/bench_partial_fit.py --data-home ../shared/datasets
+
+ml-100k sorted by time: the model is fit on the oldest rows, then updated
+with the newest 0.1%, 1% and 10% of the rows (new users, new items and new
+ratings of known users, as a stream brings them). For each estimator, with
+its defaults (ratings as ``y`` for the rating models, ``y=None`` for the
+implicit ones):
+
+- ``refit_seconds``: ``fit`` on all the rows;
+- ``partial_fit_seconds``: ``partial_fit`` of the newest rows after ``fit``
+  on the others;
+- ``max_score_diff``: the largest absolute difference between the two
+  models' top-10 scores for every user, and ``same_top10``: the share of
+  users whose top-10 lists are identical.
+
+Peers, in the same run where installed (defaults, implicit feedback):
+skrecsys's ``ItemKNNRecommender``, ``EASE`` and ``MostPopularRecommender``,
+whose ``partial_fit`` recomputes the similarity rows a batch can change
+and updates EASE's inverse Gram matrix by the Woodbury identity.
+
+Results go to ``benchmarks/results/partial_fit.json`` and ``partial_fit.md``.
+Timings are wall-clock on a shared machine: compare ratios within one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import warnings
+
+import numpy as np
+from sklearn.base import clone
+
+from sklearn_recs.baselines import BiasBaseline, Popularity
+from sklearn_recs.datasets import fetch_movielens
+from sklearn_recs.linear_model import EASE
+from sklearn_recs.neighbors import ItemKNN, UserKNN
+
+from _report import machine, markdown_table, write_results
+
+SHARES = (0.001, 0.01, 0.1)
+OURS = {
+    "ItemKNN (implicit)": (ItemKNN(feedback="implicit"), False),
+    "UserKNN (implicit)": (UserKNN(feedback="implicit"), False),
+    "ItemKNN (ratings)": (ItemKNN(), True),
+    "EASE": (EASE(), False),
+    "Popularity": (Popularity(), False),
+    "BiasBaseline": (BiasBaseline(), True),
+}
+
+
+def _peers():
+    """skrecsys's incremental models, or none where it is not installed."""
+    try:
+        from skrecsys.recommendation import EASE as PeerEASE
+        from skrecsys.recommendation import ItemKNNRecommender, MostPopularRecommender
+    except ImportError:
+        return {}
+    return {"skrecsys ItemKNNRecommender": ItemKNNRecommender(),
+            "skrecsys EASE": PeerEASE(), "skrecsys MostPopularRecommender":
+            MostPopularRecommender()}
+
+
+def _timed(fn):
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def _compare(updated, refitted):
+    users = refitted.users_
+    top, scores = updated.recommend(users, 10, return_scores=True)
+    ref_top, ref_scores = refitted.recommend(users, 10, return_scores=True)
+    finite = np.isfinite(ref_scores)
+    return {"max_score_diff": float(np.abs(scores[finite] - ref_scores[finite]).max()),
+            "same_top10": float((top == ref_top).all(axis=1).mean())}
+
+
+def run(data_home):
+    data = fetch_movielens("100k", data_home=data_home, download_if_missing=False)
+    order = np.argsort(data.data["timestamp"].to_numpy(), kind="stable")
+    X = data.data[["user_id", "item_id"]].iloc[order].reset_index(drop=True)
+    y = np.asarray(data.target, dtype=float)[order]
+    rows = []
+    for share in SHARES:
+        cut = len(X) - int(len(X) * share)
+        X_a, X_b, y_a, y_b = X.iloc[:cut], X.iloc[cut:], y[:cut], y[cut:]
+        batch = {"batch_rows": len(X_b),
+                 "new_users": int((~X_b["user_id"].isin(X_a["user_id"])).sum()),
+                 "new_items": int((~X_b["item_id"].isin(X_a["item_id"])).sum())}
+        for name, (estimator, ratings) in OURS.items():
+            ya, yb, y_all = (y_a, y_b, y) if ratings else (None, None, None)
+            refit_seconds, refitted = _timed(lambda: clone(estimator).fit(X, y_all))
+            updated = clone(estimator).fit(X_a, ya)
+            seconds, _ = _timed(lambda: updated.partial_fit(X_b, yb))
+            rows.append({"share": share, "model": name, **batch,
+                         "refit_seconds": refit_seconds, "partial_fit_seconds": seconds,
+                         "partial_over_refit": seconds / refit_seconds,
+                         **_compare(updated, refitted)})
+            print(rows[-1], flush=True)
+        for name, peer in _peers().items():
+            a, b = X_a.to_numpy(), X_b.to_numpy()
+            refit_seconds, _ = _timed(lambda: clone(peer).fit(X.to_numpy()))
+            updated = clone(peer).fit(a)
+            seconds, _ = _timed(lambda: updated.partial_fit(b))
+            rows.append({"share": share, "model": name, **batch,
+                         "refit_seconds": refit_seconds, "partial_fit_seconds": seconds,
+                         "partial_over_refit": seconds / refit_seconds})
+            print(rows[-1], flush=True)
+    header = ["batch", "rows", "new users", "new items", "model", "refit s",
+              "partial_fit s", "partial / refit", "max |score diff|", "same top-10"]
+    table = [[f"{r['share']:.1%}", r["batch_rows"], r["new_users"], r["new_items"], r["model"],
+              r["refit_seconds"], r["partial_fit_seconds"], r["partial_over_refit"],
+              r.get("max_score_diff"), r.get("same_top10")] for r in rows]
+    markdown = ("## partial_fit against refitting (ml-100k, newest rows as the batch)\n\n"
+                f"Machine: {machine()}. Defaults everywhere; `max |score diff|` and "
+                "`same top-10` compare the updated model with a fit on all the rows "
+                "(every user's top-10).\n\n" + markdown_table(header, table))
+    write_results("partial_fit", {"machine": machine(), "rows": rows}, markdown)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-home", default=None)
+    args = parser.parse_args()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        run(args.data_home)
