@@ -213,3 +213,47 @@ def test_extend_vocabulary_encodes_like_fit():
                                       np.array(["c", "a", "d"], dtype=object))
     assert_array_equal(union, ["a", "b", "c", "d"])
     assert_array_equal(union[moved], ["b", "d"])
+
+
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-9), ("float32", 1e-4)])
+def test_ease_low_rank_update_equals_fit(dtype, rtol, monkeypatch):
+    """A batch touching few users updates EASE's inverse (Woodbury), not a new solve:
+    a new user, new items of a known user, a new item, a repeated pair; three batches."""
+    from sklearn_recs.datasets import make_interactions
+
+    X, _ = make_interactions(n_users=60, n_items=120, n_interactions=1500, implicit=True,
+                             random_state=0, return_X_y=True)
+    X = X[["user_id", "item_id"]]
+    seen = set(zip(X["user_id"], X["item_id"]))
+    fresh = [i for i in range(120) if (0, i) not in seen][:4]
+    batches = [
+        pd.DataFrame({"user_id": [1000] * 6, "item_id": [0, 1, 2, 3, 4, 5]}),
+        pd.DataFrame({"user_id": [0] * 4 + [1], "item_id": fresh[:3] + [5000, 5000]}),
+        X.iloc[:2],  # pairs seen before: their weights add up
+    ]
+    model = EASE(l2_reg=5.0, dtype=dtype).fit(X)
+    monkeypatch.setattr(EASE, "_solve", lambda *args: pytest.fail("solved again"))
+    for batch in batches:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model.partial_fit(batch)
+    monkeypatch.undo()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        reference = EASE(l2_reg=5.0, dtype=dtype).fit(pd.concat([X, *batches]))
+    assert_array_equal(model.items_, reference.items_)
+    scale = np.abs(reference.coef_).max()
+    assert_allclose(model.coef_, reference.coef_, rtol=0, atol=rtol * scale)
+    users = reference.users_
+    assert_array_equal(model.recommend(users, n_items=5), reference.recommend(users, n_items=5))
+
+
+def test_ease_large_update_solves_again(monkeypatch):
+    """Most users touched: the update's rank is too high, so the model is solved again."""
+    X, _ = tiny_ratings()
+    model = EASE(l2_reg=5.0).fit(X.iloc[::2])
+    calls = []
+    original = EASE._solve
+    monkeypatch.setattr(EASE, "_solve", lambda *args: calls.append(1) or original(*args))
+    model.partial_fit(X.iloc[1::2])
+    assert calls == [1]
