@@ -257,3 +257,12 @@ def test_ease_large_update_solves_again(monkeypatch):
     monkeypatch.setattr(EASE, "_solve", lambda *args: calls.append(1) or original(*args))
     model.partial_fit(X.iloc[1::2])
     assert calls == [1]
+
+
+def test_ease_new_l2_reg_solves_again():
+    """partial_fit after set_params reads the new value, as fit on all the data would."""
+    X, _ = tiny_ratings()
+    model = EASE(l2_reg=5.0, dtype="float64").fit(X.iloc[:-3]).set_params(l2_reg=50.0)
+    model.partial_fit(X.iloc[-3:])
+    reference = EASE(l2_reg=50.0, dtype="float64").fit(X)
+    assert_allclose(model.coef_, reference.coef_, atol=1e-12)
