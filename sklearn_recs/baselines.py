@@ -435,7 +435,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
         if not hasattr(self, "interactions_"):
             return self.fit(X, y)
         if self.half_life is not None:
-            if self._time_reference is None:
+            if getattr(self, "_time_reference", None) is None:
                 raise ValueError(
                     f"Popularity: half_life={self.half_life} but the model was fit "
                     "without it, so the times of the earlier rows are unknown. Fit "

@@ -161,6 +161,10 @@ def test_repeated_ratings_are_averaged_over_every_row():
     with pytest.warns(UserWarning, match="already seen"):
         model = BiasBaseline().fit(X_a, y_a).partial_fit([[1, 10]], [6.0])
     assert model.interactions_[0, 0] == pytest.approx(3.0)  # (1 + 2 + 6) / 3
+    with pytest.warns(UserWarning, match="already seen"):
+        model.partial_fit([[1, 10], [3, 10]], [7.0, 2.0])
+    assert model.interactions_[0, 0] == pytest.approx(4.0)  # (1 + 2 + 6 + 7) / 4
+    assert model.interactions_[1, 0] == pytest.approx(4.0)  # untouched
 
 
 def test_repeated_weights_are_summed():
