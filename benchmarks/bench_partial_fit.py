@@ -22,6 +22,11 @@ skrecsys's ``ItemKNNRecommender``, ``EASE`` and ``MostPopularRecommender``,
 whose ``partial_fit`` recomputes the similarity rows a batch can change
 and updates EASE's inverse Gram matrix by the Woodbury identity.
 
+``--scale``: the same for ``EASE`` (and skrecsys's) on ``make_interactions``
+data with 5000 items (300k interactions), updated with the newest 100 and
+1000 rows: where the ``O(n_items^3)`` solve dominates a fit, and the
+Woodbury update of ``partial_fit`` avoids it.
+
 Results go to ``benchmarks/results/partial_fit.json`` and ``partial_fit.md``.
 Timings are wall-clock on a shared machine: compare ratios within one run.
 """
@@ -36,7 +41,7 @@ import numpy as np
 from sklearn.base import clone
 
 from sklearn_recs.baselines import BiasBaseline, Popularity
-from sklearn_recs.datasets import fetch_movielens
+from sklearn_recs.datasets import fetch_movielens, make_interactions
 from sklearn_recs.linear_model import EASE
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 
@@ -96,41 +101,59 @@ def _compare(updated, refitted):
             "same_top10": float((top == ref_top).all(axis=1).mean())}
 
 
-def run(data_home):
-    data = fetch_movielens("100k", data_home=data_home, download_if_missing=False)
-    order = np.argsort(data.data["timestamp"].to_numpy(), kind="stable")
-    X = data.data[["user_id", "item_id"]].iloc[order].reset_index(drop=True)
-    y = np.asarray(data.target, dtype=float)[order]
-    rows = []
-    for share in SHARES:
+def _batches(X, y, shares):
+    """(share, old part, new part, batch description) for the newest ``shares`` of the rows."""
+    for share in shares:
         cut = len(X) - int(len(X) * share)
-        X_a, X_b, y_a, y_b = X.iloc[:cut], X.iloc[cut:], y[:cut], y[cut:]
-        batch = {"batch_rows": len(X_b),
-                 "new_users": int((~X_b["user_id"].isin(X_a["user_id"])).sum()),
-                 "new_items": int((~X_b["item_id"].isin(X_a["item_id"])).sum())}
-        for name, (estimator, ratings) in OURS.items():
+        X_a, X_b = X.iloc[:cut], X.iloc[cut:]
+        yield share, (X_a, y[:cut]), (X_b, y[cut:]), {
+            "batch_rows": len(X_b),
+            "new_users": int((~X_b["user_id"].isin(X_a["user_id"])).sum()),
+            "new_items": int((~X_b["item_id"].isin(X_a["item_id"])).sum())}
+
+
+def _rows(data, X, y, shares, ours, peers):
+    rows = []
+    for share, (X_a, y_a), (X_b, y_b), batch in _batches(X, y, shares):
+        for name, (estimator, ratings) in ours.items():
             ya, yb, y_all = (y_a, y_b, y) if ratings else (None, None, None)
             refit_seconds, refitted = _timed(lambda: clone(estimator).fit(X, y_all))
             seconds, updated = _update_seconds(estimator, (X_a, ya), (X_b, yb))
-            rows.append({"share": share, "model": name, **batch,
+            rows.append({"data": data, "share": share, "model": name, **batch,
                          "refit_seconds": refit_seconds, "partial_fit_seconds": seconds,
                          "partial_over_refit": seconds / refit_seconds,
                          **_compare(updated, refitted)})
             print(rows[-1], flush=True)
-        for name, peer in _peers().items():
+        for name, peer in peers.items():
             a, b = X_a.to_numpy(), X_b.to_numpy()
             refit_seconds, _ = _timed(lambda: clone(peer).fit(X.to_numpy()))
             seconds, _ = _update_seconds(peer, (a,), (b,))
-            rows.append({"share": share, "model": name, **batch,
+            rows.append({"data": data, "share": share, "model": name, **batch,
                          "refit_seconds": refit_seconds, "partial_fit_seconds": seconds,
                          "partial_over_refit": seconds / refit_seconds})
             print(rows[-1], flush=True)
-    header = ["batch", "rows", "rows of new users", "rows of new items", "model", "refit s",
+    return rows
+
+
+def run(data_home, scale):
+    data = fetch_movielens("100k", data_home=data_home, download_if_missing=False)
+    order = np.argsort(data.data["timestamp"].to_numpy(), kind="stable")
+    X = data.data[["user_id", "item_id"]].iloc[order].reset_index(drop=True)
+    y = np.asarray(data.target, dtype=float)[order]
+    rows = _rows("ml-100k", X, y, SHARES, OURS, _peers())
+    if scale:
+        X, _ = make_interactions(n_users=20000, n_items=5000, n_interactions=300_000,
+                                 implicit=True, random_state=0, return_X_y=True)
+        X = X.sort_values("timestamp", kind="stable")[["user_id", "item_id"]]
+        peers = {name: peer for name, peer in _peers().items() if "EASE" in name}
+        rows += _rows("synthetic 5000 items", X.reset_index(drop=True), np.ones(len(X)),
+                      (100 / len(X), 1000 / len(X)), {"EASE": (EASE(), False)}, peers)
+    header = ["data", "batch", "rows", "rows of new users", "rows of new items", "model", "refit s",
               "partial_fit s", "partial / refit", "max |score diff|", "same top-10"]
-    table = [[f"{r['share']:.1%}", r["batch_rows"], r["new_users"], r["new_items"], r["model"],
+    table = [[r["data"], f"{r['share']:.2%}", r["batch_rows"], r["new_users"], r["new_items"], r["model"],
               r["refit_seconds"], r["partial_fit_seconds"], r["partial_over_refit"],
               r.get("max_score_diff"), r.get("same_top10")] for r in rows]
-    markdown = ("## partial_fit against refitting (ml-100k, newest rows as the batch)\n\n"
+    markdown = ("## partial_fit against refitting (newest rows as the batch)\n\n"
                 f"Machine: {machine()}. Defaults everywhere; `max |score diff|` and "
                 "`same top-10` compare the updated model with a fit on all the rows "
                 "(every user's top-10).\n\n" + markdown_table(header, table))
@@ -140,7 +163,9 @@ def run(data_home):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default=None)
+    parser.add_argument("--scale", action="store_true",
+                        help="also EASE on 5000 synthetic items")
     args = parser.parse_args()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        run(args.data_home)
+        run(args.data_home, args.scale)
