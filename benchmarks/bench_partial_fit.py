@@ -152,7 +152,8 @@ def run(data_home, scale):
               "partial_fit s", "partial / refit", "max |score diff|", "same top-10"]
     table = [[r["data"], f"{r['share']:.2%}", r["batch_rows"], r["new_users"], r["new_items"], r["model"],
               r["refit_seconds"], r["partial_fit_seconds"], r["partial_over_refit"],
-              r.get("max_score_diff"), r.get("same_top10")] for r in rows]
+              None if "max_score_diff" not in r else f"{r['max_score_diff']:.1e}",
+              r.get("same_top10")] for r in rows]
     markdown = ("## partial_fit against refitting (newest rows as the batch)\n\n"
                 f"Machine: {machine()}. Defaults everywhere; `max |score diff|` and "
                 "`same top-10` compare the updated model with a fit on all the rows "
