@@ -107,19 +107,62 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
 
 
 def _extend_vocabulary(vocabulary, ids):
-    """The sorted union of a vocabulary and ``ids``, and the old entries' codes in it.
+    """The sorted union of a vocabulary and ``ids``, and where the old ids moved.
 
-    ``partial_fit`` grows ``users_`` and ``items_`` with it, so that they
-    stay sorted, as after a ``fit`` on all the data.
+    The encoding of ``fit`` (``pd.factorize(..., sort=True)``) applied to
+    the ids seen so far plus new ones: ``partial_fit`` grows ``users_`` and
+    ``items_`` with it and re-indexes what it keeps per user or item.
+
+    Parameters
+    ----------
+    vocabulary : array-like of shape (n,)
+        Sorted, unique ids (``users_`` or ``items_``).
+    ids : array-like of shape (m,)
+        Validated ids (:func:`~sklearn_recs.utils.validation.check_ids`),
+        new or not, duplicates allowed.
+
+    Returns
+    -------
+    union : ndarray of shape (n_union,)
+        The sorted unique ids of both.
+    moved : ndarray of shape (n,)
+        ``union[moved[code]] == vocabulary[code]``: the new code of each old one.
 
     Examples
     --------
+    >>> import numpy as np
     >>> from sklearn_recs.base import _extend_vocabulary
-    >>> _extend_vocabulary(np.array(["b", "d"]), np.array(["c", "a", "b"]))
-    (array(['a', 'b', 'c', 'd'], dtype=object), array([1, 3]))
+    >>> union, moved = _extend_vocabulary(np.array([10, 30]), np.array([20, 30, 40]))
+    >>> union, moved
+    (array([10, 20, 30, 40]), array([0, 2]))
     """
-    union = pd.Index(vocabulary).union(pd.Index(ids).unique())
+    union = pd.Index(vocabulary).union(pd.Index(pd.unique(ids)))
     return np.asarray(union), union.get_indexer(vocabulary)
+
+
+_PARTIAL_FIT_DOC = """Add interactions to the model: the result equals ``fit`` on all the data.
+
+        After ``fit(X_a, y_a)`` then ``partial_fit(X_b, y_b)``, the model is
+        the one ``fit`` learns from the rows of both, to floating-point
+        rounding: new users and items join ``users_`` and ``items_`` (sorted,
+        as ``fit`` encodes them), and a pair seen before is aggregated as
+        ``fit`` aggregates duplicates ({aggregation}). The first call on an
+        unfitted model is ``fit``.
+
+        {how}
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            New interactions: column 0 holds user ids, column 1 item ids,
+            known or new.{more_x}
+        y : {y_doc}
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+        """
 
 
 def _implicit_tags(tags):
@@ -324,18 +367,36 @@ class RecommenderMixin:
         matrix = sp.csr_matrix((data, (user_codes, item_codes)), shape=shape)
         matrix.sum_duplicates()
         n_duplicates = len(user_codes) - matrix.nnz
+        self._pair_counts = None
         if n_duplicates:
             counts = sp.csr_matrix((np.ones(len(user_codes)), (user_codes, item_codes)),
                                    shape=shape)
             counts.sum_duplicates()
             if not implicit:
                 matrix.data /= counts.data
-            warnings.warn(
-                f"{type(self).__name__}: X has {n_duplicates} duplicate "
-                f"(user, item) row(s); their {'weights were summed' if implicit else 'ratings were averaged'}.",
-                DataWarning,
-                stacklevel=3,
-            )
+                self._pair_counts = counts  # for partial_fit's running means
+            self._warn_duplicates(f"X has {n_duplicates} duplicate (user, item) row(s)",
+                                  implicit)
+        pairs = self._set_interactions(matrix, implicit)
+        if implicit and y is None and not n_duplicates:
+            return pairs[:2] + (None,)  # every weight 1; duplicates make weights 2+
+        return pairs
+
+    def _warn_duplicates(self, what, implicit):
+        warnings.warn(
+            f"{type(self).__name__}: {what}; their "
+            f"{'weights were summed' if implicit else 'ratings were averaged'}.",
+            DataWarning,
+            stacklevel=4,
+        )
+
+    def _set_interactions(self, matrix, implicit):
+        """Store the aggregated ``matrix`` as ``interactions_`` with what derives from it.
+
+        Sets the id indexes, the popularity and the fallback baseline, and
+        returns the unique pairs ``(user_codes, item_codes, values)`` in CSR
+        order.
+        """
         self.interactions_ = matrix
         self._user_index = pd.Index(self.users_)
         self._item_index = pd.Index(self.items_)
@@ -350,8 +411,6 @@ class RecommenderMixin:
                 pair_users, pair_items, pair_values, self.n_users_, self.n_items_,
                 reg_user=_FALLBACK_REG_USER, reg_item=_FALLBACK_REG_ITEM, n_iter=3,
             )
-        if implicit and y is None and not n_duplicates:
-            pair_values = None  # every weight 1; duplicates make weights 2+
         return pair_users, pair_items, pair_values
 
     def _add_interactions(self, X, y):
@@ -388,11 +447,55 @@ class RecommenderMixin:
         self._fallback = (0.0, np.zeros(self.n_users_), self._popularity)
         return old, added
 
+    def _partial_fit_interactions(self, X, y, *, implicit):
+        """Validate ``X, y`` like fit and merge them into ``interactions_``.
+
+        New user and item ids join ``users_`` and ``items_`` (sorted, as fit
+        would have encoded them); a pair seen before is aggregated as fit
+        aggregates duplicates (weights summed, ratings averaged over every
+        row so far). Returns the aggregated unique pairs of all the data, as
+        ``_fit_interactions`` does, so that a model refitting from them
+        equals ``fit`` on the union of the data.
+        """
+        users, items, values = check_interactions(
+            X, y, implicit=implicit, y_required=not implicit, estimator=self
+        )
+        self._check_id_kind(users, "user")
+        self._check_id_kind(items, "item")
+        old = self.interactions_.tocoo()
+        self.users_, user_moved = _extend_vocabulary(self.users_, users)
+        self.items_, item_moved = _extend_vocabulary(self.items_, items)
+        self.n_users_, self.n_items_ = len(self.users_), len(self.items_)
+        rows = np.concatenate([user_moved[old.row], pd.Index(self.users_).get_indexer(users)])
+        cols = np.concatenate([item_moved[old.col], pd.Index(self.items_).get_indexer(items)])
+        shape = (self.n_users_, self.n_items_)
+        kept_counts = getattr(self, "_pair_counts", None)
+        old_counts = np.ones(old.nnz) if kept_counts is None else kept_counts.tocoo().data
+        new = np.ones(len(users)) if values is None else values
+        if not implicit:  # running means: sums and counts
+            new = np.concatenate([old.data * old_counts, new])
+        else:
+            new = np.concatenate([old.data, new])
+        matrix = sp.csr_matrix((new, (rows, cols)), shape=shape)
+        matrix.sum_duplicates()
+        counts = sp.csr_matrix((np.concatenate([old_counts, np.ones(len(users))]),
+                                (rows, cols)), shape=shape)
+        counts.sum_duplicates()
+        n_duplicates = len(rows) - matrix.nnz
+        if n_duplicates:
+            if not implicit:
+                matrix.data /= counts.data
+            self._warn_duplicates(
+                f"X has {n_duplicates} (user, item) row(s) repeated or already seen",
+                implicit)
+        self._pair_counts = None if implicit or counts.data.max(initial=1) == 1 else counts
+        return self._set_interactions(matrix, implicit)
+
     def _extend(self, vocabulary, codes, extra, noun):
         """The union of a vocabulary and ``extra`` ids, and ``codes`` re-encoded in it."""
-        union = pd.Index(vocabulary).union(
-            pd.Index(check_ids(extra, what=f"{noun} ids", estimator=self)))
-        return union.get_indexer(vocabulary)[codes], union
+        union, moved = _extend_vocabulary(
+            vocabulary, check_ids(extra, what=f"{noun} ids", estimator=self))
+        return moved[codes], union
 
     # -- id encoding -----------------------------------------------------
     def _encode_users(self, users, *, unknown="allow"):

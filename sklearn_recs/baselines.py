@@ -12,7 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
 from sklearn.utils._param_validation import HasMethods, Interval
 
-from .base import RecommenderMixin, _fit_biases, _implicit_tags
+from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
 from .utils._topk import block_size, topk
@@ -175,7 +175,29 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
 
         {fit_returns}
         """
-        users, items, ratings = self._fit_interactions(X, y, implicit=False)
+        return self._fit_pairs(*self._fit_interactions(X, y, implicit=False))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y):
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
+        return self._fit_pairs(*self._partial_fit_interactions(X, y, implicit=False))
+
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        aggregation="ratings averaged over every row so far",
+        how="""The biases are solved again from the updated ``interactions_``:
+        the fitted biases are ``n_iter`` alternating sweeps from zero, each
+        of which depends on every rating, so no smaller statistic gives the
+        same result (an update from the old biases would be a warm start,
+        close but not equal). The solve is ``O(n_iter * n_ratings)``, the
+        cost of a ``fit`` without the validation and encoding of the earlier
+        rows.""",
+        more_x="",
+        y_doc="""array-like of shape (n_samples,)
+            Ratings.""")
+
+    def _fit_pairs(self, users, items, ratings):
+        """The biases of the aggregated ratings (the part of fit that partial_fit redoes)."""
         self.global_mean_, self.user_bias_, self.item_bias_ = _fit_biases(
             users, items, ratings, self.n_users_, self.n_items_,
             reg_user=self.reg_user, reg_item=self.reg_item, n_iter=self.n_iter,
@@ -382,17 +404,71 @@ class Popularity(RecommenderMixin, BaseEstimator):
                 user_features, X, column=0, noun="user", estimator=self, require_all=False)
         users, items, weights = self._fit_interactions(X, y, implicit=True,
                                                        extra_users=described)
-        if weights is None:
-            weights = np.ones(len(items))
+        self._time_reference = None
         if self.half_life is not None:
             times = get_times(X, self.time_column, estimator=self)
-            decay = 0.5 ** ((times.max() - times) / self.half_life)
-            codes = (self._encode_users(get_column(X, 0)), self._encode_items(get_column(X, 1)))
-            # Rows in X order, duplicates summed: the decayed matrix.
-            raw = np.ones(len(times)) if y is None else np.asarray(y, dtype=np.float64)
-            weights = sp.csr_matrix((raw * decay, codes), shape=self.interactions_.shape)
-            weights.sum_duplicates()
-            weights = weights.data
+            self._time_reference = times.max()
+            weights = self._decayed(X, y, times).data
+        return self._fit_weights(items, weights, user_features)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
+        if self.half_life is not None:
+            if getattr(self, "_time_reference", None) is None:
+                raise ValueError(
+                    f"Popularity: half_life={self.half_life} but the model was fit "
+                    "without it, so the times of the earlier rows are unknown. Fit "
+                    "again with half_life set."
+                )
+            times = get_times(X, self.time_column, estimator=self)
+        old_users, old_items, old = self.users_, self.items_, self._weights.tocoo()
+        _, items, weights = self._partial_fit_interactions(X, y, implicit=True)
+        if self.half_life is not None:
+            # The earlier rows' decayed weights, aged to the newest time.
+            reference = max(self._time_reference, times.max())
+            aged = old.data * 0.5 ** ((reference - self._time_reference) / self.half_life)
+            self._time_reference = reference
+            new = self._decayed(X, y, times).tocoo()
+            merged = sp.csr_matrix(
+                (np.concatenate([aged, new.data]),
+                 (np.concatenate([self._user_index.get_indexer(old_users)[old.row], new.row]),
+                  np.concatenate([self._item_index.get_indexer(old_items)[old.col], new.col]))),
+                shape=self.interactions_.shape)
+            merged.sum_duplicates()
+            weights = merged.data
+        return self._fit_weights(items, weights, getattr(self, "_user_features", None))
+
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        aggregation="weights summed",
+        how="""The sufficient statistics are ``interactions_`` and each pair's
+        decayed weight: with ``half_life``, the earlier weights are aged to
+        the newest time of either call (one factor for all of them) and the
+        new rows added. With ``user_features`` at fit, the demographic
+        neighbours are found again from the same features, among the users
+        who now have interactions (a new user without a row in the
+        features gets the global ranking, as at fit).""",
+        more_x=""" With ``half_life``, ``time_column`` holds
+            the times.""",
+        y_doc="""array-like of shape (n_samples,), default=None
+            Non-negative weights; None counts each row as 1.""")
+
+    def _decayed(self, X, y, times):
+        """The weights of ``X``'s rows decayed to the reference time, duplicates
+        summed, as a matrix of ``interactions_``'s shape."""
+        decay = 0.5 ** ((self._time_reference - times) / self.half_life)
+        codes = (self._encode_users(get_column(X, 0)), self._encode_items(get_column(X, 1)))
+        raw = np.ones(len(times)) if y is None else np.asarray(y, dtype=np.float64)
+        weights = sp.csr_matrix((raw * decay, codes), shape=self.interactions_.shape)
+        weights.sum_duplicates()
+        return weights
+
+    def _fit_weights(self, items, weights, user_features):
+        """Popularity from the aggregated (decayed) weights, in the order of
+        ``interactions_`` (the part of fit that partial_fit redoes)."""
+        if weights is None:
+            weights = np.ones(len(items))
         self._weights = sp.csr_matrix((weights, self.interactions_.indices,
                                        self.interactions_.indptr),
                                       shape=self.interactions_.shape)
@@ -400,6 +476,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
         self._fallback = (0.0, np.zeros(self.n_users_), self.popularity_)
         self._popularity = self.popularity_
         self.neighbors_ = self.transformer_ = None
+        self._user_features = user_features
         if user_features is not None:
             self.neighbors_ = self._demographic_neighbors(user_features)
             self._item_weights = self._weights.T.tocsr()

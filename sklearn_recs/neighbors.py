@@ -15,7 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _fit_biases, _implicit_tags
+from .base import (_FITTED_ATTRIBUTES, _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases,
+                   _implicit_tags)
 from .utils._docs import VOCABULARY_ATTRIBUTES, shared_doc
 from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
 from .utils._topk import block_size, memory_share
@@ -97,15 +98,57 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
 
         {fit_returns}
         """
-        name = type(self).__name__
+        implicit, similarity = self._check_feedback(y)
+        users, items, values = self._fit_interactions(X, y, implicit=implicit)
+        return self._fit_pairs(users, items, values, implicit=implicit, similarity=similarity)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
+        implicit, similarity = self._check_feedback(y)
+        if ("implicit" if implicit else "explicit") != self.feedback_:
+            fix = ("the ratings as y" if implicit
+                   else "y=None (or weights, with feedback='implicit')")
+            raise ValueError(
+                f"{type(self).__name__}: the model was fit on {self.feedback_} feedback "
+                f"but partial_fit got {'no y' if y is None else 'y'}, which means "
+                f"{'implicit' if implicit else 'explicit'} feedback. Pass {fix}, "
+                "or fit a new model."
+            )
+        users, items, values = self._partial_fit_interactions(X, y, implicit=implicit)
+        return self._fit_pairs(users, items, values, implicit=implicit, similarity=similarity)
+
+    partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
+        aggregation="ratings averaged over every row so far, weights summed",
+        how="""The similarities, the baseline and the residuals are those of the
+        union. The sufficient statistic is ``interactions_`` (with each
+        pair's count, for the running means of ratings): a pruned
+        similarity row depends on every similarity of that row, and new
+        interactions change the norms (and, for ratings, the bias baseline
+        the residuals are taken from) of many rows, so the similarity is
+        recomputed from the updated interactions rather than patched. It
+        costs about a ``fit`` without the validation and encoding of the
+        earlier rows.""",
+        more_x="",
+        y_doc="""array-like of shape (n_samples,), default=None
+            Ratings or weights, of the kind used at fit: a model fit on
+            ratings needs ratings (else a ValueError), one fit on implicit
+            feedback takes weights or None.""")
+
+    def _check_feedback(self, y):
+        """Whether ``y`` makes the feedback implicit, and the similarity to use."""
         implicit = self.feedback == "implicit" or (self.feedback == "auto" and y is None)
         if self.feedback == "explicit" and y is None:
             raise ValueError(
-                f"{name} requires y to be passed, but the target y is None. Pass the "
-                "ratings as y, or set feedback='implicit' to learn from interactions."
+                f"{type(self).__name__} requires y to be passed, but the target y is None. "
+                "Pass the ratings as y, or set feedback='implicit' to learn from "
+                "interactions."
             )
-        similarity = self._check_params(implicit)
-        users, items, values = self._fit_interactions(X, y, implicit=implicit)
+        return implicit, self._check_params(implicit)
+
+    def _fit_pairs(self, users, items, values, *, implicit, similarity):
+        """The model of the aggregated pairs (the part of fit that partial_fit redoes)."""
         self.feedback_ = "implicit" if implicit else "explicit"
         raters, entities = (items, users) if self._user_based else (users, items)
         n_raters, n_entities = ((self.n_items_, self.n_users_) if self._user_based

@@ -41,7 +41,7 @@ def _own(obj):
 # scikit-learn, whose methods carry no examples of their own).
 METHOD_CODES = {"GL08", "SS01", "PR01", "PR02", "RT01"}
 OBJECT_CODES = METHOD_CODES | {"EX01"}
-METHODS = ("fit", "predict", "recommend", "similar_items", "similar_users",
+METHODS = ("fit", "partial_fit", "predict", "recommend", "similar_items", "similar_users",
            "explain", "split", "get_n_splits")
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
+from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
@@ -202,6 +203,37 @@ def check_similar_items(name: str, estimator: Any) -> None:
     assert (np.diff(scores, axis=1) <= 1e-12).all(), name
 
 
+def check_partial_fit_new_ids(name: str, estimator: Any) -> None:
+    """partial_fit grows the vocabularies with new users and items (where offered).
+
+    After ``fit(A)`` then ``partial_fit(B)``, ``users_``, ``items_`` and
+    ``interactions_`` cover both, encoded as ``fit`` on both would encode
+    them, and the new users are known (no cold-start fallback); the first
+    ``partial_fit`` of an unfitted model fits it.
+    """
+    if not hasattr(estimator, "partial_fit"):
+        return
+    X, y = _data(estimator)
+    new = X["user_id"].isin(X["user_id"].unique()[-3:]) | X["item_id"].isin(
+        X["item_id"].unique()[-2:])
+    y_a, y_b = (None, None) if y is None else (y[~new], y[new])
+    model = _fit(estimator, X[~new], y_a)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        model.partial_fit(X[new], y_b)
+        first = clone(estimator).partial_fit(X[~new], y_a)
+    assert_array_equal(model.users_, np.sort(X["user_id"].unique()), name)
+    assert_array_equal(model.items_, np.sort(X["item_id"].unique()), name)
+    assert model.interactions_.shape == (model.n_users_, model.n_items_) == (
+        len(model.users_), len(model.items_)), name
+    assert model.interactions_.nnz == len(X), name
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ColdStartWarning)
+        ids = model.recommend(X.loc[new, "user_id"].unique(), n_items=3)
+    assert np.isin(ids, model.items_).all(), name
+    assert_array_equal(first.users_, np.sort(X.loc[~new, "user_id"].unique()), name)
+
+
 _CHECKS = (
     check_recommend_shape_and_order,
     check_recommend_exclude_seen,
@@ -214,6 +246,7 @@ _CHECKS = (
     check_deterministic,
     check_grid_search_with_ranking_scorer,
     check_similar_items,
+    check_partial_fit_new_ids,
 )
 
 
