@@ -32,6 +32,8 @@ ESTIMATORS = [
     ContentRecommender(),
     ContentRecommender(profile="ridge", feedback="implicit"),
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
+    RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())],
+                 normalization="rrf"),
     ItemKNN(),
     ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
     UserKNN(similarity="msd", centering="mean"),
