@@ -8,7 +8,9 @@ recommenders of this package (they are regressors)::
 
 :class:`RankingBlend` is the ranking counterpart: a recommender whose score
 is a weighted sum of its members' normalised scores, or of their reciprocal
-ranks (reciprocal-rank fusion).
+ranks (reciprocal-rank fusion). :class:`TwoStageRecommender` learns the
+combination instead: a recommender retrieves candidates, any scikit-learn
+classifier or regressor reranks them.
 """
 
 from __future__ import annotations
@@ -25,10 +27,11 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.metaestimators import _BaseComposition
 
+from ._two_stage import TwoStageRecommender, _pair_scores
 from .base import RecommenderMixin
 from .utils._topk import block_size
 
-__all__ = ["RankingBlend"]
+__all__ = ["RankingBlend", "TwoStageRecommender"]
 
 
 def _normalise(scores, how):
@@ -316,15 +319,7 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
         return _reciprocal_ranks(scores, seen, self.rank_constant)
 
     def _predict_pairs(self, user_codes, item_codes):
-        unique, inverse = np.unique(user_codes, return_inverse=True)
-        out = np.empty(len(user_codes))
-        step = block_size(self.n_items_)
-        for start in range(0, len(unique), step):
-            block = unique[start:start + step]
-            rows = (inverse >= start) & (inverse < start + len(block))
-            scores = self._score_users(block, None)
-            out[rows] = scores[inverse[rows] - start, item_codes[rows]]
-        return out
+        return _pair_scores(self, user_codes, item_codes)
 
     def _predict_cold(self, user_codes, item_codes):
         return np.zeros(len(user_codes))

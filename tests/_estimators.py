@@ -7,7 +7,9 @@ so that each fit takes well under a second.
 
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
-from sklearn_recs.hybrid import RankingBlend
+from sklearn.linear_model import LogisticRegression
+
+from sklearn_recs.hybrid import RankingBlend, TwoStageRecommender
 from sklearn_recs.linear_model import EASE, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 from sklearn_recs.neural import (
@@ -34,6 +36,8 @@ ESTIMATORS = [
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())],
                  normalization="rrf"),
+    TwoStageRecommender(EASE(l2_reg=10.0), LogisticRegression(), n_candidates=10,
+                        random_state=0),
     ItemKNN(),
     ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
     UserKNN(similarity="msd", centering="mean"),
