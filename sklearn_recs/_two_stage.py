@@ -154,8 +154,9 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     fit. Items past the candidates are ranked after them in the
     generator's order (their scores are below every candidate's, and are
     not the reranker's), so lists longer than ``n_candidates``, or
-    refilled after ``exclude``, stay complete. ``predict`` returns the same
-    scores. Unknown users get the popularity ranking.
+    refilled after ``exclude``, stay complete. Candidates with equal
+    reranker scores keep the generator's order (a shift of at most 1e-9 of
+    the scores' range). ``predict`` returns the same scores. Unknown users get the popularity ranking.
 
     Examples
     --------
@@ -330,6 +331,10 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         stage = (self.generator_, self.feature_recommenders_)
         features, candidates = self._candidate_features(stage, user_codes)
         reranked = self._rerank(features).reshape(candidates.shape).astype(np.float64)
+        # Equal reranker scores (frequent with trees) keep the generator's order.
+        spread = np.ptp(reranked) if reranked.size else 0.0
+        reranked -= (np.arange(candidates.shape[1]) / max(candidates.shape[1], 1)
+                     * 1e-9 * max(spread, 1e-12))
         scores = np.array(self.generator_._score_users(user_codes, None), dtype=np.float64)
         # Past the candidates: the generator's order, squeezed below them.
         finite = np.where(np.isfinite(scores), scores, np.nan)
