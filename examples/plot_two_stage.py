@@ -1,11 +1,11 @@
 """
-=========================================================
-Two-stage recommending: EASE retrieves, a tree reranks
-=========================================================
+==========================================================
+Two-stage recommending: ItemKNN retrieves, a tree reranks
+==========================================================
 
-:class:`~sklearn_recs.hybrid.TwoStageRecommender` lets EASE propose each
+:class:`~sklearn_recs.hybrid.TwoStageRecommender` lets item KNN propose each
 user's best unseen items and a scikit-learn classifier rerank them from
-features of each (user, candidate) pair: EASE's score and rank, the scores
+features of each (user, candidate) pair: the KNN score and rank, the scores
 of further recommenders, item popularity and user activity. The reranker's
 training labels come from a holdout of the training data only, and
 ``GridSearchCV`` tunes the reranker's depth and the number of candidates
@@ -25,7 +25,7 @@ from sklearn.tree import DecisionTreeClassifier
 from sklearn_recs.baselines import Popularity
 from sklearn_recs.datasets import fetch_movielens
 from sklearn_recs.hybrid import TwoStageRecommender
-from sklearn_recs.linear_model import EASE
+from sklearn_recs.neighbors import ItemKNN
 from sklearn_recs.metrics import make_ranking_scorer
 from sklearn_recs.model_selection import PerUserShuffleSplit, train_test_split
 
@@ -36,7 +36,8 @@ ndcg = make_ranking_scorer("ndcg", k=10)
 
 # %%
 # The two-stage model and its grid.
-model = TwoStageRecommender(EASE(), DecisionTreeClassifier(min_samples_leaf=50, random_state=0),
+knn = ItemKNN(feedback="implicit", weighting="bm25")
+model = TwoStageRecommender(knn, DecisionTreeClassifier(min_samples_leaf=50, random_state=0),
                             feature_recommenders=[("popularity", Popularity())],
                             random_state=0)
 search = GridSearchCV(model, {"reranker__max_depth": [2, 6], "n_candidates": [20, 50]},
@@ -45,8 +46,8 @@ search.fit(X_train)
 print("best parameters:", search.best_params_)
 
 # %%
-# The chosen model against EASE alone, on the test part.
-scores = {"EASE": ndcg(EASE().fit(X_train), X_test, None),
+# The chosen model against item KNN alone, on the test part.
+scores = {"ItemKNN": ndcg(knn.fit(X_train), X_test, None),
           "two-stage (tuned)": ndcg(search.best_estimator_, X_test, None)}
 for name, value in scores.items():
     print(f"{name}: NDCG@10 = {value:.4f}")
