@@ -16,9 +16,11 @@ from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_obj
 from sklearn.utils.metaestimators import _BaseComposition
 
 from .base import RecommenderMixin
+from .exceptions import DataWarning
 from .model_selection import PerUserShuffleSplit, PerUserTemporalSplit
 from .model_selection._split import _take
 from .utils._topk import block_size, topk
+from .utils.validation import check_interactions
 
 __all__ = ["TwoStageRecommender"]
 
@@ -127,8 +129,10 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         The generator fitted on all of ``X``.
     feature_recommenders_ : list of recommenders
         The feature recommenders fitted on all of ``X``.
-    reranker_ : estimator
-        The fitted reranker.
+    reranker_ : estimator or None
+        The fitted reranker; None (with a :class:`DataWarning`) where the
+        training candidates had a single label, in which case the model
+        ranks as its generator.
     feature_names_ : list of str
         The reranker's features, in column order.
     users_ : ndarray of shape (n_users_,)
@@ -156,7 +160,12 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     not the reranker's), so lists longer than ``n_candidates``, or
     refilled after ``exclude``, stay complete. Candidates with equal
     reranker scores keep the generator's order (a shift of at most 1e-9 of
-    the scores' range). ``predict`` returns the same scores. Unknown users get the popularity ranking.
+    the scores' range). ``predict`` returns the same scores.
+
+    The holdout splits the rows of ``X``: duplicate (user, item) rows are
+    aggregated by the models, but they change which rows are held out, so
+    the model fitted on data with duplicates is not the one fitted on the
+    aggregated rows. Unknown users get the popularity ranking.
 
     Examples
     --------
@@ -244,6 +253,8 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        implicit = not get_tags(self).target_tags.required
+        check_interactions(X, y, implicit=implicit, y_required=not implicit, estimator=self)
         members = self.feature_recommenders or []
         self._validate_names([name for name, _ in members])
         if self.time_column is None:
@@ -252,45 +263,53 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         else:
             cv = PerUserTemporalSplit(test_size=self.holdout_size,
                                       time_column=self.time_column)
-        try:
-            train, held_out = next(cv.split(X))
-        except ValueError as exc:
-            raise ValueError(
-                f"TwoStageRecommender: X ({len(X)} sample(s)) has no user with the 2 "
-                "or more interactions needed to hold some out and train the reranker "
-                f"({exc})"
-            ) from exc
-        y_train = None if y is None else _take(np.asarray(y), train)
-        stage = self._fit_stage(_take(X, train), y_train)
-        held = pd.DataFrame(np.asarray(_take(X, held_out), dtype=object)[:, :2],
-                            columns=["user", "item"])
-        users = stage[0]._user_index.get_indexer(held["user"].unique())
-        users = users[users >= 0]
-        features, candidates = self._candidate_features(stage, users)
-        positives = set(zip(held["user"], held["item"]))
-        generator = stage[0]
-        labels = np.array([(u, i) in positives for u, i in zip(
-            np.repeat(generator.users_[users], candidates.shape[1]),
-            generator.items_[candidates.ravel()])], dtype=np.int64)
-        if labels.min() == labels.max():
-            raise ValueError(
-                f"TwoStageRecommender: the {len(labels)} training candidates are all "
-                f"labelled {labels[0]}; none of the held-out interactions is among "
-                f"the generator's n_candidates={self.n_candidates} items (or all are). "
-                "Raise n_candidates or holdout_size."
-            )
-        fit_params = {}
-        if _wants_group(self.reranker):
-            fit_params["group"] = np.full(len(users), candidates.shape[1])
-        self.reranker_ = clone(self.reranker).fit(features, labels, **fit_params)
+        self.reranker_ = self._fit_reranker(X, y, cv)
         self.generator_, self.feature_recommenders_ = self._fit_stage(X, y)
-        self._fit_interactions(X, y, implicit=not get_tags(self).target_tags.required,
+        self._fit_interactions(X, y, implicit=implicit,
                                extra_users=self.generator_.users_,
                                extra_items=self.generator_.items_)
         self.feature_names_ = (["generator_score", "generator_rank"]
                                + [f"{name}_score" for name, _ in members]
                                + ["item_popularity", "user_activity"])
         return self
+
+    def _fit_reranker(self, X, y, cv):
+        """The reranker fitted on candidates labelled by the held-out part of
+        ``X`` (split by ``cv``); None, with a warning, where there is nothing
+        to learn (no user to hold out from, or a single label)."""
+        try:
+            train, held_out = next(cv.split(X))
+        except ValueError as exc:  # no user with 2 or more interactions
+            return self._no_reranker(str(exc))
+        y_train = None if y is None else _take(np.asarray(y), train)
+        stage = self._fit_stage(_take(X, train), y_train)
+        generator = stage[0]
+        held_users, held_items, _ = check_interactions(_take(X, held_out), estimator=self)
+        held_users = generator._encode_users(held_users)
+        held_items = generator._encode_items(held_items, unknown="allow")
+        users = np.unique(held_users[held_users >= 0])
+        features, candidates = self._candidate_features(stage, users)
+        positives = pd.MultiIndex.from_arrays([held_users, held_items])
+        labels = pd.MultiIndex.from_arrays(
+            [np.repeat(users, candidates.shape[1]), candidates.ravel()]
+        ).isin(positives).astype(np.int64)
+        if not labels.size or labels.min() == labels.max():
+            return self._no_reranker(
+                f"the {labels.size} training candidates all have the same label; "
+                f"raise n_candidates={self.n_candidates} or holdout_size")
+        fit_params = {}
+        if _wants_group(self.reranker):
+            fit_params["group"] = np.full(len(users), candidates.shape[1])
+        return clone(self.reranker).fit(features, labels, **fit_params)
+
+    @staticmethod
+    def _no_reranker(reason):
+        warnings.warn(
+            f"TwoStageRecommender: no reranker was fit ({reason}); the model ranks "
+            "as its generator.",
+            DataWarning,
+            stacklevel=4,
+        )
 
     def _fit_stage(self, X, y):
         """The generator and the feature recommenders, fitted on ``X, y``."""
@@ -328,6 +347,8 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
 
     # -- hooks of RecommenderMixin -------------------------------------------
     def _score_users(self, user_codes, item_codes):
+        if self.reranker_ is None:
+            return self.generator_._score_users(user_codes, item_codes)
         stage = (self.generator_, self.feature_recommenders_)
         features, candidates = self._candidate_features(stage, user_codes)
         reranked = self._rerank(features).reshape(candidates.shape).astype(np.float64)

@@ -11,6 +11,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_recs.baselines import Popularity
+from sklearn_recs.exceptions import DataWarning
 from sklearn_recs.hybrid import TwoStageRecommender
 from sklearn_recs.linear_model import EASE
 from sklearn_recs.metrics import make_ranking_scorer
@@ -137,9 +138,12 @@ def test_feature_recommenders_and_grid_search(X):
         "user_activity"]
 
 
-def test_all_labels_equal_is_a_clear_error():
+def test_all_labels_equal_falls_back_to_the_generator():
     # Each user's latest item is held out; both are unknown to the generator
     # fitted on the earlier rows, so no candidate is a positive.
     X = np.array([[0, 1, 0], [0, 2, 1], [1, 1, 0], [1, 3, 1]])
-    with pytest.raises(ValueError, match="Raise n_candidates"):
-        TwoStageRecommender(EASE(), LogisticRegression(), time_column=2).fit(X)
+    with pytest.warns(DataWarning, match="raise n_candidates"):
+        model = TwoStageRecommender(EASE(), LogisticRegression(), time_column=2).fit(X)
+    assert model.reranker_ is None
+    np.testing.assert_array_equal(model.recommend([0, 1], 3, exclude_seen=False),
+                                  EASE().fit(X).recommend([0, 1], 3, exclude_seen=False))
