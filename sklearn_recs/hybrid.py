@@ -10,7 +10,8 @@ recommenders of this package (they are regressors)::
 is a weighted sum of its members' normalised scores, or of their reciprocal
 ranks (reciprocal-rank fusion). :class:`TwoStageRecommender` learns the
 combination instead: a recommender retrieves candidates, any scikit-learn
-classifier or regressor reranks them.
+classifier or regressor reranks them. :class:`SwitchRecommender` serves
+each user by one member, chosen by the size of their history.
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.metaestimators import _BaseComposition
 
+from ._switch import SwitchRecommender
 from ._two_stage import TwoStageRecommender, _pair_scores
 from .base import RecommenderMixin
 from .utils._topk import block_size
 
-__all__ = ["RankingBlend", "TwoStageRecommender"]
+__all__ = ["RankingBlend", "SwitchRecommender", "TwoStageRecommender"]
 
 
 def _normalise(scores, how):

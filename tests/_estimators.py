@@ -9,7 +9,7 @@ from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
 from sklearn.linear_model import LogisticRegression
 
-from sklearn_recs.hybrid import RankingBlend, TwoStageRecommender
+from sklearn_recs.hybrid import RankingBlend, SwitchRecommender, TwoStageRecommender
 from sklearn_recs.linear_model import EASE, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, UserKNN
 from sklearn_recs.neural import (
@@ -36,6 +36,8 @@ ESTIMATORS = [
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())],
                  normalization="rrf"),
+    SwitchRecommender(estimators=[("cold", Popularity()), ("warm", EASE(l2_reg=10.0))],
+                      thresholds=[9]),
     TwoStageRecommender(EASE(l2_reg=10.0), LogisticRegression(), n_candidates=10,
                         random_state=0),
     ItemKNN(),

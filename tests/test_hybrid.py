@@ -12,7 +12,8 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_recs.baselines import BiasBaseline, Popularity
 from sklearn_recs.content import ContentRecommender
-from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.hybrid import RankingBlend, SwitchRecommender
+from sklearn_recs.linear_model import EASE
 from sklearn_recs.metrics import make_ranking_scorer
 from sklearn_recs.utils._testing import tiny_ratings
 
@@ -161,3 +162,28 @@ def test_rrf_bad_rank_constant(data):
     with pytest.raises(ValueError, match="rank_constant"):
         RankingBlend(estimators=[("pop", Popularity())], normalization="rrf",
                      rank_constant=-1).fit(X, y)
+
+
+def test_switch_serves_each_user_by_their_member():
+    X, _ = tiny_ratings()
+    thresholds = [7, 9]
+    members = [("pop", Popularity()), ("bias", BiasBaseline()), ("ease", EASE(l2_reg=10.0))]
+    y = np.linspace(1, 5, len(X))
+    model = SwitchRecommender(estimators=members, thresholds=thresholds).fit(X, y)
+    counts = X["user_id"].value_counts()
+    fitted = model.estimators_
+    for user in model.users_:
+        member = sum(counts[user] >= t for t in thresholds)  # routing by hand
+        assert model.user_estimator_[model._user_index.get_loc(user)] == member
+        np.testing.assert_array_equal(model.recommend([user], 6, exclude=[0]),
+                                      fitted[member].recommend([user], 6, exclude=[0]))
+    assert set(model.user_estimator_) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("thresholds", [[], [5, 3], [1, 2, 3]])
+def test_switch_bad_thresholds(thresholds):
+    X, y = tiny_ratings()
+    model = SwitchRecommender(estimators=[("pop", Popularity()), ("bias", BiasBaseline()),
+                                          ("ease", EASE())], thresholds=thresholds)
+    with pytest.raises(ValueError, match="thresholds=.* is invalid for 3 estimator"):
+        model.fit(X, y)

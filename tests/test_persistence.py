@@ -196,8 +196,7 @@ def test_neural_pickles_load_in_a_fresh_interpreter(tmp_path):
 # Models whose scores are no formula of stored arrays (a network, a blend of
 # models, per-pair neighbour selection): save_npz must refuse them clearly.
 NOT_EXPORTABLE = {"GMF", "MLP", "NeuMF", "RankingBlend", "TwoStageRecommender",
-                  "ItemKNN-explicit",
-                  "UserKNN-explicit"}
+                  "SwitchRecommender", "ItemKNN-explicit", "UserKNN-explicit"}
 
 
 def _export_name(model):
