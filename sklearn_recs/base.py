@@ -587,7 +587,7 @@ class RecommenderMixin:
 
     # -- recommend ---------------------------------------------------------
     def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
-                  return_scores=False):
+                  exclude=None, return_scores=False):
         """Recommend the top ``n_items`` items for each user, best first.
 
         Parameters
@@ -603,6 +603,13 @@ class RecommenderMixin:
         items : array-like of shape (n_candidates,), default=None
             Restrict the candidates to these item ids (all known at fit);
             None means the whole catalogue.
+        exclude : array-like or list of array-like, default=None
+            Request-time filter, on top of ``exclude_seen``: item ids to
+            leave out for every user (a flat list), or one list per user (a
+            list of ``len(users)`` lists, e.g. each user's items already on
+            screen). The lists are still filled to the requested length
+            from the remaining items. Ids unseen at fit are ignored, with a
+            :class:`DataWarning` that gives their count.
         return_scores : bool, default=False
             Whether to also return the scores.
 
@@ -620,20 +627,23 @@ class RecommenderMixin:
         with shared_working_memory():
             return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items,
                                          items, return_scores, self._score_users, seen,
-                                         factor_fn=self._provided("_score_factors"))
+                                         factor_fn=self._provided("_score_factors"),
+                                         exclude=exclude)
 
     def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen,
-                         factor_fn=None):
+                         factor_fn=None, exclude=None):
         """The body of ``recommend`` for encoded users.
 
         Codes ``>= 0`` are ranked by ``score_fn(codes, candidates)`` less the
-        items in their row of ``seen`` (a CSR matrix, or None); codes ``< 0``
-        (unknown users) get the popularity ranking, with a warning. With
+        items in their row of ``seen`` (a CSR matrix, or None) and in
+        ``exclude`` (as for ``recommend``); codes ``< 0`` (unknown users)
+        get the popularity ranking less ``exclude``, with a warning. With
         ``factor_fn`` (see ``_score_factors``) and no ``items``, the scores
         are ranked as the sparse product ``factor_fn(codes)`` instead.
         """
         n_items = check_k(n_items, name="n_items", estimator=self)
         return_scores = _check_bool(return_scores, "return_scores", self)
+        excluded = self._excluded(user_codes, seen, exclude)
         candidates = None
         n_candidates = self.n_items_
         if items is not None:
@@ -643,27 +653,32 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
+        known_excluded = None if excluded is None else excluded[known]
         shared = self._shared_item_scores()
         if shared is not None and candidates is None and known.size:
             codes = user_codes[known]
-            exclude = None if seen is None else seen[codes]
-            ranked[known], scores[known], short = topk_shared(shared, width, exclude)
+            ranked[known], scores[known], short = topk_shared(shared, width, known_excluded)
             if short.size:  # too few unseen items left: -inf slots, ranked densely
                 ranked[known[short]], scores[known[short]] = self._rank(
-                    codes[short], score_fn, None, width, seen)
+                    codes[short], score_fn, None, width, known_excluded[short])
         elif factor_fn is not None and candidates is None:
             ranked[known], scores[known] = topk_sparse_product(
-                *factor_fn(user_codes[known]), width,
-                exclude=None if seen is None else seen[user_codes[known]],
+                *factor_fn(user_codes[known]), width, exclude=known_excluded,
                 n_jobs=getattr(self, "n_jobs", None))
         else:
             ranked[known], scores[known] = self._rank(
-                user_codes[known], score_fn, candidates, width, seen)
+                user_codes[known], score_fn, candidates, width, known_excluded)
         cold = np.flatnonzero(user_codes < 0)
         if cold.size:
             popularity = self._popularity if candidates is None else self._popularity[candidates]
-            top, top_scores = topk(popularity[None, :], width)
-            ranked[cold], scores[cold] = top, top_scores
+            if excluded is None or not excluded[cold].nnz:
+                top, top_scores = topk(popularity[None, :], width)
+                ranked[cold], scores[cold] = top, top_scores
+            else:
+                ranked[cold], scores[cold] = self._rank(
+                    user_codes[cold], lambda block, _: np.broadcast_to(
+                        popularity, (len(block), len(popularity))),
+                    candidates, width, excluded[cold])
             warnings.warn(
                 f"{type(self).__name__}: {cold.size} of {len(user_codes)} users "
                 "were unseen at fit; they get the popularity ranking.",
@@ -674,12 +689,71 @@ class RecommenderMixin:
         recommended = self.items_[item_codes]
         return (recommended, scores) if return_scores else recommended
 
-    def _rank(self, codes, score_fn, candidates, width, seen, *, exclude_self=False,
+    def _excluded(self, user_codes, seen, exclude):
+        """The items to leave out of each requested user's list: a CSR matrix
+        of shape ``(len(user_codes), n_items_)`` (None for none), its row
+        ``i`` the items of row ``user_codes[i]`` of ``seen`` (none for
+        unknown users) and of ``exclude`` (see ``recommend``)."""
+        n_rows = len(user_codes)
+        rows, cols = [], []
+        if seen is not None:
+            known = user_codes >= 0
+            sub = seen[user_codes[known]]
+            rows.append(np.repeat(np.flatnonzero(known), np.diff(sub.indptr)))
+            cols.append(sub.indices.astype(np.intp))
+        if exclude is not None:
+            exclude_rows, exclude_cols = self._exclude_pairs(exclude, n_rows)
+            rows.append(exclude_rows)
+            cols.append(exclude_cols)
+        if not rows:
+            return None
+        rows, cols = np.concatenate(rows), np.concatenate(cols)
+        excluded = sp.csr_matrix((np.ones(len(rows)), (rows, cols)),
+                                 shape=(n_rows, self.n_items_))
+        excluded.sum_duplicates()
+        return excluded
+
+    def _exclude_pairs(self, exclude, n_rows):
+        """(row, item code) pairs of ``recommend``'s ``exclude`` for ``n_rows``
+        users; unknown ids dropped, with a warning."""
+        per_user = (isinstance(exclude, (list, tuple)) and len(exclude) > 0
+                    and all(np.ndim(entry) == 1 or isinstance(entry, (set, frozenset))
+                            for entry in exclude))
+        if per_user:
+            if len(exclude) != n_rows:
+                raise ValueError(
+                    f"{type(self).__name__}: exclude has {len(exclude)} lists but "
+                    f"{n_rows} users were given; pass one list of item ids per "
+                    "user, or a flat list of item ids to exclude for every user."
+                )
+            lists = [list(entry) for entry in exclude]
+            lengths = [len(entry) for entry in lists]
+            ids = [item for entry in lists for item in entry]
+            rows = np.repeat(np.arange(n_rows), lengths)
+        else:
+            ids = exclude
+        codes = (self._encode_items(ids, unknown="allow") if len(ids)
+                 else np.empty(0, dtype=np.intp))
+        unknown = codes < 0
+        if unknown.any():
+            warnings.warn(
+                f"{type(self).__name__}: {int(unknown.sum())} item id(s) in exclude "
+                "were not seen at fit; they were ignored.",
+                DataWarning,
+                stacklevel=4,
+            )
+        codes = codes[~unknown].astype(np.intp)
+        if per_user:
+            return rows[~unknown], codes
+        codes = np.unique(codes)
+        return np.repeat(np.arange(n_rows), len(codes)), np.tile(codes, n_rows)
+
+    def _rank(self, codes, score_fn, candidates, width, excluded, *, exclude_self=False,
               n_columns=None):
         """Top-``width`` candidates for each code, scored in memory-sized blocks.
 
-        ``seen`` is a CSR matrix whose row ``code`` lists the item codes to
-        exclude for that row (None to exclude nothing); with ``exclude_self``
+        ``excluded`` is a CSR matrix whose row ``i`` lists the item codes to
+        exclude for ``codes[i]`` (None to exclude nothing); with ``exclude_self``
         the item whose code is the row's own code is excluded too.
         ``n_columns`` is the width of a score row when it is not the item
         catalogue (user-user similarities).
@@ -689,7 +763,7 @@ class RecommenderMixin:
             n_candidates = n_columns
         ranked = np.empty((len(codes), width), dtype=np.intp)
         values = np.empty((len(codes), width), dtype=np.float64)
-        if candidates is not None and (seen is not None or exclude_self):
+        if candidates is not None and (excluded is not None or exclude_self):
             position = np.full(self.n_items_, -1, dtype=np.intp)
             position[candidates] = np.arange(n_candidates)
         start = 0
@@ -699,7 +773,9 @@ class RecommenderMixin:
             block = codes[start:start + step]
             block_scores = np.array(score_fn(block, candidates), dtype=np.float64)
             np.nan_to_num(block_scores, copy=False, nan=-np.inf)
-            rows, cols = self._exclusions(block, seen, exclude_self)
+            rows, cols = self._exclusions(
+                block, None if excluded is None else excluded[start:start + step],
+                exclude_self)
             if candidates is not None and rows.size:
                 cols = position[cols]
                 rows, cols = rows[cols >= 0], cols[cols >= 0]
@@ -710,11 +786,10 @@ class RecommenderMixin:
         return ranked, values
 
     @staticmethod
-    def _exclusions(block, seen, exclude_self):
+    def _exclusions(block, sub, exclude_self):
         rows = np.empty(0, dtype=np.intp)
         cols = np.empty(0, dtype=np.intp)
-        if seen is not None:
-            sub = seen[block]
+        if sub is not None:
             rows = np.repeat(np.arange(len(block)), np.diff(sub.indptr))
             cols = sub.indices.astype(np.intp)
         if exclude_self:

@@ -1,4 +1,4 @@
-"""Hybrid recommenders: a weighted blend of the rankings of several recommenders.
+"""Hybrid recommenders: blends of the rankings of several recommenders.
 
 For rating prediction, scikit-learn's own ensembles already combine the
 recommenders of this package (they are regressors)::
@@ -7,27 +7,34 @@ recommenders of this package (they are regressors)::
     StackingRegressor([...], final_estimator=RidgeCV())
 
 :class:`RankingBlend` is the ranking counterpart: a recommender whose score
-is a weighted sum of its members' normalised scores.
+is a weighted sum of its members' normalised scores, or of their reciprocal
+ranks (reciprocal-rank fusion). :class:`TwoStageRecommender` learns the
+combination instead: a recommender retrieves candidates, any scikit-learn
+classifier or regressor reranks them. :class:`SwitchRecommender` serves
+each user by one member, chosen by the size of their history.
 """
 
 from __future__ import annotations
 
 import inspect
+from numbers import Real
 
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils._metadata_requests import MetadataRouter, MethodMapping
 from sklearn.utils import get_tags
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
 from sklearn.utils.metaestimators import _BaseComposition
 
+from ._switch import SwitchRecommender
+from ._two_stage import TwoStageRecommender, _pair_scores
 from .base import RecommenderMixin
 from .utils._docs import shared_doc
 from .utils._topk import block_size
 
-__all__ = ["RankingBlend"]
+__all__ = ["RankingBlend", "SwitchRecommender", "TwoStageRecommender"]
 
 
 def _normalise(scores, how):
@@ -41,6 +48,31 @@ def _normalise(scores, how):
     return (scores - centre) / np.where(spread > 1e-12, spread, 1.0)
 
 
+def _reciprocal_ranks(scores, seen, rank_constant):
+    """``1 / (rank_constant + rank)`` of each entry of a block of scores.
+
+    Ranks are 1-based, best first, equal scores by column. Within each row
+    the entries flagged in ``seen`` (a boolean array of the block's shape)
+    are ranked after the others, so the other entries' ranks are their
+    ranks in the list without them.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.hybrid import _reciprocal_ranks
+    >>> _reciprocal_ranks(np.array([[0.2, 0.9, 0.5]]),
+    ...                   np.array([[False, True, False]]), 0)
+    array([[0.5       , 0.33333333, 1.        ]])
+    """
+    order = np.argsort(-scores, axis=1, kind="stable")
+    order = np.take_along_axis(
+        order, np.argsort(np.take_along_axis(seen, order, axis=1), axis=1, kind="stable"),
+        axis=1)
+    ranks = np.empty(scores.shape)
+    np.put_along_axis(ranks, order, np.arange(1.0, scores.shape[1] + 1), axis=1)
+    return 1.0 / (rank_constant + ranks)
+
+
 @shared_doc
 class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     """Rank items by a weighted blend of several recommenders' normalised scores.
@@ -48,7 +80,11 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     Each member is fitted on the same data. For a user, each member scores
     its whole catalogue; the scores are normalised per user over that
     catalogue (``normalization``), so scores on different scales (ratings,
-    cosines, counts) become comparable; the blend is their weighted sum. An
+    cosines, counts) become comparable; the blend is their weighted sum.
+    ``normalization="rrf"`` (reciprocal-rank fusion) replaces each score by
+    ``1 / (rank_constant + rank)``, the item's rank in the member's ranking
+    of the items the user has not interacted with, which ignores the
+    scale of the scores altogether. An
     item that some members do not know (a cold-start item known only to a
     content model) is scored by the members that know it, with their
     weights renormalised to the same total. The catalogue ``items_`` is the
@@ -63,9 +99,15 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
         The members, named. They must be recommenders of this package.
     weights : array-like of shape (n_estimators,), default=None
         Non-negative weight of each member; None weighs them equally.
-    normalization : {"zscore", "minmax"}, default="zscore"
+    normalization : {"zscore", "minmax", "rrf"}, default="zscore"
         Per-user normalisation of each member's scores over its catalogue:
-        mean 0 and standard deviation 1, or the range [0, 1].
+        mean 0 and standard deviation 1, the range [0, 1], or reciprocal
+        ranks ``1 / (rank_constant + rank)`` (Cormack et al., 2009).
+    rank_constant : float, default=60
+        The constant of reciprocal-rank fusion (used with
+        ``normalization="rrf"`` only): the larger, the flatter the weight
+        of the top ranks against the lower ones. 60 is the value of the
+        original paper.
 
     Attributes
     ----------
@@ -103,6 +145,18 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     pair (not a rating: use ``VotingRegressor`` for ratings); pairs with an
     unknown user or item score 0.
 
+    With ``"rrf"``, the ranks count only the items the user did not
+    interact with at fit (seen items are ranked after them), so
+    ``recommend`` with ``exclude_seen=True`` fuses exactly the members' own
+    ``recommend`` lists; items equal in score are ranked by id, as in
+    ``recommend``.
+
+    References
+    ----------
+    .. [1] G. V. Cormack, C. L. A. Clarke and S. Buettcher, "Reciprocal rank
+       fusion outperforms Condorcet and individual rank learning methods",
+       SIGIR 2009.
+
     Examples
     --------
     >>> import pandas as pd
@@ -123,13 +177,16 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     _parameter_constraints: dict = {
         "estimators": [list],
         "weights": ["array-like", None],
-        "normalization": [StrOptions({"zscore", "minmax"})],
+        "normalization": [StrOptions({"zscore", "minmax", "rrf"})],
+        "rank_constant": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, *, estimators, weights=None, normalization="zscore"):
+    def __init__(self, *, estimators, weights=None, normalization="zscore",
+                 rank_constant=60):
         self.estimators = estimators
         self.weights = weights
         self.normalization = normalization
+        self.rank_constant = rank_constant
 
     def get_params(self, deep=True):
         """Get the parameters, with the members' as ``<name>__<param>``.
@@ -213,6 +270,8 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
                               for est in self.estimators_]
         self._member_items = [pd.Index(est.items_).get_indexer(self.items_)
                               for est in self.estimators_]
+        self._member_columns = [self._item_index.get_indexer(est.items_)
+                                for est in self.estimators_]
         return self
 
     def get_metadata_routing(self):
@@ -234,8 +293,9 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
         columns = np.arange(self.n_items_) if item_codes is None else item_codes
         blended = np.zeros((len(user_codes), len(columns)))
         total = np.zeros(len(columns))
-        for est, weight, users, items in zip(self.estimators_, self._weights,
-                                             self._member_users, self._member_items):
+        for est, weight, users, items, own in zip(
+                self.estimators_, self._weights, self._member_users,
+                self._member_items, self._member_columns):
             member_columns = items[columns]
             known = member_columns >= 0
             member_columns = member_columns[known]
@@ -243,21 +303,21 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
             step = block_size(est.n_items_)
             for start in range(0, len(user_codes), step):
                 rows = slice(start, start + step)
-                scores = _normalise(est._score_users(users[user_codes[rows]], None),
-                                    self.normalization)
+                scores = self._normalised(est._score_users(users[user_codes[rows]], None),
+                                          user_codes[rows], own)
                 blended[rows, known] += weight * scores[:, member_columns]
         return blended / np.where(total > 0, total, 1.0)
 
+    def _normalised(self, scores, user_codes, member_columns):
+        """A member's scores of its catalogue (columns: the blend's item codes
+        ``member_columns``) for ``user_codes``, normalised."""
+        if self.normalization != "rrf":
+            return _normalise(scores, self.normalization)
+        seen = self.interactions_[user_codes][:, member_columns].toarray() != 0
+        return _reciprocal_ranks(scores, seen, self.rank_constant)
+
     def _predict_pairs(self, user_codes, item_codes):
-        unique, inverse = np.unique(user_codes, return_inverse=True)
-        out = np.empty(len(user_codes))
-        step = block_size(self.n_items_)
-        for start in range(0, len(unique), step):
-            block = unique[start:start + step]
-            rows = (inverse >= start) & (inverse < start + len(block))
-            scores = self._score_users(block, None)
-            out[rows] = scores[inverse[rows] - start, item_codes[rows]]
-        return out
+        return _pair_scores(self, user_codes, item_codes)
 
     def _predict_cold(self, user_codes, item_codes):
         return np.zeros(len(user_codes))

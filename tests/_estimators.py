@@ -7,8 +7,10 @@ so that each fit takes well under a second.
 
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
-from sklearn_recs.hybrid import RankingBlend
+from sklearn.linear_model import LogisticRegression
+
 from sklearn_recs.decomposition import ImplicitALS
+from sklearn_recs.hybrid import RankingBlend, SwitchRecommender, TwoStageRecommender
 from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
 from sklearn_recs.neural import (
@@ -33,6 +35,12 @@ ESTIMATORS = [
     ContentRecommender(),
     ContentRecommender(profile="ridge", feedback="implicit"),
     RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())]),
+    RankingBlend(estimators=[("bias", BiasBaseline()), ("popularity", Popularity())],
+                 normalization="rrf"),
+    SwitchRecommender(estimators=[("cold", Popularity()), ("warm", EASE(l2_reg=10.0))],
+                      thresholds=[9]),
+    TwoStageRecommender(EASE(l2_reg=10.0), LogisticRegression(), n_candidates=10,
+                        random_state=0),
     ItemKNN(),
     ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
     UserKNN(similarity="msd", centering="mean"),

@@ -316,6 +316,8 @@ def test_duplicated_rows_are_aggregated_and_counted(estimator):
             in [str(w.message) for w in caught if w.category is DataWarning])
     if type(estimator).__name__ == "RankingBlend":
         return  # each member aggregates by its own rule, checked above for each
+    if type(estimator).__name__ == "TwoStageRecommender":
+        return  # its holdout splits rows: duplicate rows change the split (documented)
     if _ignores_y(estimator):  # each distinct pair is one positive
         np.testing.assert_allclose(_predict(model, X), _predict(_fit(estimator, X, None), X))
         return

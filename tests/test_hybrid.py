@@ -12,7 +12,8 @@ from sklearn.model_selection import GridSearchCV
 
 from sklearn_recs.baselines import BiasBaseline, Popularity
 from sklearn_recs.content import ContentRecommender
-from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.hybrid import RankingBlend, SwitchRecommender
+from sklearn_recs.linear_model import EASE
 from sklearn_recs.metrics import make_ranking_scorer
 from sklearn_recs.utils._testing import tiny_ratings
 
@@ -115,3 +116,74 @@ def test_voting_and_stacking_regressors(data):
         bias = voting.named_estimators_["bias"]
         np.testing.assert_allclose(voting.predict(X[test]),
                                    (content.predict(X[test]) + bias.predict(X[test])) / 2)
+
+
+def _rrf_by_hand(members, weights, user, rank_constant):
+    """Reciprocal-rank fusion of the members' own full ``recommend`` lists."""
+    fused = {}
+    for member, weight in zip(members, weights):
+        ranking = member.recommend([user], member.n_items_)[0]
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + weight / (rank_constant + rank)
+    return fused
+
+
+@pytest.mark.parametrize("rank_constant", [0, 60])
+def test_rrf_fuses_the_members_lists_by_hand(data, rank_constant):
+    X, y, _ = data
+    weights = [2.0, 1.0]
+    blend = RankingBlend(estimators=[("bias", BiasBaseline()), ("pop", Popularity())],
+                         weights=weights, normalization="rrf",
+                         rank_constant=rank_constant).fit(X, y)
+    members = blend.estimators_
+    for user in blend.users_[:8]:
+        fused = _rrf_by_hand(members, weights, user, rank_constant)
+        expected = sorted(fused, key=lambda item: (-round(fused[item], 12), item))[:6]
+        ranked, scores = blend.recommend([user], 6, return_scores=True)
+        assert ranked[0].tolist() == expected
+        np.testing.assert_allclose(scores[0], [fused[i] / sum(weights) for i in expected])
+
+
+def test_rrf_toy_case():
+    # Two popularity members: a (3 users) > b (2) > c (1) > d (1).
+    X = np.array([["u1", "a"], ["u2", "a"], ["u3", "a"], ["u2", "b"], ["u3", "b"],
+                  ["u3", "c"], ["u4", "d"]], dtype=object)
+    blend = RankingBlend(estimators=[("pop", Popularity()), ("pop2", Popularity())],
+                         normalization="rrf", rank_constant=1).fit(X)
+    # u4 has seen d, so its ranks count a, b, c only:
+    # fused score of a = (1/2 + 1/2) / 2 = 0.5, b = 1/3, c = 1/4.
+    ranked, scores = blend.recommend(["u4"], 3, return_scores=True)
+    assert ranked.tolist() == [["a", "b", "c"]]
+    np.testing.assert_allclose(scores, [[1 / 2, 1 / 3, 1 / 4]])
+
+
+def test_rrf_bad_rank_constant(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="rank_constant"):
+        RankingBlend(estimators=[("pop", Popularity())], normalization="rrf",
+                     rank_constant=-1).fit(X, y)
+
+
+def test_switch_serves_each_user_by_their_member():
+    X, _ = tiny_ratings()
+    thresholds = [7, 9]
+    members = [("pop", Popularity()), ("bias", BiasBaseline()), ("ease", EASE(l2_reg=10.0))]
+    y = np.linspace(1, 5, len(X))
+    model = SwitchRecommender(estimators=members, thresholds=thresholds).fit(X, y)
+    counts = X["user_id"].value_counts()
+    fitted = model.estimators_
+    for user in model.users_:
+        member = sum(counts[user] >= t for t in thresholds)  # routing by hand
+        assert model.user_estimator_[model._user_index.get_loc(user)] == member
+        np.testing.assert_array_equal(model.recommend([user], 6, exclude=[0]),
+                                      fitted[member].recommend([user], 6, exclude=[0]))
+    assert set(model.user_estimator_) == {0, 1, 2}
+
+
+@pytest.mark.parametrize("thresholds", [[], [5, 3], [1, 2, 3]])
+def test_switch_bad_thresholds(thresholds):
+    X, y = tiny_ratings()
+    model = SwitchRecommender(estimators=[("pop", Popularity()), ("bias", BiasBaseline()),
+                                          ("ease", EASE())], thresholds=thresholds)
+    with pytest.raises(ValueError, match="thresholds=.* is invalid for 3 estimator"):
+        model.fit(X, y)

@@ -195,8 +195,8 @@ def test_neural_pickles_load_in_a_fresh_interpreter(tmp_path):
 
 # Models whose scores are no formula of stored arrays (a network, a blend of
 # models, per-pair neighbour selection): save_npz must refuse them clearly.
-NOT_EXPORTABLE = {"GMF", "MLP", "NeuMF", "RankingBlend", "ItemKNN-explicit",
-                  "UserKNN-explicit"}
+NOT_EXPORTABLE = {"GMF", "MLP", "NeuMF", "RankingBlend", "TwoStageRecommender",
+                  "SwitchRecommender", "ItemKNN-explicit", "UserKNN-explicit"}
 
 
 def _export_name(model):

@@ -53,7 +53,8 @@ class FoldInMixin:
     """
 
     def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
-                  return_scores=False, interactions=None, interactions_y=None):
+                  exclude=None, return_scores=False, interactions=None,
+                  interactions_y=None):
         """Recommend the top ``n_items`` items for each user, best first.
 
         Parameters
@@ -68,6 +69,10 @@ class FoldInMixin:
             and in ``interactions``).
         items : array-like of shape (n_candidates,), default=None
             Restrict the candidates to these item ids (all known at fit).
+        exclude : array-like or list of array-like, default=None
+            Item ids to leave out for every user, or one list per user, on
+            top of ``exclude_seen``; as for
+            :meth:`~sklearn_recs.base.RecommenderMixin.recommend`.
         return_scores : bool, default=False
             Whether to also return the scores.
         interactions : array-like of shape (n_rows, >= 2), default=None
@@ -95,7 +100,8 @@ class FoldInMixin:
                     "interactions; pass the (user id, item id) rows as interactions."
                 )
             return super().recommend(users, n_items, exclude_seen=exclude_seen,
-                                     items=items, return_scores=return_scores)
+                                     items=items, exclude=exclude,
+                                     return_scores=return_scores)
         check_is_fitted(self)
         user_ids = check_ids(users, what="user ids", estimator=self)
         fold_index, fold_matrix = self._fold_in_matrix(interactions, interactions_y)
@@ -116,7 +122,8 @@ class FoldInMixin:
             seen = _StackedRows(self.interactions_, (pattern + fit_rows).tocsr())
         return self._recommend_codes(
             codes, n_items, items, return_scores,
-            lambda block, cand: self._score_fold_in(block, cand, extra), seen)
+            lambda block, cand: self._score_fold_in(block, cand, extra), seen,
+            exclude=exclude)
 
     def _fold_in_matrix(self, interactions, interactions_y):
         """Encode fold-in rows: (index of their user ids, CSR of their items)."""

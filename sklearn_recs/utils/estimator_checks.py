@@ -21,7 +21,7 @@ from numpy.testing import assert_array_equal
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
 
-from ..exceptions import ColdStartWarning
+from ..exceptions import ColdStartWarning, DataWarning
 from ._testing import tiny_ratings
 
 __all__ = ["check_recommender", "parametrize_with_recommender_checks"]
@@ -104,6 +104,33 @@ def check_recommend_candidates(name: str, estimator: Any) -> None:
     # The restricted ranking is the full ranking filtered to the candidates.
     for row, sub in zip(full, ids):
         np.testing.assert_array_equal(row[np.isin(row, candidates)], sub, err_msg=name)
+
+
+def check_recommend_exclude(name: str, estimator: Any) -> None:
+    """``exclude=`` (one list for all users, or one per user) leaves those
+    items out of the full ranking, refills the lists, and ignores unknown
+    ids with a warning; unknown users' lists are filtered too."""
+    X, y = _data(estimator)
+    model = _fit(estimator, X, y)
+    users = np.append(_all_users(model)[:6], "nobody")
+    n = 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ColdStartWarning)
+        full = model.recommend(users, n_items=model.n_items_)
+        everyone = list(full[:, :2].ravel()[:3])  # items near the top of some lists
+        per_user = [list(row[[0, 2]]) for row in full]
+        for exclude, lists in ((everyone, [everyone] * len(users)),
+                               (per_user, per_user)):
+            ids = model.recommend(users, n_items=n, exclude=exclude)
+            for row, full_row, banned in zip(ids, full, lists):
+                expected = [item for item in full_row if item not in set(banned)][:n]
+                assert row.tolist() == expected, f"{name}: exclude={exclude!r}"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ids = model.recommend(users, n_items=n, exclude=[everyone[0], -999, -998])
+    assert not np.isin(ids, everyone[:1]).any(), name
+    assert any(issubclass(w.category, DataWarning) and "2 item id(s)" in str(w.message)
+               for w in caught), name
 
 
 def check_cold_start(name: str, estimator: Any) -> None:
@@ -239,6 +266,7 @@ _CHECKS = (
     check_recommend_exclude_seen,
     check_recommend_batch_equals_single,
     check_recommend_candidates,
+    check_recommend_exclude,
     check_cold_start,
     check_pickle_round_trip,
     check_string_and_int_ids,

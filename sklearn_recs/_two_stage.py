@@ -1,0 +1,381 @@
+"""Two-stage recommending: a recommender proposes candidates, any scikit-learn
+model reranks them (public through :mod:`sklearn_recs.hybrid`)."""
+
+from __future__ import annotations
+
+import inspect
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
+from sklearn.utils.metaestimators import _BaseComposition
+
+from .base import RecommenderMixin
+from .exceptions import DataWarning
+from .model_selection import PerUserShuffleSplit, PerUserTemporalSplit
+from .model_selection._split import _take
+from .utils._topk import block_size, topk
+from .utils.validation import check_interactions
+
+__all__ = ["TwoStageRecommender"]
+
+
+def _pair_scores(model, user_codes, item_codes):
+    """Scores of (user, item) code pairs from ``model._score_users`` over the
+    catalogue, one block of distinct users at a time."""
+    unique, inverse = np.unique(user_codes, return_inverse=True)
+    out = np.empty(len(user_codes))
+    step = block_size(model.n_items_)
+    for start in range(0, len(unique), step):
+        block = unique[start:start + step]
+        rows = (inverse >= start) & (inverse < start + len(block))
+        scores = model._score_users(block, None)
+        out[rows] = scores[inverse[rows] - start, item_codes[rows]]
+    return out
+
+
+def _member_scores(member, user_ids, item_ids):
+    """``member``'s scores of (user id, item id) pairs, its fallback for
+    pairs it does not know (without the cold-start warning)."""
+    users = member._user_index.get_indexer(user_ids)
+    items = member._item_index.get_indexer(item_ids)
+    known = (users >= 0) & (items >= 0)
+    out = member._predict_cold(users, items)
+    if known.any():
+        out[known] = member._predict_pairs(users[known], items[known])
+    return out
+
+
+def _per_user_zscores(scores):
+    """Each row's finite scores as z-scores (-inf and NaN as the row's lowest
+    less 1), flattened: free of the scale of the scores, which differs
+    between the model fitted on the held-in part and the one refit on all."""
+    finite = np.isfinite(scores)
+    values = np.where(finite, scores, np.nan)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        centre = np.nanmean(values, axis=1, keepdims=True)
+        spread = np.nanstd(values, axis=1, keepdims=True)
+        z = (values - centre) / np.where(spread > 1e-12, spread, 1.0)
+        low = np.nanmin(z, axis=1, keepdims=True) - 1.0
+    z = np.where(finite, z, np.nan_to_num(low, nan=-1.0))
+    return np.nan_to_num(z, nan=0.0).ravel()
+
+
+def _wants_group(reranker):
+    """Whether the reranker's ``fit`` takes the candidates' group sizes
+    (learning-to-rank models such as LightGBM's ``LGBMRanker``)."""
+    if _routing_enabled():
+        return bool(get_routing_for_object(reranker).fit.requests.get("group"))
+    return "group" in inspect.signature(reranker.fit).parameters
+
+
+class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
+    """Recommend in two stages: a recommender retrieves, a learned model reranks.
+
+    The generator (any recommender of the package) proposes each user's
+    ``n_candidates`` best items they have not interacted with; the
+    reranker (any scikit-learn classifier or regressor) orders them from
+    features of each (user, candidate) pair: the generator's score and
+    rank, the scores of ``feature_recommenders`` (each score as a z-score
+    over the user's candidates), the item's popularity and the user's
+    activity (their numbers of training interactions over the number of
+    interactions), all free of the size of the data, which differs
+    between the models that label the reranker's training candidates and
+    the models refit on all the data.
+
+    ``fit`` learns the reranker without leakage: it holds out a share
+    (``holdout_size``) of each user's interactions (their latest, with
+    ``time_column``; else at random), fits the generator and the feature
+    recommenders on the rest, builds candidates and features from those
+    models, labels each candidate 1 if it is among the user's held-out
+    items (else 0) and fits the reranker on them. The generator and the
+    feature recommenders are then refit on all of ``X`` to serve.
+
+    Parameters
+    ----------
+    generator : recommender
+        Retrieves the candidates; a recommender of this package.
+    reranker : estimator
+        A scikit-learn classifier (ranks by ``predict_proba`` of class 1,
+        else ``decision_function``) or regressor (ranks by ``predict``) of
+        the candidates' features. A learning-to-rank model whose ``fit``
+        takes ``group`` (the number of candidates of each user, in order)
+        gets it; with metadata routing enabled, when it requests it
+        (``set_fit_request(group=True)``).
+    n_candidates : int, default=100
+        Candidates per user.
+    feature_recommenders : list of (str, recommender) tuples, default=None
+        Further recommenders whose scores of the candidates are features
+        (named ``<name>_score``); their parameters are grid-searchable as
+        ``<name>__<param>``.
+    holdout_size : float or int, default=0.2
+        Share (float) or number (int) of each user's interactions held out
+        to label the reranker's training candidates.
+    time_column : int or str, default=None
+        Column of ``X`` with the interactions' times: the held-out
+        interactions are each user's latest. None holds out at random.
+    random_state : int, RandomState instance or None, default=None
+        Controls the random holdout.
+
+    Attributes
+    ----------
+    generator_ : recommender
+        The generator fitted on all of ``X``.
+    feature_recommenders_ : list of recommenders
+        The feature recommenders fitted on all of ``X``.
+    reranker_ : estimator or None
+        The fitted reranker; None (with a :class:`DataWarning`) where the
+        training candidates had a single label, in which case the model
+        ranks as its generator.
+    feature_names_ : list of str
+        The reranker's features, in column order.
+    users_ : ndarray of shape (n_users_,)
+        User ids seen at fit, sorted.
+    items_ : ndarray of shape (n_items_,)
+        The generator's catalogue, sorted.
+    n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items in the catalogue.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training interactions.
+    n_features_in_ : int
+        Number of columns of ``X`` at fit.
+
+    See Also
+    --------
+    RankingBlend : A fixed blend of several recommenders' scores.
+
+    Notes
+    -----
+    A user's candidates never include the items they interacted with at
+    fit. Items past the candidates are ranked after them in the
+    generator's order (their scores are below every candidate's, and are
+    not the reranker's), so lists longer than ``n_candidates``, or
+    refilled after ``exclude``, stay complete. Candidates with equal
+    reranker scores keep the generator's order (a shift of at most 1e-9 of
+    the scores' range). ``predict`` returns the same scores.
+
+    The holdout splits the rows of ``X``: duplicate (user, item) rows are
+    aggregated by the models, but they change which rows are held out, so
+    the model fitted on data with duplicates is not the one fitted on the
+    aggregated rows. Unknown users get the popularity ranking.
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn_recs.baselines import Popularity
+    >>> from sklearn_recs.hybrid import TwoStageRecommender
+    >>> from sklearn_recs.linear_model import EASE
+    >>> from sklearn_recs.utils._testing import tiny_ratings
+    >>> X, _ = tiny_ratings()
+    >>> model = TwoStageRecommender(EASE(l2_reg=10.0), LogisticRegression(),
+    ...                             n_candidates=10, random_state=0).fit(X)
+    >>> model.feature_names_
+    ['generator_score', 'generator_rank', 'item_popularity', 'user_activity']
+    >>> model.recommend(["u00"], 3).shape
+    (1, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "generator": [HasMethods(["fit", "recommend"])],
+        "reranker": [HasMethods(["fit"])],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "feature_recommenders": [list, None],
+        "holdout_size": [Interval(Real, 0, 1, closed="neither"),
+                         Interval(Integral, 1, None, closed="left")],
+        "time_column": [Integral, str, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, generator, reranker, *, n_candidates=100, feature_recommenders=None,
+                 holdout_size=0.2, time_column=None, random_state=None):
+        self.generator = generator
+        self.reranker = reranker
+        self.n_candidates = n_candidates
+        self.feature_recommenders = feature_recommenders
+        self.holdout_size = holdout_size
+        self.time_column = time_column
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        """Get the parameters, the feature recommenders' as ``<name>__<param>``.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Whether to include the sub-estimators and their parameters.
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
+        return self._get_params("feature_recommenders", deep=deep)
+
+    def set_params(self, **params):
+        """Set the parameters, the feature recommenders' included (by name).
+
+        Parameters
+        ----------
+        **params : keyword arguments
+            Parameters, e.g. ``reranker__max_depth`` or ``<name>__<param>``.
+
+        Returns
+        -------
+        self : TwoStageRecommender
+            This estimator.
+        """
+        self._set_params("feature_recommenders", **params)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y=None):
+        """Fit the reranker on held-out interactions, then the generator on all.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_columns >= 2)
+            Column 0 holds user ids, column 1 item ids (and ``time_column``
+            where given).
+        y : array-like of shape (n_samples,), default=None
+            Ratings or weights, passed to the generator and the feature
+            recommenders.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        implicit = not get_tags(self).target_tags.required
+        check_interactions(X, y, implicit=implicit, y_required=not implicit, estimator=self)
+        members = self.feature_recommenders or []
+        self._validate_names([name for name, _ in members])
+        if self.time_column is None:
+            cv = PerUserShuffleSplit(test_size=self.holdout_size,
+                                     random_state=self.random_state)
+        else:
+            cv = PerUserTemporalSplit(test_size=self.holdout_size,
+                                      time_column=self.time_column)
+        self.reranker_ = self._fit_reranker(X, y, cv)
+        self.generator_, self.feature_recommenders_ = self._fit_stage(X, y)
+        self._fit_interactions(X, y, implicit=implicit,
+                               extra_users=self.generator_.users_,
+                               extra_items=self.generator_.items_)
+        self.feature_names_ = (["generator_score", "generator_rank"]
+                               + [f"{name}_score" for name, _ in members]
+                               + ["item_popularity", "user_activity"])
+        return self
+
+    def _fit_reranker(self, X, y, cv):
+        """The reranker fitted on candidates labelled by the held-out part of
+        ``X`` (split by ``cv``); None, with a warning, where there is nothing
+        to learn (no user to hold out from, or a single label)."""
+        try:
+            train, held_out = next(cv.split(X))
+        except ValueError as exc:  # no user with 2 or more interactions
+            return self._no_reranker(str(exc))
+        y_train = None if y is None else _take(np.asarray(y), train)
+        stage = self._fit_stage(_take(X, train), y_train)
+        generator = stage[0]
+        held_users, held_items, _ = check_interactions(_take(X, held_out), estimator=self)
+        held_users = generator._encode_users(held_users)
+        held_items = generator._encode_items(held_items, unknown="allow")
+        users = np.unique(held_users[held_users >= 0])
+        features, candidates = self._candidate_features(stage, users)
+        positives = pd.MultiIndex.from_arrays([held_users, held_items])
+        labels = pd.MultiIndex.from_arrays(
+            [np.repeat(users, candidates.shape[1]), candidates.ravel()]
+        ).isin(positives).astype(np.int64)
+        if not labels.size or labels.min() == labels.max():
+            return self._no_reranker(
+                f"the {labels.size} training candidates all have the same label; "
+                f"raise n_candidates={self.n_candidates} or holdout_size")
+        fit_params = {}
+        if _wants_group(self.reranker):
+            fit_params["group"] = np.full(len(users), candidates.shape[1])
+        return clone(self.reranker).fit(features, labels, **fit_params)
+
+    @staticmethod
+    def _no_reranker(reason):
+        warnings.warn(
+            f"TwoStageRecommender: no reranker was fit ({reason}); the model ranks "
+            "as its generator.",
+            DataWarning,
+            stacklevel=4,
+        )
+
+    def _fit_stage(self, X, y):
+        """The generator and the feature recommenders, fitted on ``X, y``."""
+        return (clone(self.generator).fit(X, y),
+                [clone(est).fit(X, y) for _, est in self.feature_recommenders or []])
+
+    def _candidate_features(self, stage, user_codes):
+        """The candidates (generator item codes, ``(n, width)``) of the
+        generator's ``user_codes`` and their features, one row per pair."""
+        generator, members = stage
+        width = min(self.n_candidates, generator.n_items_)
+        scores = np.array(generator._score_users(user_codes, None), dtype=np.float64)
+        np.nan_to_num(scores, copy=False, nan=-np.inf)
+        seen = generator.interactions_[user_codes]
+        scores[np.repeat(np.arange(len(user_codes)), np.diff(seen.indptr)), seen.indices] = -np.inf
+        candidates, candidate_scores = topk(scores, width)
+        users = np.repeat(user_codes, width)
+        items = candidates.ravel()
+        user_ids, item_ids = generator.users_[users], generator.items_[items]
+        n_rows = max(generator.interactions_.nnz, 1)
+        columns = [_per_user_zscores(candidate_scores),
+                   np.tile(np.arange(1.0, width + 1), len(user_codes))]
+        columns += [_per_user_zscores(_member_scores(member, user_ids, item_ids)
+                                      .reshape(candidates.shape)) for member in members]
+        columns += [generator._popularity[items] / n_rows,
+                    np.diff(generator.interactions_.indptr)[users] / n_rows]
+        return np.column_stack(columns), candidates
+
+    def _rerank(self, features):
+        if is_classifier(self.reranker_) and hasattr(self.reranker_, "predict_proba"):
+            return self.reranker_.predict_proba(features)[:, -1]
+        if hasattr(self.reranker_, "decision_function"):
+            return self.reranker_.decision_function(features)
+        return self.reranker_.predict(features)
+
+    # -- hooks of RecommenderMixin -------------------------------------------
+    def _score_users(self, user_codes, item_codes):
+        if self.reranker_ is None:
+            return self.generator_._score_users(user_codes, item_codes)
+        stage = (self.generator_, self.feature_recommenders_)
+        features, candidates = self._candidate_features(stage, user_codes)
+        reranked = self._rerank(features).reshape(candidates.shape).astype(np.float64)
+        # Equal reranker scores (frequent with trees) keep the generator's order.
+        spread = np.ptp(reranked) if reranked.size else 0.0
+        reranked -= (np.arange(candidates.shape[1]) / max(candidates.shape[1], 1)
+                     * 1e-9 * max(spread, 1e-12))
+        scores = np.array(self.generator_._score_users(user_codes, None), dtype=np.float64)
+        # Past the candidates: the generator's order, squeezed below them.
+        finite = np.where(np.isfinite(scores), scores, np.nan)
+        low, high = np.nanmin(finite, axis=1, keepdims=True), np.nanmax(finite, axis=1,
+                                                                         keepdims=True)
+        floor = reranked.min(axis=1, keepdims=True) - 2.0
+        spread = np.where(high - low > 0, high - low, 1.0)
+        scores = np.where(np.isfinite(scores), floor + (scores - low) / spread, scores)
+        np.put_along_axis(scores, candidates, reranked, axis=1)
+        return scores if item_codes is None else scores[:, item_codes]
+
+    def _predict_pairs(self, user_codes, item_codes):
+        return _pair_scores(self, user_codes, item_codes)
+
+    def _predict_cold(self, user_codes, item_codes):
+        return self.generator_._predict_cold(user_codes, item_codes)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = None
+        tags.regressor_tags = None
+        tags.target_tags.required = get_tags(self.generator).target_tags.required
+        return tags
