@@ -1,7 +1,8 @@
 """scikit-learn-compatible recommender-system estimators.
 
 Public modules (``__all__``): the estimator families ``baselines``,
-``neighbors``, ``content``, ``hybrid``, ``linear_model`` and ``neural``
+``neighbors``, ``content``, ``hybrid``, ``linear_model``, ``decomposition``
+and ``neural``
 (PyTorch, imported lazily); ``metrics``, ``model_selection`` and
 ``datasets``; ``serving`` (export without pickle); ``base`` (the
 recommender mixin), ``exceptions`` and ``utils``.
@@ -15,6 +16,7 @@ __all__ = [
     "baselines",
     "content",
     "datasets",
+    "decomposition",
     "exceptions",
     "hybrid",
     "linear_model",

@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _implicit_tags
 from .utils._threads import thread_map
+from .utils._docs import fill_doc
 
 __all__ = ["ImplicitALS"]
 
@@ -271,12 +272,12 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         self : object
             The updated estimator.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the model was not fitted first.
+        Notes
+        -----
+        The first call on an unfitted model is ``fit``, as in scikit-learn.
         """
-        check_is_fitted(self)
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
         previous_users, previous_items = self.users_, self.items_
         _, added = self._add_interactions(X, y)
         self.user_factors_ = self._grown(self.user_factors_, self._user_index, previous_users)
@@ -358,4 +359,4 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         return _implicit_tags(super().__sklearn_tags__())
 
 
-ImplicitALS.__doc__ = ImplicitALS.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)
+fill_doc(ImplicitALS, fitted_attributes=_FITTED_ATTRIBUTES)

@@ -49,4 +49,15 @@ class InvalidFileError(ValueError):
     Raised by :func:`sklearn_recs.serving.load_npz` (naming the archive
     member and the problem) and when a neural checkpoint fails its
     integrity check (naming the file). Nothing of the file was used.
+
+    Examples
+    --------
+    >>> import io
+    >>> from sklearn_recs.exceptions import InvalidFileError
+    >>> from sklearn_recs.serving import load_npz
+    >>> try:
+    ...     load_npz(io.BytesIO(b"not a zip archive"))
+    ... except InvalidFileError as error:
+    ...     print(type(error).__name__, isinstance(error, ValueError))
+    InvalidFileError True
     """

@@ -17,7 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .base import (_FITTED_ATTRIBUTES, _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases,
                    _implicit_tags)
-from .utils._docs import VOCABULARY_ATTRIBUTES, shared_doc
+from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
 from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
 from .utils._topk import block_size, memory_share
 
@@ -776,12 +776,12 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         self : object
             The updated estimator.
 
-        Raises
-        ------
-        sklearn.exceptions.NotFittedError
-            If the model was not fitted first.
+        Notes
+        -----
+        The first call on an unfitted model is ``fit``, as in scikit-learn.
         """
-        check_is_fitted(self)
+        if not hasattr(self, "interactions_"):
+            return self.fit(X, y)
         previous_items = self.items_
         old, added = self._add_interactions(X, y)
         item_map = self._item_index.get_indexer(previous_items)
@@ -841,4 +841,4 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         return _implicit_tags(super().__sklearn_tags__())
 
 
-RP3Beta.__doc__ = RP3Beta.__doc__.replace("{fitted_attributes}", _FITTED_ATTRIBUTES)
+fill_doc(RP3Beta, fitted_attributes=_FITTED_ATTRIBUTES)

@@ -14,9 +14,10 @@ from sklearn_recs.model_selection import PerUserShuffleSplit
 
 # _data draws random (user, item) pairs, so some repeat: Popularity sums their
 # weights (as the brute-force references do) and says so with a DataWarning.
-pytestmark = pytest.mark.filterwarnings(
+pytestmark = [pytest.mark.filterwarnings(
     r"ignore:Popularity. X has \d+ duplicate \(user, item\) row:sklearn_recs.exceptions.DataWarning"
-)
+), pytest.mark.filterwarnings(  # counts as weights, which the ratings check flags
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")]
 
 
 def _data(seed=0, n_users=30, n_items=12, n_rows=150):

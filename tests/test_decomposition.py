@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
 
 from sklearn_recs.decomposition import ImplicitALS
@@ -64,9 +63,10 @@ def test_partial_fit_solves_touched_users_exactly():
     assert model.recommend([100], 3).shape == (1, 3)
 
 
-def test_partial_fit_needs_a_fitted_model():
-    with pytest.raises(NotFittedError):
-        ImplicitALS().partial_fit(np.array([[0, 1]]))
+def test_first_partial_fit_is_fit():
+    X = np.array([[0, 1], [1, 2], [0, 2], [2, 0]])
+    np.testing.assert_array_equal(ImplicitALS(random_state=0).partial_fit(X).item_factors_,
+                                  ImplicitALS(random_state=0).fit(X).item_factors_)
 
 
 def test_overflow_is_a_clear_error():

@@ -6,6 +6,12 @@ import pytest
 from sklearn_recs import linear_model
 from sklearn_recs.linear_model import EASE, SparseEASE
 
+
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
 N_USERS, N_ITEMS = 40, 16
 
 

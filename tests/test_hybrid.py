@@ -18,6 +18,12 @@ from sklearn_recs.metrics import make_ranking_scorer
 from sklearn_recs.utils._testing import tiny_ratings
 
 
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
+
 @pytest.fixture
 def data():
     X, y = tiny_ratings()

@@ -26,6 +26,8 @@ IMPLICIT = [e for e in ESTIMATORS
 
 
 @pytest.mark.parametrize("estimator", IMPLICIT, ids=lambda e: type(e).__name__)
+@pytest.mark.filterwarnings(  # ContentRecommender fitted without item features
+    "ignore:.*fit without item_features:sklearn_recs.exceptions.DataWarning")
 def test_ratings_as_weights_warn(estimator):
     X, ratings = _data()
     with pytest.warns(DataWarning, match=MESSAGE):

@@ -12,6 +12,12 @@ from sklearn_recs.exceptions import ColdStartWarning
 from sklearn_recs.neighbors import EXPLICIT_SIMILARITIES, ItemKNN, UserKNN
 from sklearn_recs.utils._similarity import bm25_weight, tfidf_weight
 
+
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
 N_USERS, N_ITEMS = 24, 16
 
 

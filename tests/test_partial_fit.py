@@ -19,6 +19,12 @@ from sklearn_recs.neighbors import ItemKNN, UserKNN
 from sklearn_recs.utils._testing import tiny_ratings
 
 
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
+
 def _split(X, y, seed=0):
     """(X_a, y_a, X_b, y_b): B has new users, new items, new rows of old users
     and repeats of A's pairs with other values."""
@@ -158,8 +164,10 @@ def test_half_life_set_after_fit_is_an_error():
 def test_repeated_ratings_are_averaged_over_every_row():
     """A pair rated twice at fit and once in partial_fit gets the mean of the three."""
     X_a, y_a = [[1, 10], [1, 10], [2, 10], [2, 20]], [1.0, 2.0, 4.0, 5.0]
+    with pytest.warns(UserWarning, match="duplicate"):
+        model = BiasBaseline().fit(X_a, y_a)
     with pytest.warns(UserWarning, match="already seen"):
-        model = BiasBaseline().fit(X_a, y_a).partial_fit([[1, 10]], [6.0])
+        model.partial_fit([[1, 10]], [6.0])
     assert model.interactions_[0, 0] == pytest.approx(3.0)  # (1 + 2 + 6) / 3
     with pytest.warns(UserWarning, match="already seen"):
         model.partial_fit([[1, 10], [3, 10]], [7.0, 2.0])

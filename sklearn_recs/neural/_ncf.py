@@ -9,7 +9,7 @@ import torch
 from sklearn.base import RegressorMixin, _fit_context, clone
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import _implicit_tags
+from ..base import RecommenderMixin, _implicit_tags
 from ..utils.validation import check_interactions
 from ._base import (
     COMMON_CONSTRAINTS,

@@ -24,6 +24,12 @@ from sklearn_recs.metrics import (
 from sklearn_recs.utils.validation import check_interactions
 
 
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
+
 class FixedRanking(BaseEstimator):
     """Recommend the items of ``ranking`` in order to every user.
 

@@ -19,6 +19,12 @@ from sklearn_recs.neural._data import IndexBatchIterator, InteractionData, per_u
 from sklearn_recs.utils._testing import checkerboard, tiny_ratings
 
 
+# Implicit models get small integer weights on purpose here (counts, or
+# ratings read as weights against a reference), which the ratings check flags.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*y looks like explicit ratings:sklearn_recs.exceptions.DataWarning")
+
+
 def low_rank(n_users=200, n_items=150, rank=3, density=0.3, noise=0.1, seed=0):
     rng = np.random.default_rng(seed)
     P = rng.normal(size=(n_users, rank)) / np.sqrt(rank)
