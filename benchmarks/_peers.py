@@ -48,10 +48,10 @@ class ImplicitPeer(BaseEstimator):
         self.algo.fit(self.matrix_, show_progress=False)
         return self
 
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   return_scores=False):
         codes = np.searchsorted(self.users_, users)
-        found, scores = self.algo.recommend(codes, self.matrix_[codes], N=n_items,
+        found, scores = self.algo.recommend(codes, self.matrix_[codes], N=top_n,
                                             filter_already_liked_items=exclude_seen)
         # implicit pads a short list with id -1 (score -inf, or 0 for item-item).
         scores = np.where(found < 0, -np.inf, scores)
@@ -77,16 +77,16 @@ class LensKitPeer(BaseEstimator):
                                                   item_col="item_id"))
         return self
 
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   return_scores=False):
         from lenskit.batch import recommend
 
-        out = recommend(self.pipeline_, np.asarray(users), n=n_items).to_df()
+        out = recommend(self.pipeline_, np.asarray(users), n=top_n).to_df()
         groups = dict(iter(out.sort_values(["user_id", "rank"]).groupby("user_id")))
         empty = (np.zeros(0, dtype=np.int64), np.zeros(0))
         lists = [(groups[u]["item_id"].to_numpy(), groups[u]["score"].to_numpy())
                  if u in groups else empty for u in users]
-        found, scores = _padded(lists, n_items)
+        found, scores = _padded(lists, top_n)
         return (found, scores) if return_scores else found
 
 
@@ -104,10 +104,10 @@ class SkrecsysPeer(BaseEstimator):
         self.model_ = clone(self.model).fit(np.column_stack([users, items]))
         return self
 
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   return_scores=False):
-        found, scores = self.model_.recommend(np.asarray(users), n_recommendations=n_items,
+        found, scores = self.model_.recommend(np.asarray(users), n_recommendations=top_n,
                                               exclude_seen=exclude_seen)
         lists = [(np.asarray(f), np.asarray(s, dtype=float)) for f, s in zip(found, scores)]
-        found, scores = _padded(lists, n_items)
+        found, scores = _padded(lists, top_n)
         return (found, scores) if return_scores else found

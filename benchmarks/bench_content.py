@@ -83,7 +83,7 @@ def timed(model, X, y, fit_params):
     fit_s = time.perf_counter() - start
     users = model.users_
     start = time.perf_counter()
-    lists = model.recommend(users, n_items=10)
+    lists = model.recommend(users, top_n=10)
     rec_s = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -146,7 +146,7 @@ def cold(X, y, features, seed=0):
         model.fit(train, y_train, **params)
         users = np.intersect1d(test["user_id"].unique(), model.users_)
         truth = relevant_lists(users, test, y_test)
-        lists = model.recommend(users, n_items=10, items=held)
+        lists = model.recommend(users, top_n=10, items=held)
         out[name] = evaluate(lists, truth, held)
     out["random"] = evaluate(random_ranking(model, users, 10, candidates=held),
                              truth, held)
@@ -163,7 +163,7 @@ def hold_out_users(X, y, seed):
 
 def cold_user_ndcg(model, test, y_test):
     users = np.unique(test["user_id"])
-    return evaluate(model.recommend(users, n_items=10), relevant_lists(users, test, y_test),
+    return evaluate(model.recommend(users, top_n=10), relevant_lists(users, test, y_test),
                     model.n_items_)
 
 

@@ -8,11 +8,11 @@ Usage::
    (``sklearn_recs.model_selection.train_test_split``), full-catalogue
    ranking of unseen items: NDCG@10 and precision@10, fit seconds,
    top-10 for every test user in seconds, and the peak memory the fit
-   allocates (numpy and scipy arrays, traced by ``tracemalloc``). ``l2_reg``
+   allocates (numpy and scipy arrays, traced by ``tracemalloc``). ``alpha``
    (and SparseEASE's ``n_neighbors``) are chosen by ``GridSearchCV`` with the
    package's NDCG@10 scorer on a per-user 80/20 validation split of the
    training part only. The peers, in the same run: this package's
-   ``ItemKNN(feedback="implicit", weighting="bm25", k=200)`` and implicit's
+   ``ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200)`` and implicit's
    ``BM25Recommender(K=100)``.
 2. ``--scale``: SparseEASE fit seconds and peak RSS on ``make_interactions``
    data (1M interactions over 20k items, 10M over 50k items), each in a
@@ -50,8 +50,8 @@ from sklearn_recs.neighbors import ItemKNN
 from _report import RESULTS, add_peer_ratios, machine, run_child, write_results
 
 GRIDS = {
-    "EASE": (EASE(), {"l2_reg": [100.0, 250.0, 500.0, 1000.0]}),
-    "SparseEASE": (SparseEASE(), {"l2_reg": [250.0, 500.0, 1000.0], "n_neighbors": [100, 200]}),
+    "EASE": (EASE(), {"alpha": [100.0, 250.0, 500.0, 1000.0]}),
+    "SparseEASE": (SparseEASE(), {"alpha": [250.0, 500.0, 1000.0], "n_neighbors": [100, 200]}),
 }
 
 
@@ -108,7 +108,7 @@ def ours(model, X_train, X_test):
     fit_seconds, peak, _ = _measured(lambda: model.fit(X_train))
     users = np.unique(X_test["user_id"])
     start = time.perf_counter()
-    recs = model.recommend(users, n_items=10)
+    recs = model.recommend(users, top_n=10)
     rec_seconds = time.perf_counter() - start
     return {**_scores(X_test, users, recs), "fit_seconds": fit_seconds,
             "recommend_seconds": rec_seconds, "fit_peak_mib": peak}
@@ -142,7 +142,7 @@ def accuracy_benchmark(name, data_home):
         search, seconds = tune(model_name, X_train)
         runs.append((f"{model_name} (ours)", model_name, search.best_params_, seconds))
         if model_name == "SparseEASE":
-            # The fastest neighbourhood of the grid too, l2_reg chosen the same way.
+            # The fastest neighbourhood of the grid too, alpha chosen the same way.
             runs.append(("SparseEASE n_neighbors=100 (ours)", model_name,
                          best_with(search, n_neighbors=100), seconds))
     for key, model_name, params, seconds in runs:
@@ -150,7 +150,7 @@ def accuracy_benchmark(name, data_home):
         results[key] = {**ours(model, X_train, X_test), "params": params,
                         "search_seconds": seconds}
         print(f"  {key}: {results[key]}", flush=True)
-    knn = ItemKNN(feedback="implicit", weighting="bm25", k=200)
+    knn = ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200)
     results["ItemKNN bm25 k=200 (ours)"] = {**ours(knn, X_train, X_test),
                                            "params": {"weighting": "bm25", "k": 200}}
     try:
@@ -183,7 +183,7 @@ fit = time.perf_counter() - start
 fit_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 users = model.users_[:10_000]
 start = time.perf_counter()
-model.recommend(users, n_items=10)
+model.recommend(users, top_n=10)
 rec = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(fit, rec, base / 2**20, fit_peak / 2**20, peak / 2**20)

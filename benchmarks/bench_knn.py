@@ -42,18 +42,18 @@ from sklearn_recs.neighbors import ItemKNN, UserKNN
 from _report import add_peer_ratios, best_time, machine, run_child, write_results
 
 EXPLICIT_GRIDS = {
-    "ItemKNN": (ItemKNN(similarity="pearson_baseline", max_neighbors=400),
-                {"shrinkage": [100, 200], "k": [30, 60], "damping": [0.1, 0.2],
+    "ItemKNN": (ItemKNN(similarity="pearson_baseline", n_stored_neighbors=400),
+                {"shrinkage": [100, 200], "n_neighbors": [30, 60], "damping": [0.1, 0.2],
                  "amplification": [1.0, 1.3]}),
-    "UserKNN": (UserKNN(similarity="pearson_baseline", max_neighbors=300),
-                {"shrinkage": [50, 100, 200], "k": [30, 60], "damping": [0.0, 0.25]}),
+    "UserKNN": (UserKNN(similarity="pearson_baseline", n_stored_neighbors=300),
+                {"shrinkage": [50, 100, 200], "n_neighbors": [30, 60], "damping": [0.0, 0.25]}),
 }
 IMPLICIT_GRIDS = {
     "ItemKNN": (ItemKNN(feedback="implicit"),
-                [{"weighting": ["bm25"], "similarity": ["dot", "cosine"], "k": [50, 100, 200]},
-                 {"weighting": [None], "similarity": ["cosine"], "k": [50, 100, 200]}]),
+                [{"weighting": ["bm25"], "similarity": ["dot", "cosine"], "n_neighbors": [50, 100, 200]},
+                 {"weighting": [None], "similarity": ["cosine"], "n_neighbors": [50, 100, 200]}]),
     "UserKNN": (UserKNN(feedback="implicit"),
-                [{"weighting": [None, "bm25"], "similarity": ["cosine"], "k": [30, 60, 100]}]),
+                [{"weighting": [None, "bm25"], "similarity": ["cosine"], "n_neighbors": [30, 60, 100]}]),
 }
 
 
@@ -201,7 +201,7 @@ def ours_implicit(name, X_train, X_test, repeat):
     model = estimator.set_params(**search.best_params_)
     fit_seconds, _ = best_time(lambda: model.fit(X_train), repeat)
     users = np.unique(X_test["user_id"])
-    rec_seconds, recs = best_time(lambda: model.recommend(users, n_items=10), repeat)
+    rec_seconds, recs = best_time(lambda: model.recommend(users, top_n=10), repeat)
     ndcg = ndcg_at_k_score(_truth(X_test, users), recs, k=10)
     return {"ndcg@10": float(ndcg), "fit_seconds": fit_seconds,
             "recommend_seconds": rec_seconds, "params": search.best_params_}
@@ -286,11 +286,11 @@ base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 start = time.perf_counter()
 if who == "ours":
     from sklearn_recs.neighbors import ItemKNN
-    model = ItemKNN(feedback="implicit", k=100, n_jobs=-1).fit(X)
+    model = ItemKNN(feedback="implicit", n_neighbors=100, n_jobs=-1).fit(X)
     fit = time.perf_counter() - start
     users = np.unique(X[:, 0])[:100_000]
     start = time.perf_counter()
-    model.recommend(users, n_items=10)
+    model.recommend(users, top_n=10)
     rec = time.perf_counter() - start
 else:
     from implicit.nearest_neighbours import CosineRecommender

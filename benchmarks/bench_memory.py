@@ -12,7 +12,7 @@ Each estimator then runs two fresh child processes, so that one phase's
 memory cannot hide in another's:
 
 - ``fit``: load the data, fit, save the model with joblib;
-- ``recommend``: load the model, ``recommend(users, n_items=10)`` in one
+- ``recommend``: load the model, ``recommend(users, top_n=10)`` in one
   call, for every user or (``--users N``) the first ``N``: scoring is
   blocked, so the peak does not grow with the number of users beyond the
   output itself (16 bytes per list entry, 80 MB for 500,000 top-10 lists),
@@ -137,7 +137,7 @@ def child(name: str, phase: str, size: str, n_users: int | None) -> dict:
         start_kib = _reset_peak()
         start = time.perf_counter()
         users = model.users_[:n_users]
-        recommended = model.recommend(users, n_items=10)
+        recommended = model.recommend(users, top_n=10)
         assert recommended.shape == (len(users), 10)
     seconds = time.perf_counter() - start
     peak_kib = _memory_kib()[1]

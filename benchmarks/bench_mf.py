@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 DATA = Path(os.environ.get("SKLEARN_RECS_DATA", HERE.parents[1] / "shared" / "datasets"))
 RESULTS = HERE / "results" / "mf.jsonl"
 # Validation grid of the implicit benchmark: the defaults and two neighbours.
-IMPLICIT_GRID = [{}, {"n_factors": 128}, {"reg": 0.005}]
+IMPLICIT_GRID = [{}, {"n_factors": 128}, {"alpha": 0.005}]
 NAMES = ["user_id", "item_id", "rating", "timestamp"]
 
 
@@ -181,7 +181,7 @@ def _holdout(df, fraction, seed):
 
 def ndcg_hr(model, train, test, k=10):
     users = np.unique(test.user_id)
-    recs = model.recommend(users, n_items=k)
+    recs = model.recommend(users, top_n=k)
     relevant = test.groupby("user_id").item_id.apply(set)
     disc = 1 / np.log2(np.arange(2, k + 2))
     ndcg, hr = [], []
@@ -260,7 +260,7 @@ def bench_scale(n, epochs=1, peers=True):
     res["bpr_epoch_s"] = float(np.mean(m.history_[:, "dur"]))
     t = time.perf_counter()
     users = m.users_[:min(100_000, m.n_users_)]
-    m.recommend(users, n_items=10)
+    m.recommend(users, top_n=10)
     res["recommend_s_users"] = [time.perf_counter() - t, len(users)]
     res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     del m

@@ -55,7 +55,7 @@ def implicit_models(device):
                                      max_epochs=4, **torch_kw),
         "TwoTower": TwoTower(**torch_kw),
         "ImplicitMF (BPR)": ImplicitMatrixFactorization(**torch_kw),
-        "ItemKNN (bm25)": ItemKNN(feedback="implicit", weighting="bm25", k=200),
+        "ItemKNN (bm25)": ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200),
     }
     try:
         from implicit.als import AlternatingLeastSquares
@@ -132,7 +132,7 @@ def bench_rmse(data, device):
                                      device=device, random_state=0),
         "MatrixFactorization": lambda: MatrixFactorization(device=device, random_state=0),
         "ItemKNN (pearson_baseline)": lambda: ItemKNN(
-            similarity="pearson_baseline", shrinkage=400, k=60, max_neighbors=400),
+            similarity="pearson_baseline", shrinkage=400, n_neighbors=60, n_stored_neighbors=400),
     }
     rows = []
     for name, make in models.items():

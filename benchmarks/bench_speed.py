@@ -64,7 +64,7 @@ def knn_rows(d, args):
     import skrecsys.recommendation as sk
 
     X, _, _, _, users, relevant = d
-    ours = lambda: ItemKNN(k=50, feedback="implicit", n_jobs=args.threads)  # noqa: E731
+    ours = lambda: ItemKNN(n_neighbors=50, feedback="implicit", n_jobs=args.threads)  # noqa: E731
     peer = lambda: sk.ItemKNNRecommender(n_neighbors=50, n_jobs=args.threads)  # noqa: E731
     fit_o, model_o = best_time(lambda: ours().fit(X), args.repeat)
     fit_p, model_p = best_time(lambda: peer().fit(X), args.repeat)
@@ -83,14 +83,14 @@ def ease_rows(d, args):
     import skrecsys.recommendation as sk
 
     X, _, _, _, users, relevant = d
-    fit_o, model_o = best_time(lambda: EASE(l2_reg=500.0).fit(X), args.repeat)
+    fit_o, model_o = best_time(lambda: EASE(alpha=500.0).fit(X), args.repeat)
     fit_p, model_p = best_time(lambda: sk.EASE(l2_reg=500.0, n_jobs=args.threads).fit(X),
                                args.repeat)
     ease = row("EASE fit", "EASE", "skrecsys EASE", fit_o, fit_p, "<= 1, identical NDCG",
-               "matched: l2_reg=500 (both defaults), float32 ours",
+               "matched: alpha=500 (both defaults), float32 ours",
                ours_ndcg=ndcg(model_o.recommend(users, 10), users, relevant),
                peer_ndcg=ndcg(model_p.recommend(users, n_recommendations=10)[0], users, relevant))
-    fit_o, model_o = best_time(lambda: SparseEASE(l2_reg=500.0, n_neighbors=100).fit(X),
+    fit_o, model_o = best_time(lambda: SparseEASE(alpha=500.0, n_neighbors=100).fit(X),
                                args.repeat)
     fit_p, model_p = best_time(
         lambda: sk.SLIMElasticNet(n_neighbors=100, n_jobs=args.threads).fit(X), args.repeat)
@@ -190,7 +190,7 @@ from sklearn_recs.neighbors import ItemKNN
 X, _ = make_interactions(500_000, 50_000, 10_000_000, implicit=True, random_state=0,
                          as_frame=False, return_X_y=True, with_timestamps=False)
 X = np.ascontiguousarray(X[:, :2])
-start = time.perf_counter(); model = ItemKNN(k=100, feedback="implicit").fit(X)
+start = time.perf_counter(); model = ItemKNN(n_neighbors=100, feedback="implicit").fit(X)
 fit = time.perf_counter() - start
 users = np.unique(X[:, 0])[:10_000]
 start = time.perf_counter(); model.recommend(users, 10); rec = time.perf_counter() - start

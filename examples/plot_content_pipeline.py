@@ -77,7 +77,7 @@ print(scores.round(4).to_string())
 # The refitted model explains its recommendations through its features.
 best = search.best_estimator_
 user = X_test["user_id"].iloc[0]
-item = best.recommend([user], n_items=1)[0, 0]
+item = best.recommend([user], top_n=1)[0, 0]
 print(f"user {user} -> {movies.item_info.loc[item, 'title']}")
 print(best.explain(user, item))
 

@@ -47,7 +47,7 @@ features = bunch.item_info[["genres", "tags", "title"]]
 X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.2, random_state=0)
 
 content = ContentRecommender(profile="ridge", alpha=5.0)
-collaborative = ItemKNN(feedback="implicit", weighting="bm25", k=200)
+collaborative = ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200)
 models = {
     "content (ridge)": content,
     "collaborative (ItemKNN)": collaborative,
@@ -63,7 +63,7 @@ for name, model in models.items():
         "item_features": features}
     model.fit(X_train, y_train, **params)
     users = liked.index[np.isin(liked.index, model.users_)]
-    lists = model.recommend(users, n_items=ks.max())
+    lists = model.recommend(users, top_n=ks.max())
     ndcg = [ndcg_at_k_score(liked[users].tolist(), lists, k=k) for k in ks]
     ax.plot(ks, ndcg, marker="o", markersize=3, label=name)
     print(f"{name:35s} NDCG@10 = {ndcg[9]:.4f}")

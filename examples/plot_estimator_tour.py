@@ -63,7 +63,7 @@ ranked = X_test["user_id"].isin(rng.choice(X_test["user_id"].unique(), 400, repl
 # %%
 # The models: ``(estimator, learns from ratings?)``. The content model and
 # the blend get the item metadata as a fit parameter.
-knn_implicit = ItemKNN(feedback="implicit", weighting="bm25", k=200)
+knn_implicit = ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200)
 content = ContentRecommender(profile="centroid")
 models = {
     "GlobalMean": (GlobalMean(), True),
@@ -72,7 +72,7 @@ models = {
     "ItemKNN (ratings)": (ItemKNN(similarity="pearson_baseline", shrinkage=100), True),
     "UserKNN (ratings)": (UserKNN(similarity="pearson_baseline", shrinkage=100), True),
     "ItemKNN (implicit, BM25)": (knn_implicit, False),
-    "UserKNN (implicit, BM25)": (UserKNN(feedback="implicit", weighting="bm25", k=100), False),
+    "UserKNN (implicit, BM25)": (UserKNN(feedback="implicit", weighting="bm25", n_neighbors=100), False),
     "ContentRecommender": (content, True),
     "RankingBlend (content + ItemKNN)": (RankingBlend(
         estimators=[("content", content), ("knn", knn_implicit)], weights=[0.2, 0.8]), True),

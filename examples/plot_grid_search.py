@@ -45,13 +45,13 @@ scoring = {"ndcg": make_ranking_scorer("ndcg", k=10, relevance_threshold=4),
            "rmse": "neg_root_mean_squared_error"}
 search = GridSearchCV(
     BiasBaseline(),
-    {"reg_item": [0, 2, 10, 50, 250, 1000, 5000], "reg_user": [5, 25]},
+    {"alpha_item": [0, 2, 10, 50, 250, 1000, 5000], "alpha_user": [5, 25]},
     scoring=scoring, refit="ndcg", cv=PerUserKFold(3, random_state=0))
 search.fit(X_train, y_train)
 
 results = pd.DataFrame(search.cv_results_)
 table = pd.DataFrame({
-    "reg_item": results["param_reg_item"], "reg_user": results["param_reg_user"],
+    "alpha_item": results["param_alpha_item"], "alpha_user": results["param_alpha_user"],
     "NDCG@10": results["mean_test_ndcg"], "RMSE": -results["mean_test_rmse"]})
 print(table.round(4).to_string(index=False))
 print("refit on NDCG:", search.best_params_)
@@ -60,27 +60,27 @@ print("best RMSE:    ", search.cv_results_["params"][results["rank_test_rmse"].a
 # %%
 # The refitted model is ready to use; its test scores:
 print("test NDCG@10:", round(scoring["ndcg"](search.best_estimator_, X_test, y_test), 4))
-print("recommendations for users 1 and 2:", search.best_estimator_.recommend([1, 2], n_items=5))
+print("recommendations for users 1 and 2:", search.best_estimator_.recommend([1, 2], top_n=5))
 
 # %%
 # Validation NDCG@10 and RMSE against the item regularisation. A small
-# ``reg_item`` fits the item means best (lowest RMSE), but it lets a movie
+# ``alpha_item`` fits the item means best (lowest RMSE), but it lets a movie
 # with two five-star ratings top every list; a large one shrinks such items
 # towards the mean and ranks well-liked, well-known movies first (best
-# NDCG@10), at a clear cost in RMSE. With a very large ``reg_item`` the
+# NDCG@10), at a clear cost in RMSE. With a very large ``alpha_item`` the
 # ranking tends to one by rating counts, close to popularity: for top-N
 # lists on MovieLens that is hard to beat without personalisation (see the
 # tour of the estimators).
 fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.5, 6), sharex=True)
-for reg_user, group in table.groupby("reg_user"):
-    top.plot(group["reg_item"], group["NDCG@10"], marker="o", label=f"reg_user={reg_user}")
-    bottom.plot(group["reg_item"], group["RMSE"], marker="o", label=f"reg_user={reg_user}")
+for alpha_user, group in table.groupby("alpha_user"):
+    top.plot(group["alpha_item"], group["NDCG@10"], marker="o", label=f"alpha_user={alpha_user}")
+    bottom.plot(group["alpha_item"], group["RMSE"], marker="o", label=f"alpha_user={alpha_user}")
 best = search.best_params_
-top.axvline(best["reg_item"], color="red", linestyle=":", label="refit (best NDCG@10)")
-bottom.axvline(best["reg_item"], color="red", linestyle=":")
+top.axvline(best["alpha_item"], color="red", linestyle=":", label="refit (best NDCG@10)")
+bottom.axvline(best["alpha_item"], color="red", linestyle=":")
 top.set_ylabel("NDCG@10 (higher is better)")
 bottom.set_ylabel("RMSE (lower is better)")
-bottom.set_xlabel("reg_item")
+bottom.set_xlabel("alpha_item")
 bottom.set_xscale("symlog", linthresh=1)
 bottom.set_xlim(-0.3, 7000)
 top.set_title("BiasBaseline on ml-100k: 3-fold per-user CV")

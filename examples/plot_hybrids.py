@@ -64,7 +64,7 @@ print("stacking weights:", ", ".join(f"{name} {w:.3f}" for (name, _), w in zip(m
 ndcg = make_ranking_scorer("ndcg", k=10, relevance_threshold=4)
 blend = RankingBlend(estimators=[
     ("content", ContentRecommender()),
-    ("knn", ItemKNN(feedback="implicit", weighting="bm25", k=200))])
+    ("knn", ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200))])
 content_weights = np.array([0.0, 0.1, 0.2, 0.4, 0.7, 1.0])
 blend_ndcg = []
 for weight in content_weights:

@@ -101,6 +101,6 @@ fig.savefig(Path(sys.argv[0]).with_suffix(".png"), dpi=100)  # next to this scri
 # The fitted model predicts, recommends and compares movies through its
 # factors (``item_factors_``):
 mf = models["SGD, lr=20"]
-print("for user 1:", titles[mf.recommend([1], n_items=5)[0]].tolist())
-similar = mf.similar_items([1], n_items=5)[0]  # item 1 is Toy Story
+print("for user 1:", titles[mf.recommend([1], top_n=5)[0]].tolist())
+similar = mf.similar_items([1], top_n=5)[0]  # item 1 is Toy Story
 print(f"like {titles[1]}:", titles[similar].tolist())

@@ -38,15 +38,15 @@ X, y = movies.data, movies.target.to_numpy()
 # ``history_[:, "valid_loss"]`` reads one column of the history: the
 # validation mean squared error of every epoch.
 fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
-for reg in [0.01, 0.05, 0.2]:
-    model = MatrixFactorization(reg=reg, max_epochs=30, early_stopping=True,
+for alpha in [0.01, 0.05, 0.2]:
+    model = MatrixFactorization(alpha=alpha, max_epochs=30, early_stopping=True,
                                 random_state=0).fit(X, y)
     valid_rmse = np.sqrt(model.history_[:, "valid_loss"])
     epochs = model.history_[:, "epoch"]
-    line, = left.plot(epochs, valid_rmse, label=f"reg={reg}")
+    line, = left.plot(epochs, valid_rmse, label=f"alpha={alpha}")
     best = int(np.argmin(valid_rmse))
     left.plot(epochs[best], valid_rmse[best], "o", color=line.get_color())
-    print(f"reg={reg}: {model.n_epochs_} epochs, best validation RMSE "
+    print(f"alpha={alpha}: {model.n_epochs_} epochs, best validation RMSE "
           f"{valid_rmse[best]:.4f} at epoch {epochs[best]}")
 left.set_xlabel("epoch")
 left.set_ylabel("validation RMSE")

@@ -62,7 +62,7 @@ print(group.value_counts().reindex(["head", "middle", "tail"]).rename("items").t
 # Each model's top-10 list for every user, and its reach.
 models = {
     "Popularity": Popularity(),
-    "ItemKNN (BM25)": ItemKNN(feedback="implicit", weighting="bm25", k=200),
+    "ItemKNN (BM25)": ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200),
     "BPR matrix factorisation": ImplicitMatrixFactorization(
         optimizer="sparse_adam", lr=0.005, max_epochs=8, random_state=0),
     "EASE": EASE(),
@@ -71,7 +71,7 @@ ndcg = make_ranking_scorer("ndcg", k=10, relevance_threshold=4)
 rows, mix = [], {}
 for name, model in models.items():
     model.fit(X_train)
-    lists = model.recommend(model.users_, n_items=10)
+    lists = model.recommend(model.users_, top_n=10)
     mix[name] = group.reindex(lists.ravel()).value_counts(normalize=True)
     rows.append({"model": name, "NDCG@10": ndcg(model, X_test, y_test),
                  "coverage@10": coverage_score(lists, model.n_items_),

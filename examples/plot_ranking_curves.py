@@ -44,7 +44,7 @@ X_train, X_test, y_train, y_test = train_test_split(
 models = {
     "BiasBaseline (ratings)": BiasBaseline().fit(X_train, y_train),
     "Popularity": Popularity().fit(X_train),
-    "ItemKNN (BM25)": ItemKNN(feedback="implicit", weighting="bm25", k=200).fit(X_train),
+    "ItemKNN (BM25)": ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=200).fit(X_train),
     "BPR matrix factorisation": ImplicitMatrixFactorization(
         optimizer="sparse_adam", lr=0.005, max_epochs=8, random_state=0).fit(X_train),
     "EASE": EASE().fit(X_train),

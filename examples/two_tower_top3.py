@@ -27,7 +27,7 @@ model = TwoTower(n_factors=32, id_dropout=0.2, random_state=0)
 model.fit(movies.data, item_features=genres)
 
 user = movies.data["user_id"].iloc[0]
-top3 = model.recommend([user], n_items=3)[0]
+top3 = model.recommend([user], top_n=3)[0]
 print(f"top 3 for user {user}:", list(titles[top3]))
 
 # the index answers any query vector, here the same user's, without seen movies
@@ -40,4 +40,4 @@ new = pd.DataFrame(0.0, index=[10**6], columns=genres.columns)
 new[["Animation", "Children", "Comedy"]] = 1.0
 model.add_items(new)
 print("movies closest to the new one:",
-      list(titles.reindex(model.similar_items([10**6], n_items=3)[0])))
+      list(titles.reindex(model.similar_items([10**6], top_n=3)[0])))

@@ -133,7 +133,7 @@ def _evaluate_fitted(model, X_train, y_train, X_test, y_test, *, k, relevance_th
         relevant = y >= relevance_threshold
     truth = pd.Series(items[relevant]).groupby(users[relevant], sort=True).agg(list)
     start = time.perf_counter()
-    recommended, scores = model.recommend(truth.index.to_numpy(), n_items=k,
+    recommended, scores = model.recommend(truth.index.to_numpy(), top_n=k,
                                           return_scores=True)
     result["recommend_s"] = time.perf_counter() - start
     ranked = [row[np.isfinite(s)] for row, s in zip(recommended, scores)]

@@ -69,7 +69,7 @@ class SwitchRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     >>> from sklearn_recs.linear_model import EASE
     >>> X = [[1, 10], [2, 10], [2, 20], [2, 30], [3, 20], [3, 40]]
     >>> model = SwitchRecommender(estimators=[("cold", Popularity()),
-    ...                                       ("warm", EASE(l2_reg=1.0))],
+    ...                                       ("warm", EASE(alpha=1.0))],
     ...                           thresholds=[2]).fit(X)
     >>> model.user_estimator_
     array([0, 1, 1])

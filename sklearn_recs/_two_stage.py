@@ -175,7 +175,7 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     >>> from sklearn_recs.linear_model import EASE
     >>> from sklearn_recs.utils._testing import tiny_ratings
     >>> X, _ = tiny_ratings()
-    >>> model = TwoStageRecommender(EASE(l2_reg=10.0), LogisticRegression(),
+    >>> model = TwoStageRecommender(EASE(alpha=10.0), LogisticRegression(),
     ...                             n_candidates=10, random_state=0).fit(X)
     >>> model.feature_names_
     ['generator_score', 'generator_rank', 'item_popularity', 'user_activity']

@@ -30,8 +30,8 @@ from .utils.validation import (_as_2d, _check_bool, check_ids, check_interaction
 __all__ = ["RecommenderMixin"]
 
 # Damping of the fallback baseline (Koren's classic defaults).
-_FALLBACK_REG_USER = 15.0
-_FALLBACK_REG_ITEM = 10.0
+_FALLBACK_ALPHA_USER = 15.0
+_FALLBACK_ALPHA_ITEM = 10.0
 
 
 # The fitted attributes of the mixin, as an implicit model's docstring lists them
@@ -52,13 +52,13 @@ _FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
 
 
 def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
-               reg_user, reg_item, n_iter):
+               alpha_user, alpha_item, max_iter):
     """Fit regularised user and item biases by alternating least squares.
 
-    Minimises ``sum (r - mu - b_u - b_i)^2 + reg_user * sum b_u^2 +
-    reg_item * sum b_i^2`` with ``mu`` the global mean, alternating the
-    closed-form updates ``b_i = sum_u (r - mu - b_u) / (reg_item + n_i)``
-    and ``b_u = sum_i (r - mu - b_i) / (reg_user + n_u)``.
+    Minimises ``sum (r - mu - b_u - b_i)^2 + alpha_user * sum b_u^2 +
+    alpha_item * sum b_i^2`` with ``mu`` the global mean, alternating the
+    closed-form updates ``b_i = sum_u (r - mu - b_u) / (alpha_item + n_i)``
+    and ``b_u = sum_i (r - mu - b_i) / (alpha_user + n_u)``.
 
     Parameters
     ----------
@@ -68,9 +68,9 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
         The ratings.
     n_users, n_items : int
         Vocabulary sizes.
-    reg_user, reg_item : float
+    alpha_user, alpha_item : float
         Regularisation of the user and item biases.
-    n_iter : int
+    max_iter : int
         Alternating sweeps.
 
     Returns
@@ -88,7 +88,7 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
     >>> from sklearn_recs.base import _fit_biases
     >>> mu, bu, bi = _fit_biases(np.array([0, 0, 1]), np.array([0, 1, 0]),
     ...                         np.array([5.0, 3.0, 4.0]), 2, 2,
-    ...                          reg_user=0.0, reg_item=0.0, n_iter=20)
+    ...                          alpha_user=0.0, alpha_item=0.0, max_iter=20)
     >>> round(mu, 3), round(float(mu + bu[0] + bi[1]), 3)
     (4.0, 3.0)
     """
@@ -98,11 +98,11 @@ def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
     n_i = np.bincount(item_codes, minlength=n_items)
     user_bias = np.zeros(n_users)
     item_bias = np.zeros(n_items)
-    for _ in range(n_iter):
+    for _ in range(max_iter):
         item_bias = np.bincount(item_codes, resid - user_bias[user_codes],
-                                minlength=n_items) / np.maximum(reg_item + n_i, 1e-12)
+                                minlength=n_items) / np.maximum(alpha_item + n_i, 1e-12)
         user_bias = np.bincount(user_codes, resid - item_bias[item_codes],
-                                minlength=n_users) / np.maximum(reg_user + n_u, 1e-12)
+                                minlength=n_users) / np.maximum(alpha_user + n_u, 1e-12)
     return mu, user_bias, item_bias
 
 
@@ -284,7 +284,7 @@ class RecommenderMixin:
     ...         counts = self.counts_ if item_codes is None else self.counts_[item_codes]
     ...         return np.tile(counts.astype(float), (len(user_codes), 1))
     >>> model = MostInteracted().fit([["a", "x"], ["b", "x"], ["b", "y"]])
-    >>> model.recommend(["a", "b"], n_items=1, exclude_seen=False)
+    >>> model.recommend(["a", "b"], top_n=1, exclude_seen=False)
     array([['x'],
            ['x']], dtype=object)
     >>> model.predict([["a", "y"]])
@@ -409,7 +409,7 @@ class RecommenderMixin:
         else:
             self._fallback = _fit_biases(
                 pair_users, pair_items, pair_values, self.n_users_, self.n_items_,
-                reg_user=_FALLBACK_REG_USER, reg_item=_FALLBACK_REG_ITEM, n_iter=3,
+                alpha_user=_FALLBACK_ALPHA_USER, alpha_item=_FALLBACK_ALPHA_ITEM, max_iter=3,
             )
         return pair_users, pair_items, pair_values
 
@@ -586,16 +586,16 @@ class RecommenderMixin:
         return scores
 
     # -- recommend ---------------------------------------------------------
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   exclude=None, return_scores=False):
-        """Recommend the top ``n_items`` items for each user, best first.
+        """Recommend the top ``top_n`` items for each user, best first.
 
         Parameters
         ----------
         users : array-like of shape (n_users,)
             User ids. Users unseen at fit get the fallback ranking (items by
             popularity) and a :class:`ColdStartWarning` with their count.
-        n_items : int, default=10
+        top_n : int, default=10
             Length of each list. It is capped at the number of candidates, so
             asking for more than the catalogue returns the whole catalogue.
         exclude_seen : bool, default=True
@@ -615,9 +615,9 @@ class RecommenderMixin:
 
         Returns
         -------
-        recommended : ndarray of shape (n_users, min(n_items, n_candidates))
+        recommended : ndarray of shape (n_users, min(top_n, n_candidates))
             Item ids, best first; equal scores are ordered by item id.
-        scores : ndarray of shape (n_users, min(n_items, n_candidates))
+        scores : ndarray of shape (n_users, min(top_n, n_candidates))
             Only with ``return_scores=True``. A user with fewer unseen
             candidates than the list length gets ``-inf`` in the trailing
             slots: those entries are not recommendations.
@@ -625,12 +625,12 @@ class RecommenderMixin:
         check_is_fitted(self)
         seen = self.interactions_ if _check_bool(exclude_seen, "exclude_seen", self) else None
         with shared_working_memory():
-            return self._recommend_codes(self._encode_users(users, unknown="cold"), n_items,
+            return self._recommend_codes(self._encode_users(users, unknown="cold"), top_n,
                                          items, return_scores, self._score_users, seen,
                                          factor_fn=self._provided("_score_factors"),
                                          exclude=exclude)
 
-    def _recommend_codes(self, user_codes, n_items, items, return_scores, score_fn, seen,
+    def _recommend_codes(self, user_codes, top_n, items, return_scores, score_fn, seen,
                          factor_fn=None, exclude=None):
         """The body of ``recommend`` for encoded users.
 
@@ -641,7 +641,7 @@ class RecommenderMixin:
         ``factor_fn`` (see ``_score_factors``) and no ``items``, the scores
         are ranked as the sparse product ``factor_fn(codes)`` instead.
         """
-        n_items = check_k(n_items, name="n_items", estimator=self)
+        top_n = check_k(top_n, name="top_n", estimator=self)
         return_scores = _check_bool(return_scores, "return_scores", self)
         excluded = self._excluded(user_codes, seen, exclude)
         candidates = None
@@ -649,7 +649,7 @@ class RecommenderMixin:
         if items is not None:
             candidates = np.unique(self._encode_items(items))
             n_candidates = len(candidates)
-        width = min(n_items, n_candidates)
+        width = min(top_n, n_candidates)
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
@@ -799,14 +799,14 @@ class RecommenderMixin:
 
     # -- similar items ---------------------------------------------------
     @available_if(_has_item_similarity)
-    def similar_items(self, items, n_items=10, *, return_scores=False):
+    def similar_items(self, items, top_n=10, *, return_scores=False):
         """Return the items most similar to each given item, best first.
 
         Parameters
         ----------
         items : array-like of shape (n_queries,)
             Item ids known at fit.
-        n_items : int, default=10
+        top_n : int, default=10
             Length of each list (capped at ``n_items_ - 1``); the query item
             itself is never in its list.
         return_scores : bool, default=False
@@ -814,13 +814,13 @@ class RecommenderMixin:
 
         Returns
         -------
-        similar : ndarray of shape (n_queries, min(n_items, n_items_ - 1))
+        similar : ndarray of shape (n_queries, min(top_n, n_items_ - 1))
             Item ids, most similar first.
-        scores : ndarray of shape (n_queries, min(n_items, n_items_ - 1))
+        scores : ndarray of shape (n_queries, min(top_n, n_items_ - 1))
             Only with ``return_scores=True``.
         """
         check_is_fitted(self)
-        return self._most_similar(self._encode_items(items), n_items, self.items_,
+        return self._most_similar(self._encode_items(items), top_n, self.items_,
                                   "item", self._similar_item_scores, return_scores)
 
     def _most_similar(self, codes, n, ids, noun, score_fn, return_scores):
@@ -829,7 +829,7 @@ class RecommenderMixin:
         The body of ``similar_items`` (and of ``similar_users`` where a model
         has a user-user similarity): ``codes`` index ``ids``.
         """
-        n = check_k(n, name=f"n_{noun}s", estimator=self)
+        n = check_k(n, name="top_n", estimator=self)
         return_scores = _check_bool(return_scores, "return_scores", self)
         width = min(n, len(ids) - 1)
         if width < 1:

@@ -93,7 +93,7 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     Predicts ``r_ui = mu + b_u + b_i`` (Koren's "baseline predictor"), with
     ``mu`` the mean rating and the biases minimising
 
-    ``sum (r_ui - mu - b_u - b_i)^2 + reg_user * sum b_u^2 + reg_item * sum b_i^2``
+    ``sum (r_ui - mu - b_u - b_i)^2 + alpha_user * sum b_u^2 + alpha_item * sum b_i^2``
 
     by alternating least squares: each sweep sets every item bias, then
     every user bias, to its closed-form optimum given the other. It ranks
@@ -102,12 +102,12 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
 
     Parameters
     ----------
-    reg_user : float, default=5.0
+    alpha_user : float, default=5.0
         Regularisation of the user biases (shrinks users with few ratings
         towards the mean).
-    reg_item : float, default=2.0
+    alpha_item : float, default=2.0
         Regularisation of the item biases.
-    n_iter : int, default=10
+    max_iter : int, default=10
         Alternating sweeps.
 
     Attributes
@@ -118,6 +118,8 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         User biases, in the order of ``users_``.
     item_bias_ : ndarray of shape (n_items_,)
         Item biases, in the order of ``items_``.
+    n_iter_ : int
+        Alternating sweeps run: always ``max_iter`` (no tolerance test).
     {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings.
@@ -136,7 +138,7 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     The default regularisation was chosen by validation on held-out parts
     of the ml-100k training folds (u1..u5.base): it gives a mean test RMSE
     of 0.941 on the canonical folds, against 0.946 for Koren's classic
-    ``reg_user=15, reg_item=10``.
+    ``alpha_user=15, alpha_item=10``.
 
     References
     ----------
@@ -147,23 +149,23 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     --------
     >>> from sklearn_recs.baselines import BiasBaseline
     >>> X = [[1, 10], [1, 20], [2, 10], [2, 30]]
-    >>> model = BiasBaseline(reg_user=0.0, reg_item=0.0).fit(X, [5, 3, 4, 2])
+    >>> model = BiasBaseline(alpha_user=0.0, alpha_item=0.0).fit(X, [5, 3, 4, 2])
     >>> model.predict([[1, 10]]).round(2)
     array([5.])
-    >>> model.recommend([2], n_items=1)
+    >>> model.recommend([2], top_n=1)
     array([[20]])
     """
 
     _parameter_constraints: dict = {
-        "reg_user": [Interval(Real, 0, None, closed="left")],
-        "reg_item": [Interval(Real, 0, None, closed="left")],
-        "n_iter": [Interval(Integral, 1, None, closed="left")],
+        "alpha_user": [Interval(Real, 0, None, closed="left")],
+        "alpha_item": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
     }
 
-    def __init__(self, *, reg_user=5.0, reg_item=2.0, n_iter=10):
-        self.reg_user = reg_user
-        self.reg_item = reg_item
-        self.n_iter = n_iter
+    def __init__(self, *, alpha_user=5.0, alpha_item=2.0, max_iter=10):
+        self.alpha_user = alpha_user
+        self.alpha_item = alpha_item
+        self.max_iter = max_iter
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -186,10 +188,10 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
     partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
         aggregation="ratings averaged over every row so far",
         how="""The biases are solved again from the updated ``interactions_``:
-        the fitted biases are ``n_iter`` alternating sweeps from zero, each
+        the fitted biases are ``max_iter`` alternating sweeps from zero, each
         of which depends on every rating, so no smaller statistic gives the
         same result (an update from the old biases would be a warm start,
-        close but not equal). The solve is ``O(n_iter * n_ratings)``, the
+        close but not equal). The solve is ``O(max_iter * n_ratings)``, the
         cost of a ``fit`` without the validation and encoding of the earlier
         rows.""",
         more_x="",
@@ -200,8 +202,9 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         """The biases of the aggregated ratings (the part of fit that partial_fit redoes)."""
         self.global_mean_, self.user_bias_, self.item_bias_ = _fit_biases(
             users, items, ratings, self.n_users_, self.n_items_,
-            reg_user=self.reg_user, reg_item=self.reg_item, n_iter=self.n_iter,
+            alpha_user=self.alpha_user, alpha_item=self.alpha_item, max_iter=self.max_iter,
         )
+        self.n_iter_ = self.max_iter
         self._fallback = (self.global_mean_, self.user_bias_, self.item_bias_)
         return self
 
@@ -352,7 +355,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
     >>> import warnings
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
-    ...     recommended = model.recommend([1, 4], n_items=2)
+    ...     recommended = model.recommend([1, 4], top_n=2)
     >>> recommended  # user 4 is unknown: the global ranking
     array([[20, 30],
            [10, 20]])
@@ -363,7 +366,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
 
     >>> users = pd.DataFrame({"gender": ["F", "F", "M", "M"]}, index=[1, 2, 3, 4])
     >>> model = Popularity(n_neighbors=1).fit(X, user_features=users)
-    >>> model.recommend([4], n_items=2)
+    >>> model.recommend([4], top_n=2)
     array([[10, 30]])
     """
 

@@ -36,7 +36,7 @@ __all__ = ["ContentRecommender"]
 _CG_MAX_ITER = 200
 _CG_TOL = 1e-6
 # The item biases of centering="baseline": BiasBaseline's defaults.
-_BIAS_REG_USER, _BIAS_REG_ITEM, _BIAS_N_ITER = 5.0, 2.0, 10
+_BIAS_ALPHA_USER, _BIAS_ALPHA_ITEM, _BIAS_MAX_ITER = 5.0, 2.0, 10
 
 
 # -- the default item transformer ----------------------------------------------
@@ -314,10 +314,10 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     ...     index=[10, 20, 30, 40, 50])
     >>> X = [[1, 10], [1, 30], [2, 30], [2, 10]]
     >>> model = ContentRecommender().fit(X, [5, 1, 5, 2], item_features=items)
-    >>> model.recommend([1, 2], n_items=2)  # item 50 was never rated
+    >>> model.recommend([1, 2], top_n=2)  # item 50 was never rated
     array([[20, 50],
            [40, 50]])
-    >>> model.similar_items([40], n_items=1)
+    >>> model.similar_items([40], top_n=1)
     array([[30]])
     >>> model.explain(1, 20)
       feature  contribution
@@ -377,7 +377,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         if not implicit and self.centering == "baseline":
             _, _, self.item_bias_ = _fit_biases(
                 users, items, weights, self.n_users_, self.n_items_,
-                reg_user=_BIAS_REG_USER, reg_item=_BIAS_REG_ITEM, n_iter=_BIAS_N_ITER)
+                alpha_user=_BIAS_ALPHA_USER, alpha_item=_BIAS_ALPHA_ITEM, max_iter=_BIAS_MAX_ITER)
             weights -= self.item_bias_[items]
         if not implicit:
             counts = np.bincount(users, minlength=self.n_users_)

@@ -36,7 +36,7 @@ class ColdStartWarning(UserWarning):
     >>> model = Popularity().fit([["a", "x"], ["b", "x"], ["b", "y"]])
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always", ColdStartWarning)
-    ...     model.recommend(["new user"], n_items=1)
+    ...     model.recommend(["new user"], top_n=1)
     array([['x']], dtype=object)
     >>> print(caught[0].message)
     Popularity: 1 of 1 users were unseen at fit; they get the popularity ranking.

@@ -170,7 +170,7 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
     >>> blend = RankingBlend(estimators=[
     ...     ("content", ContentRecommender(feedback="implicit")),
     ...     ("pop", Popularity())])
-    >>> blend.fit(X, item_features=items).recommend([1], n_items=3)
+    >>> blend.fit(X, item_features=items).recommend([1], top_n=3)
     array([[20, 50, 30]])
     """
 

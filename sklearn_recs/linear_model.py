@@ -95,14 +95,14 @@ class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
 
     partial_fit.__doc__ = _PARTIAL_FIT_DOC.format(
         aggregation="weights summed",
-        how="""EASE updates the inverse ``P = (X^T X + l2_reg I)^-1`` behind
+        how="""EASE updates the inverse ``P = (X^T X + alpha I)^-1`` behind
         ``coef_`` (recovered from ``coef_`` and ``diag(P)``, kept at fit) by
         Woodbury's identity: the Gram matrix changes by the rows of the users
         whose interactions changed, a term of rank twice their number, so
         the update costs ``O(n_items^2 * rank)`` instead of the
         ``O(n_items^3)`` solve; a new item enters with its row of the
-        inverse ``1 / l2_reg``. Where the rank exceeds a quarter of
-        ``n_items`` (and for SparseEASE, or after ``l2_reg`` or ``dtype``
+        inverse ``1 / alpha``. Where the rank exceeds a quarter of
+        ``n_items`` (and for SparseEASE, or after ``alpha`` or ``dtype``
         changed), the coefficients are solved again from the Gram matrix of
         the updated ``interactions_``. On ml-100k, a batch of the newest
         1000 ratings (34 users) updates in 0.03 s against 0.18 s for a new
@@ -221,8 +221,8 @@ def _inverse_in_place(matrix):
     factor, info = potrf(fortran, lower=False, overwrite_a=True, clean=False)
     if info > 0:
         raise np.linalg.LinAlgError(
-            f"the Gram matrix plus l2_reg is not positive definite (leading minor {info}); "
-            "increase l2_reg."
+            f"the Gram matrix plus alpha is not positive definite (leading minor {info}); "
+            "increase alpha."
         )
     inverse, info = potri(factor, lower=False, overwrite_c=True)
     if not np.shares_memory(inverse, fortran):  # LAPACK worked on a copy
@@ -239,9 +239,9 @@ class EASE(_BaseItemRegression):
     """Embarrassingly shallow autoencoder: exact item-item ridge regression.
 
     Each item's column of the interaction matrix is regressed on all the
-    other items' columns: ``coef_`` minimises ``||X - X B||^2 + l2_reg *
+    other items' columns: ``coef_`` minimises ``||X - X B||^2 + alpha *
     ||B||^2`` subject to ``diag(B) = 0`` (Steck 2019). Its closed form is
-    ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + l2_reg I)^-1``. A
+    ``B = I - P diag(1 / diag(P))`` with ``P = (X^T X + alpha I)^-1``. A
     user's score for item ``j`` is ``x_u @ B[:, j]``. On implicit-feedback
     top-N benchmarks it is among the strongest simple models.
 
@@ -251,7 +251,7 @@ class EASE(_BaseItemRegression):
 
     Parameters
     ----------
-    l2_reg : float, default=500.0
+    alpha : float, default=500.0
         The ridge penalty ``lambda`` (> 0): the parameter that matters most;
         larger data sets want larger values.
     dtype : {"float32", "float64"}, default="float32"
@@ -300,7 +300,7 @@ class EASE(_BaseItemRegression):
     --------
     >>> from sklearn_recs.linear_model import EASE
     >>> from sklearn_recs.utils._testing import checkerboard
-    >>> model = EASE(l2_reg=1.0).fit(checkerboard(10, 10))
+    >>> model = EASE(alpha=1.0).fit(checkerboard(10, 10))
     >>> model.coef_.shape
     (10, 10)
 
@@ -311,13 +311,13 @@ class EASE(_BaseItemRegression):
     """
 
     _parameter_constraints: dict = {
-        "l2_reg": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
         "dtype": [StrOptions(set(_DTYPES))],
         "max_memory": [Interval(Real, 0, None, closed="neither"), None],
     }
 
-    def __init__(self, *, l2_reg=500.0, dtype="float32", max_memory=None):
-        self.l2_reg = l2_reg
+    def __init__(self, *, alpha=500.0, dtype="float32", max_memory=None):
+        self.alpha = alpha
         self.dtype = dtype
         self.max_memory = max_memory
 
@@ -337,13 +337,13 @@ class EASE(_BaseItemRegression):
                 "n_neighbors, or raise max_memory."
             )
         gram = _gram(weights, dtype)
-        gram.flat[:: n_items + 1] += dtype(self.l2_reg)
+        gram.flat[:: n_items + 1] += dtype(self.alpha)
         return _coefficients(_inverse_in_place(gram), self)
 
     def _update(self, weights, dtype, users, items, interactions):
         """Low-rank update of the inverse, or None where solving again is cheaper."""
         diagonal = getattr(self, "_precision_diagonal", None)
-        if diagonal is None or self.coef_.dtype != dtype or self._solved_l2_reg != self.l2_reg:
+        if diagonal is None or self.coef_.dtype != dtype or self._solved_alpha != self.alpha:
             return None
         # The earlier interactions in the new codes; the users whose rows changed.
         old = interactions.tocoo()
@@ -359,22 +359,22 @@ class EASE(_BaseItemRegression):
             return None
         signs = np.concatenate([np.ones(len(touched)), -np.ones(rows_old.shape[0])])
         return _coefficients(_woodbury(_precision(self.coef_, diagonal, items, self._item_index,
-                                                  self.l2_reg),
+                                                  self.alpha),
                                        factors, signs), self)
 
 
 def _coefficients(precision, model):
     """EASE's ``B = I - P / diag(P)``, in the memory of ``P``; keeps ``diag(P)``
-    (and the ``l2_reg`` it was solved with) on ``model`` for partial_fit."""
+    (and the ``alpha`` it was solved with) on ``model`` for partial_fit."""
     diagonal = precision.diagonal().copy()
-    model._precision_diagonal, model._solved_l2_reg = diagonal, model.l2_reg
+    model._precision_diagonal, model._solved_alpha = diagonal, model.alpha
     precision /= -diagonal
     precision.flat[:: len(diagonal) + 1] = 0.0
     return precision
 
 
-def _precision(coef, diagonal, items, item_index, l2_reg):
-    """``P = (X^T X + l2_reg I)^-1`` from ``coef = I - P / diag(P)``, in the memory
+def _precision(coef, diagonal, items, item_index, alpha):
+    """``P = (X^T X + alpha I)^-1`` from ``coef = I - P / diag(P)``, in the memory
     of ``coef`` where the items are the same; grown to the items of
     ``item_index`` otherwise (a new item's row of ``X^T X`` was 0)."""
     precision = coef
@@ -387,7 +387,7 @@ def _precision(coef, diagonal, items, item_index, l2_reg):
     grown = np.zeros((len(item_index), len(item_index)), dtype=precision.dtype)
     grown[np.ix_(moved, moved)] = precision
     fresh = np.setdiff1d(np.arange(len(item_index)), moved)
-    grown[fresh, fresh] = 1.0 / l2_reg
+    grown[fresh, fresh] = 1.0 / alpha
     return grown
 
 
@@ -493,8 +493,8 @@ class _GramLookup:
         return block
 
 
-def _neighbour_systems(gram, targets, neighbours, l2_reg):
-    """The ridge systems ``(G[N, N] + l2_reg I) b = G[N, j]`` of a batch of items.
+def _neighbour_systems(gram, targets, neighbours, alpha):
+    """The ridge systems ``(G[N, N] + alpha I) b = G[N, j]`` of a batch of items.
 
     ``gram`` is a :class:`_GramLookup`; ``neighbours`` the ``(n_targets,
     width)`` neighbour codes of the items ``targets``. The entries among the
@@ -506,12 +506,12 @@ def _neighbour_systems(gram, targets, neighbours, l2_reg):
                                 return_inverse=True)
     if len(involved) > _BLOCK_ITEMS and len(targets) > 1:
         half = len(targets) // 2
-        first = _neighbour_systems(gram, targets[:half], neighbours[:half], l2_reg)
-        second = _neighbour_systems(gram, targets[half:], neighbours[half:], l2_reg)
+        first = _neighbour_systems(gram, targets[:half], neighbours[:half], alpha)
+        second = _neighbour_systems(gram, targets[half:], neighbours[half:], alpha)
         return tuple(np.concatenate(pair) for pair in zip(first, second))
     local = local.reshape(len(targets), -1)
     block = gram.block(involved)
-    block[np.arange(len(involved)), np.arange(len(involved))] += l2_reg
+    block[np.arange(len(involved)), np.arange(len(involved))] += alpha
     rows = local[:, :-1] * len(involved)
     lhs = np.take(block, rows[:, :, None] + local[:, None, :-1])
     rhs = np.take(block, rows + local[:, -1:])
@@ -533,14 +533,14 @@ class SparseEASE(_SparseItemRegression):
 
     Each item ``j`` is regressed, as in :class:`EASE`, on other items,
     but only on its ``n_neighbors`` most co-occurring ones ``N_j``:
-    ``coef_[N_j, j] = (G[N_j, N_j] + l2_reg I)^-1 G[N_j, j]`` with ``G =
+    ``coef_[N_j, j] = (G[N_j, N_j] + alpha I)^-1 G[N_j, j]`` with ``G =
     X^T X``. The small ridge problems are solved in batches, and ``coef_``
     is a sparse matrix with ``n_neighbors`` entries per column. With
     ``n_neighbors >= n_items - 1`` it is exactly :class:`EASE`.
 
     Parameters
     ----------
-    l2_reg : float, default=500.0
+    alpha : float, default=500.0
         The ridge penalty ``lambda`` (> 0).
     n_neighbors : int, default=100
         Items each item is regressed on (its neighbourhood). An item that
@@ -598,7 +598,7 @@ class SparseEASE(_SparseItemRegression):
     --------
     >>> from sklearn_recs.linear_model import SparseEASE
     >>> from sklearn_recs.utils._testing import checkerboard
-    >>> model = SparseEASE(l2_reg=1.0, n_neighbors=3).fit(checkerboard(10, 10))
+    >>> model = SparseEASE(alpha=1.0, n_neighbors=3).fit(checkerboard(10, 10))
     >>> model.coef_.getnnz(axis=0)
     array([3, 3, 3, 3, 3, 3, 3, 3, 3, 3])
     >>> model.predict([[0, 2], [0, 3]]).round(3)
@@ -606,13 +606,13 @@ class SparseEASE(_SparseItemRegression):
     """
 
     _parameter_constraints: dict = {
-        "l2_reg": [Interval(Real, 0, None, closed="neither")],
+        "alpha": [Interval(Real, 0, None, closed="neither")],
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "dtype": [StrOptions(set(_DTYPES))],
     }
 
-    def __init__(self, *, l2_reg=500.0, n_neighbors=100, dtype="float32"):
-        self.l2_reg = l2_reg
+    def __init__(self, *, alpha=500.0, n_neighbors=100, dtype="float32"):
+        self.alpha = alpha
         self.n_neighbors = n_neighbors
         self.dtype = dtype
 
@@ -638,7 +638,7 @@ class SparseEASE(_SparseItemRegression):
         for start in range(0, n_items, step):
             targets = order[start:start + step]
             coef[targets] = _solve_batch(*_neighbour_systems(
-                gram, targets, neighbours[targets], self.l2_reg))
+                gram, targets, neighbours[targets], self.alpha))
         columns = np.repeat(np.arange(n_items), width)
         return sp.csr_matrix((coef.ravel(), (neighbours.ravel(), columns)),
                              shape=(n_items, n_items), dtype=dtype)

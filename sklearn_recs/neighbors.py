@@ -46,8 +46,8 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     _user_based = False
 
     _parameter_constraints: dict = {
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "min_k": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "min_neighbors": [Interval(Integral, 1, None, closed="left")],
         "similarity": [StrOptions({"auto", *EXPLICIT_SIMILARITIES, *IMPLICIT_SIMILARITIES})],
         "shrinkage": [Interval(Real, 0, None, closed="left")],
         "min_support": [Interval(Integral, 1, None, closed="left")],
@@ -57,19 +57,19 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         "weighting": [StrOptions({"tfidf", "bm25"}), None],
         "bm25_k1": [Interval(Real, 0, None, closed="neither")],
         "bm25_b": [Interval(Real, 0, 1, closed="both")],
-        "max_neighbors": [Interval(Integral, 1, None, closed="left"), None],
-        "reg_user": [Interval(Real, 0, None, closed="left")],
-        "reg_item": [Interval(Real, 0, None, closed="left")],
+        "n_stored_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "alpha_user": [Interval(Real, 0, None, closed="left")],
+        "alpha_item": [Interval(Real, 0, None, closed="left")],
         "damping": [Interval(Real, 0, None, closed="left")],
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, *, k=40, min_k=1, similarity="auto", shrinkage=200.0, min_support=1,
+    def __init__(self, *, n_neighbors=40, min_neighbors=1, similarity="auto", shrinkage=200.0, min_support=1,
                  amplification=1.3, centering="baseline", feedback="auto", weighting=None,
-                 bm25_k1=100.0, bm25_b=0.8, max_neighbors=None, reg_user=5.0, reg_item=2.0,
+                 bm25_k1=100.0, bm25_b=0.8, n_stored_neighbors=None, alpha_user=5.0, alpha_item=2.0,
                  damping=0.1, n_jobs=None):
-        self.k = k
-        self.min_k = min_k
+        self.n_neighbors = n_neighbors
+        self.min_neighbors = min_neighbors
         self.similarity = similarity
         self.shrinkage = shrinkage
         self.min_support = min_support
@@ -79,9 +79,9 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         self.weighting = weighting
         self.bm25_k1 = bm25_k1
         self.bm25_b = bm25_b
-        self.max_neighbors = max_neighbors
-        self.reg_user = reg_user
-        self.reg_item = reg_item
+        self.n_stored_neighbors = n_stored_neighbors
+        self.alpha_user = alpha_user
+        self.alpha_item = alpha_item
         self.damping = damping
         self.n_jobs = n_jobs
 
@@ -175,12 +175,12 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
                 matrix = bm25_weight(matrix, k1=self.bm25_k1, b=self.bm25_b)
             # (The similarity is float32: drop the float64 copy first.)
             matrix = matrix.astype(np.float32)
-            self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.k)
+            self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.n_neighbors)
             return self
 
         mu, user_bias, item_bias = _fit_biases(
             users, items, values, self.n_users_, self.n_items_,
-            reg_user=self.reg_user, reg_item=self.reg_item, n_iter=10)
+            alpha_user=self.alpha_user, alpha_item=self.alpha_item, max_iter=10)
         entity_bias, rater_bias = (user_bias, item_bias) if self._user_based else (item_bias, user_bias)
         baseline = mu + entity_bias[entities] + rater_bias[raters]
         entity_mean = _group_mean(entities, values, n_entities)
@@ -189,7 +189,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
                    "rater_mean": _group_mean(raters, values, n_raters)[raters],
                    "baseline": baseline}
         self.similarity_ = self._similarity(entity_matrix(values - offsets[centre]), kernel,
-                                            n_neighbors=self.max_neighbors)
+                                            n_neighbors=self.n_stored_neighbors)
         # Prediction = base(rater, entity) + weighted mean of the neighbours' residuals.
         if self.centering == "mean":
             self._base = (0.0, entity_mean, np.zeros(n_raters))
@@ -208,10 +208,10 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     def _check_params(self, implicit):
         """Cross-parameter checks; return the similarity name to use."""
         name = type(self).__name__
-        if self.min_k > self.k:
+        if self.min_neighbors > self.n_neighbors:
             raise ValueError(
-                f"{name}: min_k={self.min_k} is larger than k={self.k}, so no "
-                "prediction could ever use its neighbours. Set min_k <= k."
+                f"{name}: min_neighbors={self.min_neighbors} is larger than n_neighbors={self.n_neighbors}, so no "
+                "prediction could ever use its neighbours. Set min_neighbors <= n_neighbors."
             )
         valid = IMPLICIT_SIMILARITIES if implicit else EXPLICIT_SIMILARITIES
         similarity = self.similarity
@@ -263,7 +263,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         return y_pred
 
     def _predict_chunk(self, raters, entities):
-        """Weighted mean over the k most similar neighbours each rater rated."""
+        """Weighted mean over the n_neighbors most similar neighbours each rater rated."""
         # The stored neighbours of each target that the rater rated; the product
         # with the shifted residuals keeps exactly that pattern (both are > 0).
         rated = self._rater_values[raters]
@@ -274,7 +274,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         shifted.sort_indices()
         rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
         weights = sims.data.astype(np.float64)
-        keep = _top_per_row(rows, weights, self.k)
+        keep = _top_per_row(rows, weights, self.n_neighbors)
         rows, weights = rows[keep], weights[keep]
         residuals = shifted.data[keep] - self._shift
         n = len(raters)
@@ -283,13 +283,13 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         weighted = np.bincount(rows, weights * residuals, minlength=n)
         mean, entity_part, rater_part = self._base
         y_pred = mean + entity_part[entities] + rater_part[raters]
-        enough = count >= self.min_k
+        enough = count >= self.min_neighbors
         y_pred[enough] += weighted[enough] / (total[enough] + self.damping)
         return np.clip(y_pred, *self._rating_range)
 
     def _score_users(self, user_codes, item_codes):
         if self.feedback_ == "explicit" and np.diff(self.similarity_.indptr).max(
-                initial=0) <= self.k:
+                initial=0) <= self.n_neighbors:
             # Every stored neighbour that a rater rated is used.
             scores = self._catalogue_predictions(user_codes)
             return scores if item_codes is None else scores[:, item_codes]
@@ -310,7 +310,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     def _catalogue_predictions(self, user_codes):
         """Rating predictions for every item, by sparse products.
 
-        Valid when no entity stores more than ``k`` neighbours: the
+        Valid when no entity stores more than ``n_neighbors`` neighbours: the
         neighbours of a pair are then all its stored neighbours that were
         rated, and the weighted mean's sums are products of the similarity
         with the residuals and with the pattern of the ratings.
@@ -338,7 +338,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
             scores = mean + entity_part[user_codes][:, None] + rater_part[None, :]
         else:
             scores = mean + entity_part[None, :] + rater_part[user_codes][:, None]
-        enough = count >= self.min_k
+        enough = count >= self.min_neighbors
         scores[enough] += weighted[enough] / (total[enough] + self.damping)
         return np.clip(scores, *self._rating_range)
 
@@ -357,7 +357,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         if self.feedback_ != "implicit":
             raise TypeError(
                 f"save_npz: {type(self).__name__} fit on ratings does not support the "
-                ".npz export: each prediction selects the pair's k most similar rated "
+                ".npz export: each prediction selects the pair's n_neighbors most similar rated "
                 "neighbours, which is not a formula of stored arrays. Export a model "
                 "fit with feedback='implicit', or persist this one with joblib.dump "
                 "(and load it only from sources you trust)."
@@ -380,7 +380,7 @@ def _group_mean(codes, values, n):
 
 
 def _top_per_row(rows, values, k):
-    """Mask of each row's ``k`` largest values (ties: the earlier entry).
+    """Mask of each row's ``n_neighbors`` largest values (ties: the earlier entry).
 
     ``rows`` is sorted and ``values`` lie in (0, 1].
     """
@@ -401,16 +401,16 @@ def _top_per_row(rows, values, k):
 _PARAMETERS = """
     Parameters
     ----------
-    k : int, default=40
-        Neighbours per prediction. For ratings: the ``k`` {entities} most
+    n_neighbors : int, default=40
+        Neighbours per prediction. For ratings: the ``n_neighbors`` {entities} most
         similar to the target {entity} among those that rated it. For
-        implicit feedback: each {entity}'s ``k`` most similar {entities}
+        implicit feedback: each {entity}'s ``n_neighbors`` most similar {entities}
         are kept at fit (the implicit library's ``K``), and scoring sums
         over them.
-    min_k : int, default=1
-        Ratings only: with fewer than ``min_k`` neighbours, the prediction
+    min_neighbors : int, default=1
+        Ratings only: with fewer than ``min_neighbors`` neighbours, the prediction
         falls back to the baseline of ``centering`` (the {entity}'s mean
-        rating, or ``mu + b_u + b_i``). Must be ``<= k``.
+        rating, or ``mu + b_u + b_i``). Must be ``<= n_neighbors``.
     similarity : {{"auto", "cosine", "pearson", "adjusted_cosine", "msd", \
 "pearson_baseline", "dot"}}, default="auto"
         How two {entities} are compared. For ratings (over the {raters}
@@ -459,13 +459,13 @@ _PARAMETERS = """
         BM25 saturation (``weighting="bm25"``).
     bm25_b : float, default=0.8
         BM25 length normalisation (``weighting="bm25"``), in [0, 1].
-    max_neighbors : int, default=None
+    n_stored_neighbors : int, default=None
         Ratings only: similarities kept per {entity} at fit (its top ones),
-        which bounds memory at ``O(n_{entities} * max_neighbors)``; None
-        keeps every positive similarity. Implicit feedback keeps ``k``.
-    reg_user : float, default=5.0
+        which bounds memory at ``O(n_{entities} * n_stored_neighbors)``; None
+        keeps every positive similarity. Implicit feedback keeps ``n_neighbors``.
+    alpha_user : float, default=5.0
         Regularisation of the user biases of the baseline.
-    reg_item : float, default=2.0
+    alpha_item : float, default=2.0
         Regularisation of the item biases of the baseline.
     damping : float, default=0.1
         Ratings only: added to the sum of the similarities that divides the
@@ -501,7 +501,7 @@ _NOTES = """
     Similarities are computed block by block of {entities} with sparse (or,
     for small data, BLAS) products in float32, and each block is pruned to
     its rows' top neighbours before the next is computed: memory is
-    ``O(n_{entities} * k)`` plus one block of scikit-learn's
+    ``O(n_{entities} * n_neighbors)`` plus one block of scikit-learn's
     ``working_memory``, never a dense ``n_{entities} x n_{entities}``
     matrix. Predictions for many pairs are vectorised (sparse products
     select each pair's rated neighbours).
@@ -509,12 +509,12 @@ _NOTES = """
     Undefined similarities are 0, so those {entities} are never neighbours:
     pearson for an {entity} with a single rating or constant ratings (zero
     variance), any similarity without co-raters. A pair without enough
-    neighbours (``min_k``) gets the baseline of ``centering``; predictions
+    neighbours (``min_neighbors``) gets the baseline of ``centering``; predictions
     are clipped to the training rating range. Unknown users or items get
     the package's fallback (see :class:`~sklearn_recs.base.RecommenderMixin`).
 
     For ratings, ``recommend`` predicts every candidate rating. With
-    ``max_neighbors <= k`` that is a few sparse products per block of
+    ``n_stored_neighbors <= n_neighbors`` that is a few sparse products per block of
     users; otherwise it costs a neighbour selection per candidate. For
     top-N ranking, implicit feedback (``y=None``) is both faster and
     usually better; there the scores are a sparse product, which
@@ -532,14 +532,14 @@ class ItemKNN(_BaseKNN):
 class UserKNN(_BaseKNN):
     _user_based = True
 
-    def similar_users(self, users, n_users=10, *, return_scores=False):
+    def similar_users(self, users, top_n=10, *, return_scores=False):
         """Return the users most similar to each given user, best first.
 
         Parameters
         ----------
         users : array-like of shape (n_queries,)
             User ids known at fit.
-        n_users : int, default=10
+        top_n : int, default=10
             Length of each list (capped at ``n_users_ - 1``); the query user
             is never in their list.
         return_scores : bool, default=False
@@ -547,13 +547,13 @@ class UserKNN(_BaseKNN):
 
         Returns
         -------
-        similar : ndarray of shape (n_queries, min(n_users, n_users_ - 1))
+        similar : ndarray of shape (n_queries, min(top_n, n_users_ - 1))
             User ids, most similar first.
-        scores : ndarray of shape (n_queries, min(n_users, n_users_ - 1))
+        scores : ndarray of shape (n_queries, min(top_n, n_users_ - 1))
             Only with ``return_scores=True``.
         """
         check_is_fitted(self)
-        return self._most_similar(self._encode_users(users, unknown="error"), n_users,
+        return self._most_similar(self._encode_users(users, unknown="error"), top_n,
                                   self.users_, "user", self._similar_entity_scores,
                                   return_scores)
 
@@ -568,10 +568,10 @@ _SUBSTITUTIONS = {
 ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.
 
     For ratings, the prediction for user ``u`` and item ``i`` is a weighted
-    mean over the ``k`` items most similar to ``i`` that ``u`` rated, of
+    mean over the ``n_neighbors`` items most similar to ``i`` that ``u`` rated, of
     their centred ratings (Surprise's KNNWithMeans / KNNBaseline, LensKit's
     item-item). For implicit feedback, the score sums the similarities of
-    ``i``'s ``k`` nearest items that ``u`` interacted with (weighted by the
+    ``i``'s ``n_neighbors`` nearest items that ``u`` interacted with (weighted by the
     interaction weights), as the implicit library's ItemItemRecommender.
 """ + _PARAMETERS.format(**_SUBSTITUTIONS[ItemKNN]) + _ATTRIBUTES.format(
     **_SUBSTITUTIONS[ItemKNN]) + """
@@ -592,17 +592,17 @@ ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.
     >>> from sklearn_recs.neighbors import ItemKNN
     >>> from sklearn_recs.utils._testing import checkerboard, tiny_ratings
     >>> X, y = tiny_ratings()
-    >>> model = ItemKNN(k=10, shrinkage=10).fit(X, y)
+    >>> model = ItemKNN(n_neighbors=10, shrinkage=10).fit(X, y)
     >>> model.predict(X[:3]).round(2)
     array([3.  , 3.22, 3.26])
-    >>> model.similar_items([0], n_items=3)
+    >>> model.similar_items([0], top_n=3)
     array([[11, 19, 16]])
 
     Implicit feedback (``y=None``): on a checkerboard, the items of a
     user's own parity score highest.
 
-    >>> implicit = ItemKNN(k=5).fit(checkerboard(10, 10))
-    >>> implicit.recommend([0, 1], n_items=3, exclude_seen=False)
+    >>> implicit = ItemKNN(n_neighbors=5).fit(checkerboard(10, 10))
+    >>> implicit.recommend([0, 1], top_n=3, exclude_seen=False)
     array([[0, 2, 4],
            [1, 3, 5]])
 """
@@ -610,10 +610,10 @@ ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.
 UserKNN.__doc__ = """User-based k-nearest-neighbours collaborative filtering.
 
     For ratings, the prediction for user ``u`` and item ``i`` is a weighted
-    mean over the ``k`` users most similar to ``u`` who rated ``i``, of
+    mean over the ``n_neighbors`` users most similar to ``u`` who rated ``i``, of
     their centred ratings (Surprise's KNNWithMeans / KNNBaseline with
     ``user_based=True``, LensKit's user-user). For implicit feedback, the
-    score sums the interaction weights on ``i`` of ``u``'s ``k`` nearest
+    score sums the interaction weights on ``i`` of ``u``'s ``n_neighbors`` nearest
     users, weighted by their similarity. It is :class:`ItemKNN` on the
     transposed interaction matrix.
 """ + _PARAMETERS.format(**_SUBSTITUTIONS[UserKNN]) + _ATTRIBUTES.format(
@@ -633,10 +633,10 @@ UserKNN.__doc__ = """User-based k-nearest-neighbours collaborative filtering.
     >>> from sklearn_recs.neighbors import UserKNN
     >>> from sklearn_recs.utils._testing import tiny_ratings
     >>> X, y = tiny_ratings()
-    >>> model = UserKNN(k=10, centering="mean", similarity="pearson").fit(X, y)
+    >>> model = UserKNN(n_neighbors=10, centering="mean", similarity="pearson").fit(X, y)
     >>> model.predict(X[:3]).round(2)
     array([3.01, 3.45, 3.17])
-    >>> model.similar_users(["u00"], n_users=2)
+    >>> model.similar_users(["u00"], top_n=2)
     array([['u01', 'u21']], dtype=object)
 """
 

@@ -140,8 +140,8 @@ def save_npz(estimator, file, *, compressed=True):
     >>> served = load_npz(path)
     >>> served
     ExportedRecommender(estimator='BiasBaseline')
-    >>> (served.recommend(["u00", "u01"], n_items=3)
-    ...  == model.recommend(["u00", "u01"], n_items=3)).all()
+    >>> (served.recommend(["u00", "u01"], top_n=3)
+    ...  == model.recommend(["u00", "u01"], top_n=3)).all()
     np.True_
     """
     name = type(estimator).__name__
@@ -234,11 +234,11 @@ def load_npz(file, *, max_bytes=None):
     >>> from sklearn_recs.linear_model import EASE
     >>> from sklearn_recs.serving import load_npz, save_npz
     >>> from sklearn_recs.utils._testing import checkerboard
-    >>> model = EASE(l2_reg=1.0).fit(checkerboard(10, 10))
+    >>> model = EASE(alpha=1.0).fit(checkerboard(10, 10))
     >>> buffer = io.BytesIO()
     >>> save_npz(model, buffer)
     >>> served = load_npz(io.BytesIO(buffer.getvalue()))
-    >>> served.recommend([0, 1], n_items=3)
+    >>> served.recommend([0, 1], top_n=3)
     array([[1, 3, 5],
            [0, 2, 4]])
     """
@@ -284,7 +284,7 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
     >>> buffer = io.BytesIO()
     >>> save_npz(Popularity().fit([["a", "x"], ["b", "x"], ["b", "y"]]), buffer)
     >>> served = load_npz(io.BytesIO(buffer.getvalue()))
-    >>> served.recommend(["a"], n_items=1)
+    >>> served.recommend(["a"], top_n=1)
     array([['y']], dtype=object)
     """
 

@@ -62,7 +62,7 @@ def test_demographic_popularity_matches_brute_force(n_neighbors):
     for user in [0, 7, 31, 34]:       # 31..34 have features but no interactions
         got = model.predict(pd.DataFrame({"user_id": user, "item_id": items}))
         np.testing.assert_allclose(got, expected[user], rtol=1e-10)
-        ranking = model.recommend([user], n_items=5, exclude_seen=False)[0]
+        ranking = model.recommend([user], top_n=5, exclude_seen=False)[0]
         order = np.lexsort((items, -expected[user]))[:5]
         np.testing.assert_array_equal(ranking, items[order])
 

@@ -108,7 +108,7 @@ def test_evaluate_split_matches_metric_by_hand(ml100k_folds):
                             test["rating"], k=10)
     model = Popularity().fit(train[cols])
     truth = test.groupby("user_id")["item_id"].agg(list)
-    recs = model.recommend(truth.index.to_numpy(), n_items=10)
+    recs = model.recommend(truth.index.to_numpy(), top_n=10)
     assert scores["ndcg@10"] == pytest.approx(ndcg_at_k_score(truth.tolist(), recs, k=10))
     assert "rmse" not in scores
     rating_scores = evaluate_split(BiasBaseline(), train[cols], train["rating"],

@@ -59,11 +59,11 @@ def _calls(model, X):
         rows = np.sort(rng.choice(len(X), size=40, replace=False))
         candidates = None if i % 3 else model.items_[rng.random(model.n_items_) < 0.5]
         calls.append(lambda s=subset, c=candidates, n=1 + i % 7: model.recommend(
-            s, n_items=n, items=c, return_scores=True))
+            s, top_n=n, items=c, return_scores=True))
         calls.append(lambda r=rows: model.predict(X.iloc[r]))
         if hasattr(model, "similar_items") and i % 4 == 0:
             calls.append(lambda q=model.items_[rng.random(model.n_items_) < 0.3]:
-                         model.similar_items(q, n_items=3, return_scores=True))
+                         model.similar_items(q, top_n=3, return_scores=True))
     return calls
 
 
@@ -107,7 +107,7 @@ def _knn_data():
 
 @pytest.mark.parametrize("estimator,explicit", [
     (ItemKNN(), True), (UserKNN(), True),
-    (ItemKNN(feedback="implicit", k=10), False), (UserKNN(feedback="implicit", k=10), False),
+    (ItemKNN(feedback="implicit", n_neighbors=10), False), (UserKNN(feedback="implicit", n_neighbors=10), False),
 ], ids=["ItemKNN-explicit", "UserKNN-explicit", "ItemKNN-implicit", "UserKNN-implicit"])
 def test_knn_n_jobs_gives_the_same_model(estimator, explicit):
     """Threads split the similarity (fit) and the ranking (recommend), never the result."""
@@ -118,8 +118,8 @@ def test_knn_n_jobs_gives_the_same_model(estimator, explicit):
         one = clone(estimator).set_params(n_jobs=1).fit(X, y)
         two = clone(estimator).set_params(n_jobs=2).fit(X, y)
         users = one.users_[:50]
-        expected = one.recommend(users, n_items=10, return_scores=True)
-        got = two.recommend(users, n_items=10, return_scores=True)
+        expected = one.recommend(users, top_n=10, return_scores=True)
+        got = two.recommend(users, top_n=10, return_scores=True)
     assert (one.similarity_ != two.similarity_).nnz == 0
     assert one.similarity_.nnz == two.similarity_.nnz > 0
     for a, b in zip(expected, got):
@@ -148,7 +148,7 @@ def test_parallel_similarity_leaves_the_warning_filters_alone(monkeypatch):
                                    rng.integers(4100, size=20000)]), axis=0)
     before = list(warnings.filters)
     with config_context(working_memory=16):
-        ItemKNN(feedback="implicit", k=5, n_jobs=2).fit(X)
+        ItemKNN(feedback="implicit", n_neighbors=5, n_jobs=2).fit(X)
     assert warnings.filters == before
 
 
@@ -175,6 +175,6 @@ def test_neural_n_jobs_sets_torch_threads_during_fit_only(estimator):
     assert recorder.seen_
     assert set(recorder.seen_) == {min(2, len(os.sched_getaffinity(0)))}
     assert torch.get_num_threads() == before
-    model.recommend(model.users_, n_items=5)
+    model.recommend(model.users_, top_n=5)
     model.predict(X)
     assert torch.get_num_threads() == before

@@ -42,8 +42,8 @@ def test_cold_start_items_are_scored_and_recommended(catalogue):
     model = ContentRecommender(centering="mean").fit(X, y, item_features=items)
     assert 60 in model.items_ and model.interactions_[:, model.n_items_ - 1].nnz == 0
     # user 2 loves romance: the never-rated romance item 60 comes first
-    assert model.recommend([2], n_items=1)[0, 0] == 60
-    assert model.recommend([1], n_items=1, items=[50, 60])[0, 0] == 50
+    assert model.recommend([2], top_n=1)[0, 0] == 60
+    assert model.recommend([1], top_n=1, items=[50, 60])[0, 0] == 50
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a catalogue item is not a cold pair
         pred = model.predict([[2, 60], [1, 60]])
@@ -108,14 +108,14 @@ def test_time_decay_favours_recent_tastes(catalogue):
     plain = ContentRecommender(feedback="implicit").fit(X, None, item_features=items)
     decayed = ContentRecommender(feedback="implicit", half_life=10.0).fit(
         X, None, item_features=items)
-    assert plain.recommend([2], n_items=1)[0, 0] != decayed.recommend([2], n_items=1)[0, 0]
-    assert decayed.recommend([2], n_items=1)[0, 0] in (20, 50)
+    assert plain.recommend([2], top_n=1)[0, 0] != decayed.recommend([2], top_n=1)[0, 0]
+    assert decayed.recommend([2], top_n=1)[0, 0] in (20, 50)
 
 
 def test_similar_items_and_explain(catalogue):
     X, y, items = catalogue
     model = ContentRecommender().fit(X, y, item_features=items[["genres", "tags"]])
-    assert model.similar_items([10], n_items=1)[0, 0] == 50  # action, car chase
+    assert model.similar_items([10], top_n=1)[0, 0] == 50  # action, car chase
     why = model.explain(1, 20, n_features=3)
     assert list(why.columns) == ["feature", "contribution"]
     assert why["feature"].iloc[0] in ("genres__Action", "tags__explosions")
@@ -216,7 +216,7 @@ def test_movielens_quality(tmp_path):
         assert rmse < root_mean_squared_error(y[test], bias.predict(X[test])) + 0.05
     liked = X[test & (y >= 4)].groupby("user_id")["item_id"].apply(list)
     users = liked.index[np.isin(liked.index, model.users_)]
-    lists = model.recommend(users, n_items=10, items=held)
+    lists = model.recommend(users, top_n=10, items=held)
     random_lists = np.array([rng.permutation(held)[:10] for _ in users])
     ndcg = ndcg_at_k_score(liked[users].tolist(), lists)
     assert ndcg > 2 * ndcg_at_k_score(liked[users].tolist(), random_lists)
@@ -236,7 +236,7 @@ def test_baseline_centering_is_the_mean_model_of_the_rating_less_item_bias(catal
     np.testing.assert_allclose(model.predict(X), residual.predict(X) + b)
     # recommend ranks by the prediction
     users = np.unique(X["user_id"])
-    top, scores = model.recommend(users, n_items=3, exclude_seen=False, return_scores=True)
+    top, scores = model.recommend(users, top_n=3, exclude_seen=False, return_scores=True)
     assert np.isfinite(scores).all()
     pairs = np.column_stack([np.repeat(users, 3), top.ravel()])
     np.testing.assert_allclose(model.predict(pairs).reshape(top.shape) - model.user_mean_[

@@ -51,12 +51,12 @@ def process_id(estimator, X, y=None):
 
 
 SEARCHES = {
-    "knn": (ItemKNN(), {"k": [5, 20], "similarity": ["cosine", "pearson"]}, False),
+    "knn": (ItemKNN(), {"n_neighbors": [5, 20], "similarity": ["cosine", "pearson"]}, False),
     "content": (ContentRecommender(), {"similarity": ["cosine", "dot"],
                                        "profile": ["centroid", "ridge"]}, True),
     "neural": (MatrixFactorization(n_factors=4, max_epochs=3, batch_size=256,
                                    random_state=0),
-               {"n_factors": [2, 4], "reg": [0.01, 0.1]}, False),
+               {"n_factors": [2, 4], "alpha": [0.01, 0.1]}, False),
 }
 
 
@@ -116,7 +116,7 @@ def fitted(ratings):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         mf = MatrixFactorization(n_factors=4, max_epochs=3, random_state=0).fit(X, y)
-    return {"knn": CountingItemKNN(k=10).fit(X, y), "neural": mf}
+    return {"knn": CountingItemKNN(n_neighbors=10).fit(X, y), "neural": mf}
 
 
 @pytest.mark.parametrize("name", ["knn", "neural"])
@@ -124,12 +124,12 @@ def test_recommend_in_parallel_on_cluster_equals_recommend(client, fitted, name)
     model = fitted[name]
     users = np.concatenate([model.users_[::-1], model.users_[:7]])  # any order, repeats
     candidates = model.items_[::3]
-    expected = model.recommend(users, n_items=5, return_scores=True)
-    restricted = model.recommend(users, n_items=4, items=candidates, exclude_seen=False)
+    expected = model.recommend(users, top_n=5, return_scores=True)
+    restricted = model.recommend(users, top_n=4, items=candidates, exclude_seen=False)
     with joblib.parallel_backend("dask"):
-        ranked, scores = recommend_in_parallel(model, users, n_items=5, block_size=7,
+        ranked, scores = recommend_in_parallel(model, users, top_n=5, block_size=7,
                                                return_scores=True)
-        only = recommend_in_parallel(model, users, n_items=4, block_size=20,
+        only = recommend_in_parallel(model, users, top_n=4, block_size=20,
                                      items=candidates, exclude_seen=False)
     np.testing.assert_array_equal(ranked, expected[0])
     np.testing.assert_array_equal(scores, expected[1])
@@ -140,20 +140,20 @@ def test_model_is_shipped_to_each_worker_once(client, fitted):
     model = fitted["knn"]
     before = sum(client.run(_unpickled).values())
     with joblib.parallel_backend("dask"):
-        lists = recommend_in_parallel(model, model.users_, n_items=3, block_size=4)
+        lists = recommend_in_parallel(model, model.users_, top_n=3, block_size=4)
     n_blocks = -(-len(model.users_) // 4)
     assert n_blocks == 15
     assert sum(client.run(_unpickled).values()) - before == 2  # one copy per worker
-    np.testing.assert_array_equal(lists, model.recommend(model.users_, n_items=3))
+    np.testing.assert_array_equal(lists, model.recommend(model.users_, top_n=3))
 
 
 @pytest.mark.parametrize("backend", ["threading", "loky"])
 def test_recommend_in_parallel_on_local_backends(ratings, backend):
     X, y, _ = ratings
-    model = ItemKNN(k=10).fit(X, y)
+    model = ItemKNN(n_neighbors=10).fit(X, y)
     with joblib.parallel_backend(backend, n_jobs=2):
-        lists = recommend_in_parallel(model, model.users_, n_items=6, block_size=9)
-    np.testing.assert_array_equal(lists, model.recommend(model.users_, n_items=6))
+        lists = recommend_in_parallel(model, model.users_, top_n=6, block_size=9)
+    np.testing.assert_array_equal(lists, model.recommend(model.users_, top_n=6))
 
 
 def test_recommend_in_parallel_string_ids_and_unknown_users():
@@ -162,20 +162,20 @@ def test_recommend_in_parallel_string_ids_and_unknown_users():
     model = ItemKNN(feedback="implicit").fit(X)
     users = ["cy", "nobody", "ann", "bob"]
     with pytest.warns(ColdStartWarning, match="1 of 4 users"):
-        expected = model.recommend(users, n_items=2, exclude_seen=False)
+        expected = model.recommend(users, top_n=2, exclude_seen=False)
     with pytest.warns(ColdStartWarning, match="1 of 1 users"):  # the block of "nobody"
-        lists = recommend_in_parallel(model, users, n_items=2, block_size=1,
+        lists = recommend_in_parallel(model, users, top_n=2, block_size=1,
                                       exclude_seen=False)
     np.testing.assert_array_equal(lists, expected)
     assert lists.dtype == expected.dtype == object
-    empty = recommend_in_parallel(model, [], n_items=2, return_scores=True)
+    empty = recommend_in_parallel(model, [], top_n=2, return_scores=True)
     assert empty[0].shape == empty[1].shape == (0, 2)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
     ({"block_size": 0}, ValueError, "block_size=0 is invalid; block_size must be an int >= 1"),
     ({"block_size": 2.5}, TypeError, "block_size=2.5 is invalid"),
-    ({"n_items": 0}, ValueError, "n_items=0 is invalid"),
+    ({"top_n": 0}, ValueError, "top_n=0 is invalid"),
 ])
 def test_recommend_in_parallel_bad_arguments(fitted, kwargs, error, match):
     with pytest.raises(error, match=match):

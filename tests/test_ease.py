@@ -28,13 +28,13 @@ def weighted():
     return np.column_stack([users, items]), weights, dense
 
 
-def _ridge_column(dense, j, columns, l2_reg):
-    """``argmin ||x_j - X[:, columns] b||^2 + l2_reg ||b||^2`` by least squares.
+def _ridge_column(dense, j, columns, alpha):
+    """``argmin ||x_j - X[:, columns] b||^2 + alpha ||b||^2`` by least squares.
 
-    Solved on the augmented system ``[X_c; sqrt(l2_reg) I] b = [x_j; 0]``,
+    Solved on the augmented system ``[X_c; sqrt(alpha) I] b = [x_j; 0]``,
     independently of any Gram matrix or closed form.
     """
-    design = np.vstack([dense[:, columns], np.sqrt(l2_reg) * np.eye(len(columns))])
+    design = np.vstack([dense[:, columns], np.sqrt(alpha) * np.eye(len(columns))])
     target = np.concatenate([dense[:, j], np.zeros(len(columns))])
     return np.linalg.lstsq(design, target, rcond=None)[0]
 
@@ -44,31 +44,31 @@ def test_ease_columns_solve_their_constrained_ridge(weighted, use_weights):
     X, weights, dense = weighted
     if not use_weights:
         dense = (dense > 0).astype(float)
-    l2_reg = 3.0
-    model = EASE(l2_reg=l2_reg, dtype="float64").fit(X, weights if use_weights else None)
+    alpha = 3.0
+    model = EASE(alpha=alpha, dtype="float64").fit(X, weights if use_weights else None)
     assert model.coef_.dtype == np.float64
     np.testing.assert_array_equal(np.diag(model.coef_), 0.0)
     for j in range(N_ITEMS):
         others = np.delete(np.arange(N_ITEMS), j)
-        expected = _ridge_column(dense, j, others, l2_reg)
+        expected = _ridge_column(dense, j, others, alpha)
         np.testing.assert_allclose(model.coef_[others, j], expected, rtol=1e-9, atol=1e-12)
-    # KKT: the gradient X^T (X - X B) - l2_reg B vanishes off the diagonal,
+    # KKT: the gradient X^T (X - X B) - alpha B vanishes off the diagonal,
     # where the zero-diagonal constraint's multipliers sit.
-    gradient = dense.T @ (dense - dense @ model.coef_) - l2_reg * model.coef_
+    gradient = dense.T @ (dense - dense @ model.coef_) - alpha * model.coef_
     np.testing.assert_allclose(gradient - np.diag(np.diag(gradient)), 0.0, atol=1e-9)
 
 
 def test_ease_float32_matches_float64(weighted):
     X, weights, _ = weighted
-    exact = EASE(l2_reg=5.0, dtype="float64").fit(X, weights).coef_
-    single = EASE(l2_reg=5.0).fit(X, weights).coef_
+    exact = EASE(alpha=5.0, dtype="float64").fit(X, weights).coef_
+    single = EASE(alpha=5.0).fit(X, weights).coef_
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, exact, atol=1e-5)
 
 
 def test_scores_predict_recommend_and_similar_items_follow_coef(weighted):
     X, weights, dense = weighted
-    for model in (EASE(l2_reg=2.0, dtype="float64"), SparseEASE(l2_reg=2.0, n_neighbors=6,
+    for model in (EASE(alpha=2.0, dtype="float64"), SparseEASE(alpha=2.0, n_neighbors=6,
                                                                 dtype="float64")):
         model.fit(X, weights)
         coef = model.coef_.toarray() if hasattr(model.coef_, "toarray") else model.coef_
@@ -76,7 +76,7 @@ def test_scores_predict_recommend_and_similar_items_follow_coef(weighted):
         users, items = np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij")
         pred = model.predict(np.column_stack([users.ravel(), items.ravel()]))
         np.testing.assert_allclose(pred, scores.ravel(), atol=1e-10)
-        recommended, top = model.recommend(np.arange(N_USERS), n_items=3, return_scores=True)
+        recommended, top = model.recommend(np.arange(N_USERS), top_n=3, return_scores=True)
         unseen = np.where(dense > 0, -np.inf, scores)
         np.testing.assert_allclose(top, -np.sort(-unseen, axis=1)[:, :3], atol=1e-10)
         np.testing.assert_allclose(np.take_along_axis(unseen, recommended, axis=1), top,
@@ -84,8 +84,8 @@ def test_scores_predict_recommend_and_similar_items_follow_coef(weighted):
         # The whole catalogue (SparseEASE: the sparse product path) and an
         # explicit candidate list (the dense path) rank alike.
         np.testing.assert_array_equal(
-            recommended, model.recommend(np.arange(N_USERS), n_items=3, items=model.items_))
-        similar, similarity = model.similar_items([0, 5], n_items=4, return_scores=True)
+            recommended, model.recommend(np.arange(N_USERS), top_n=3, items=model.items_))
+        similar, similarity = model.similar_items([0, 5], top_n=4, return_scores=True)
         rows = np.where(np.eye(N_ITEMS, dtype=bool)[[0, 5]], -np.inf, coef[[0, 5]])
         np.testing.assert_allclose(similarity, -np.sort(-rows, axis=1)[:, :4], atol=1e-12)
 
@@ -94,8 +94,8 @@ def test_scores_predict_recommend_and_similar_items_follow_coef(weighted):
 def test_sparse_ease_with_every_neighbour_is_exact_ease(weighted, use_weights):
     X, weights, _ = weighted
     y = weights if use_weights else None
-    exact = EASE(l2_reg=4.0, dtype="float64").fit(X, y).coef_
-    sparse = SparseEASE(l2_reg=4.0, n_neighbors=N_ITEMS - 1, dtype="float64").fit(X, y).coef_
+    exact = EASE(alpha=4.0, dtype="float64").fit(X, y).coef_
+    sparse = SparseEASE(alpha=4.0, n_neighbors=N_ITEMS - 1, dtype="float64").fit(X, y).coef_
     np.testing.assert_allclose(sparse.toarray(), exact, rtol=1e-10, atol=1e-12)
 
 
@@ -111,22 +111,22 @@ def _reference_neighbourhood(gram, j, k):
 
 def test_sparse_ease_columns_solve_ridge_on_their_neighbourhood(weighted):
     X, weights, dense = weighted
-    k, l2_reg = 4, 2.0
-    model = SparseEASE(l2_reg=l2_reg, n_neighbors=k, dtype="float64").fit(X, weights)
+    k, alpha = 4, 2.0
+    model = SparseEASE(alpha=alpha, n_neighbors=k, dtype="float64").fit(X, weights)
     coef = model.coef_.toarray()
     gram = dense.T @ dense
     for j in range(N_ITEMS):
         neighbourhood = _reference_neighbourhood(gram, j, k)
         expected = np.zeros(N_ITEMS)
-        expected[neighbourhood] = _ridge_column(dense, j, neighbourhood, l2_reg)
+        expected[neighbourhood] = _ridge_column(dense, j, neighbourhood, alpha)
         np.testing.assert_allclose(coef[:, j], expected, rtol=1e-9, atol=1e-12)
     assert (model.coef_.getnnz(axis=0) <= k).all()
 
 
 def test_sparse_ease_approaches_exact_as_neighbourhoods_grow(weighted):
     X, weights, dense = weighted
-    exact = dense @ EASE(l2_reg=20.0, dtype="float64").fit(X, weights).coef_
-    errors = [np.linalg.norm(dense @ SparseEASE(l2_reg=20.0, n_neighbors=k, dtype="float64")
+    exact = dense @ EASE(alpha=20.0, dtype="float64").fit(X, weights).coef_
+    errors = [np.linalg.norm(dense @ SparseEASE(alpha=20.0, n_neighbors=k, dtype="float64")
                              .fit(X, weights).coef_ - exact) / np.linalg.norm(exact)
               for k in (2, 6, 12, 14, N_ITEMS - 1)]
     assert all(a > b for a, b in zip(errors, errors[1:]))
@@ -143,8 +143,8 @@ def test_gram_lookup_of_a_large_catalogue(monkeypatch):
     # Continuous weights: no ties among co-occurrences at the pruning cut.
     dense = (rng.random((200, 60)) < 0.3) * rng.uniform(1, 2, size=(200, 60))
     X = np.column_stack(np.nonzero(dense))
-    k, l2_reg = 10, 10.0
-    coef = SparseEASE(l2_reg=l2_reg, n_neighbors=k, dtype="float64").fit(
+    k, alpha = 10, 10.0
+    coef = SparseEASE(alpha=alpha, n_neighbors=k, dtype="float64").fit(
         X, dense[dense > 0]).coef_.toarray()
     gram = dense.T @ dense
     kept = np.argsort(-np.where(np.eye(60, dtype=bool), -1, gram), axis=1)[:, : 2 * k]
@@ -157,7 +157,7 @@ def test_gram_lookup_of_a_large_catalogue(monkeypatch):
     for j in range(60):
         neighbourhood = _reference_neighbourhood(gram, j, k)
         rows = np.ix_(neighbourhood, neighbourhood)
-        expected = np.linalg.solve(lookup[rows] + l2_reg * np.eye(k), gram[neighbourhood, j])
+        expected = np.linalg.solve(lookup[rows] + alpha * np.eye(k), gram[neighbourhood, j])
         # The co-occurrences are float32 (exact for counts, not for these weights).
         np.testing.assert_allclose(coef[neighbourhood, j], expected, rtol=1e-5, atol=1e-6)
 
@@ -172,12 +172,12 @@ def test_deterministic(weighted, model):
 
 
 @pytest.mark.parametrize("estimator", [EASE, SparseEASE])
-@pytest.mark.parametrize("l2_reg", [0, -1.0])
-def test_l2_reg_must_be_positive(weighted, estimator, l2_reg):
+@pytest.mark.parametrize("alpha", [0, -1.0])
+def test_alpha_must_be_positive(weighted, estimator, alpha):
     X, _, _ = weighted
-    with pytest.raises(ValueError, match=r"'l2_reg' parameter of \w+ must be a float in the "
+    with pytest.raises(ValueError, match=r"'alpha' parameter of \w+ must be a float in the "
                                          r"range \(0.0, inf\)"):
-        estimator(l2_reg=l2_reg).fit(X)
+        estimator(alpha=alpha).fit(X)
 
 
 def test_bad_dtype_and_neighbourhood(weighted):
@@ -228,7 +228,7 @@ def test_ml100k_accuracy(data_home):
     X = fetch_movielens("100k", data_home=data_home).data[["user_id", "item_id"]]
     X_train, X_test = train_test_split(X, test_size=0.2, random_state=42)
     scorer = make_ranking_scorer("ndcg", k=10)
-    exact = scorer(EASE(l2_reg=500).fit(X_train), X_test)
-    sparse = scorer(SparseEASE(l2_reg=500, n_neighbors=200).fit(X_train), X_test)
+    exact = scorer(EASE(alpha=500).fit(X_train), X_test)
+    sparse = scorer(SparseEASE(alpha=500, n_neighbors=200).fit(X_train), X_test)
     assert exact >= 0.445
     assert sparse >= 0.95 * exact

@@ -18,7 +18,7 @@ from sklearn_recs.utils._testing import tiny_ratings
 @pytest.fixture(scope="module")
 def ease():
     X, _ = tiny_ratings()
-    return EASE(l2_reg=10.0).fit(X)
+    return EASE(alpha=10.0).fit(X)
 
 
 def test_exported_model_filters_the_same(ease):

@@ -173,7 +173,7 @@ def test_rrf_bad_rank_constant(data):
 def test_switch_serves_each_user_by_their_member():
     X, _ = tiny_ratings()
     thresholds = [7, 9]
-    members = [("pop", Popularity()), ("bias", BiasBaseline()), ("ease", EASE(l2_reg=10.0))]
+    members = [("pop", Popularity()), ("bias", BiasBaseline()), ("ease", EASE(alpha=10.0))]
     y = np.linspace(1, 5, len(X))
     model = SwitchRecommender(estimators=members, thresholds=thresholds).fit(X, y)
     counts = X["user_id"].value_counts()

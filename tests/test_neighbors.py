@@ -42,7 +42,7 @@ def _orient(model_cls, mask, values):
 def _biases(mask, values, model):
     users, items = np.nonzero(mask)
     mu, bu, bi = _fit_biases(users, items, values[users, items], N_USERS, N_ITEMS,
-                             reg_user=model.reg_user, reg_item=model.reg_item, n_iter=10)
+                             alpha_user=model.alpha_user, alpha_item=model.alpha_item, max_iter=10)
     return mu, bu, bi
 
 
@@ -114,7 +114,7 @@ def test_implicit_similarity_and_scores_match_dense_reference(ratings, model_cls
     mask, values, X, y = ratings
     weights = np.round(y)  # non-negative weights
     model = model_cls(feedback="implicit", similarity=similarity, weighting=weighting,
-                      k=N_USERS + N_ITEMS).fit(X, weights)
+                      n_neighbors=N_USERS + N_ITEMS).fit(X, weights)
     dense = np.zeros((N_USERS, N_ITEMS))
     dense[X[:, 0], X[:, 1]] = weights
     ent_mask, ent = _orient(model_cls, mask, dense)
@@ -127,7 +127,7 @@ def test_implicit_similarity_and_scores_match_dense_reference(ratings, model_cls
     scores = (dense @ expected.T if model_cls is ItemKNN else expected @ dense)
     np.testing.assert_allclose(model.predict(X), scores[X[:, 0], X[:, 1]], rtol=1e-4, atol=1e-5)
     users = np.arange(N_USERS)
-    _, top = model.recommend(users, n_items=3, exclude_seen=False, return_scores=True)
+    _, top = model.recommend(users, top_n=3, exclude_seen=False, return_scores=True)
     np.testing.assert_allclose(top, -np.sort(-scores, axis=1)[:, :3], rtol=1e-4, atol=1e-5)
 
 
@@ -151,9 +151,9 @@ def _reference_predictions(model, mask, values, users, items):
                 else (lambda v: user_mean[v])
         del entity_mean
         neighbours = [j for j in rated if sim[target, j] > 0]
-        neighbours = sorted(neighbours, key=lambda j: -sim[target, j])[:model.k]
+        neighbours = sorted(neighbours, key=lambda j: -sim[target, j])[:model.n_neighbors]
         pred = base_of(target)
-        if len(neighbours) >= model.min_k:
+        if len(neighbours) >= model.min_neighbors:
             weights = np.array([sim[target, j] for j in neighbours])
             resid = np.array([residual_of(j) - base_of(j) for j in neighbours])
             pred += weights @ resid / (model.damping + weights.sum())
@@ -163,11 +163,11 @@ def _reference_predictions(model, mask, values, users, items):
 
 @pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
 @pytest.mark.parametrize("centering", ["mean", "baseline"])
-@pytest.mark.parametrize("k, min_k, damping", [(3, 1, 0.0), (5, 4, 0.5), (40, 1, 0.0)])
-def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centering, k, min_k,
+@pytest.mark.parametrize("k, min_neighbors, damping", [(3, 1, 0.0), (5, 4, 0.5), (40, 1, 0.0)])
+def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centering, k, min_neighbors,
                                                      damping):
     mask, values, X, y = ratings
-    model = model_cls(k=k, min_k=min_k, centering=centering, similarity="pearson",
+    model = model_cls(n_neighbors=k, min_neighbors=min_neighbors, centering=centering, similarity="pearson",
                       damping=damping).fit(X, y)
     users, items = np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij")
     users, items = users.ravel(), items.ravel()
@@ -175,7 +175,7 @@ def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centeri
     np.testing.assert_allclose(model.predict(np.column_stack([users, items])), expected,
                                rtol=1e-5, atol=1e-5)
     # The full-catalogue scores of recommend are the same predictions.
-    _, scores = model.recommend(np.arange(N_USERS), n_items=N_ITEMS, exclude_seen=False,
+    _, scores = model.recommend(np.arange(N_USERS), top_n=N_ITEMS, exclude_seen=False,
                                 return_scores=True)
     np.testing.assert_allclose(scores, -np.sort(-expected.reshape(N_USERS, N_ITEMS), axis=1),
                                rtol=1e-5, atol=1e-5)
@@ -183,12 +183,12 @@ def test_explicit_prediction_matches_dense_reference(ratings, model_cls, centeri
 
 def test_prediction_is_chunked_identically(ratings):
     mask, values, X, y = ratings
-    model = ItemKNN(k=4).fit(X, y)
+    model = ItemKNN(n_neighbors=4).fit(X, y)
     expected = model.predict(X)
     with sklearn.config_context(working_memory=1e-4):
         np.testing.assert_allclose(model.predict(X), expected)
         # Blocks of other sizes round the BLAS products differently.
-        np.testing.assert_allclose(ItemKNN(k=4).fit(X, y).similarity_.toarray(),
+        np.testing.assert_allclose(ItemKNN(n_neighbors=4).fit(X, y).similarity_.toarray(),
                                    model.similarity_.toarray(), rtol=1e-5)
 
 
@@ -196,11 +196,11 @@ def test_prediction_is_chunked_identically(ratings):
 def test_pruning_keeps_each_rows_top_neighbours(ratings, model_cls):
     mask, values, X, y = ratings
     full = model_cls(similarity="pearson").fit(X, y).similarity_.toarray()
-    pruned = model_cls(similarity="pearson", max_neighbors=3).fit(X, y).similarity_.toarray()
+    pruned = model_cls(similarity="pearson", n_stored_neighbors=3).fit(X, y).similarity_.toarray()
     expected = np.where(full >= -np.sort(-full, axis=1)[:, [2]], full, 0.0)
     np.testing.assert_allclose(pruned, expected)
     assert ((pruned > 0).sum(axis=1) <= 3).all()
-    implicit = model_cls(feedback="implicit", k=2).fit(X).similarity_
+    implicit = model_cls(feedback="implicit", n_neighbors=2).fit(X).similarity_
     assert (np.diff(implicit.indptr) <= 2).all()
 
 
@@ -208,7 +208,7 @@ def test_user_knn_is_item_knn_on_the_transpose(ratings):
     mask, values, X, y = ratings
     # (The bias baseline alternates item then user updates, so it is not
     # symmetric under transposition; mean centring is.)
-    params = dict(similarity="pearson", centering="mean", shrinkage=3.0, k=5)
+    params = dict(similarity="pearson", centering="mean", shrinkage=3.0, n_neighbors=5)
     user = UserKNN(**params).fit(X, y)
     item = ItemKNN(**params).fit(X[:, ::-1], y)
     np.testing.assert_allclose(user.similarity_.toarray(), item.similarity_.toarray(), rtol=1e-6)
@@ -218,11 +218,11 @@ def test_user_knn_is_item_knn_on_the_transpose(ratings):
 def test_similar_items_and_users_follow_the_similarity(ratings):
     mask, values, X, y = ratings
     item = ItemKNN(similarity="pearson").fit(X, y)
-    ids, scores = item.similar_items([0, 1], n_items=3, return_scores=True)
+    ids, scores = item.similar_items([0, 1], top_n=3, return_scores=True)
     dense = item.similarity_.toarray()
     np.testing.assert_allclose(scores, -np.sort(-dense[[0, 1]], axis=1)[:, :3], rtol=1e-6)
     user = UserKNN(similarity="pearson").fit(X, y)
-    ids, scores = user.similar_users([3], n_users=2, return_scores=True)
+    ids, scores = user.similar_users([3], top_n=2, return_scores=True)
     assert scores[0, 0] == pytest.approx(user.similarity_[3].max())
     assert not hasattr(user, "similar_items")
     with pytest.raises(ValueError, match="not seen at fit"):
@@ -231,8 +231,8 @@ def test_similar_items_and_users_follow_the_similarity(ratings):
 
 # -- bad input ------------------------------------------------------------------
 @pytest.mark.parametrize("params, match", [
-    ({"k": 0}, r"'k' parameter of ItemKNN must be an int in the range \[1, inf\). Got 0"),
-    ({"min_k": 5, "k": 3}, "min_k=5 is larger than k=3.*Set min_k <= k"),
+    ({"n_neighbors": 0}, r"'n_neighbors' parameter of ItemKNN must be an int in the range \[1, inf\). Got 0"),
+    ({"min_neighbors": 5, "n_neighbors": 3}, "min_neighbors=5 is larger than n_neighbors=3.*Set min_neighbors <= n_neighbors"),
     ({"similarity": "jaccard"}, "'similarity' parameter .*'pearson_baseline'"),
     ({"shrinkage": -1.0}, r"'shrinkage' parameter of ItemKNN .* range \[0.0, inf\). Got -1.0"),
     ({"weighting": "bm25"}, "weighting='bm25' applies to implicit feedback only"),
@@ -290,15 +290,15 @@ def test_constant_ratings_give_baseline_predictions():
 def test_string_ids_and_dataframe(ratings):
     _, _, X, y = ratings
     frame = pd.DataFrame({"user": [f"u{u}" for u in X[:, 0]], "item": [f"i{i}" for i in X[:, 1]]})
-    model = UserKNN(feedback="implicit", k=5).fit(frame)
-    recs = model.recommend(["u0", "u1"], n_items=2)
+    model = UserKNN(feedback="implicit", n_neighbors=5).fit(frame)
+    recs = model.recommend(["u0", "u1"], top_n=2)
     assert recs.shape == (2, 2) and str(recs[0, 0]).startswith("i")
 
 
 # -- ml-100k (skipped without the data) --------------------------------------------
 def test_ml100k_item_knn_rmse(ml100k_folds):
     train, test = ml100k_folds[0]
-    model = ItemKNN(shrinkage=100, max_neighbors=400).fit(train[["user_id", "item_id"]],
+    model = ItemKNN(shrinkage=100, n_stored_neighbors=400).fit(train[["user_id", "item_id"]],
                                                           train["rating"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
@@ -312,7 +312,7 @@ def test_ml100k_item_knn_bm25_ndcg(ml100k_folds):
     from sklearn_recs.metrics import make_ranking_scorer
 
     train, test = ml100k_folds[0]
-    model = ItemKNN(feedback="implicit", weighting="bm25", k=100).fit(train[["user_id", "item_id"]])
+    model = ItemKNN(feedback="implicit", weighting="bm25", n_neighbors=100).fit(train[["user_id", "item_id"]])
     scorer = make_ranking_scorer("ndcg", k=10)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
@@ -331,13 +331,13 @@ def test_sparse_recommend_equals_ranking_the_dense_scores(monkeypatch, ratings, 
 
     monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", dense_share)
     mask, values, X, y = ratings
-    model = model_cls(feedback="implicit", k=5).fit(X, np.round(y))
+    model = model_cls(feedback="implicit", n_neighbors=5).fit(X, np.round(y))
     users = np.arange(N_USERS)
     for exclude_seen in (True, False):
         seen = model.interactions_ if exclude_seen else None
         # The mixin's dense path: rank _score_users.
         dense = model._recommend_codes(users, N_ITEMS, None, True, model._score_users, seen)
-        sparse = model.recommend(users, n_items=N_ITEMS, exclude_seen=exclude_seen,
+        sparse = model.recommend(users, top_n=N_ITEMS, exclude_seen=exclude_seen,
                                  return_scores=True)
         np.testing.assert_array_equal(sparse[0], dense[0])
         np.testing.assert_array_equal(sparse[1], dense[1])
@@ -359,7 +359,7 @@ def test_dense_and_sparse_raters_split_matches_the_reference(monkeypatch, rating
     kernel = "msd" if similarity == "msd" else "co_cosine"
     expected = _reference_similarity(ent_mask, v, kernel, **_settings(model))
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
-    implicit = ItemKNN(feedback="implicit", k=N_ITEMS).fit(X)
+    implicit = ItemKNN(feedback="implicit", n_neighbors=N_ITEMS).fit(X)
     expected = _reference_similarity(ent_mask, ent_mask.astype(float), "cosine",
                                      **_settings(implicit))
     np.testing.assert_allclose(implicit.similarity_.toarray(), expected, rtol=1e-5, atol=1e-6)
@@ -369,19 +369,19 @@ def test_dense_and_sparse_raters_split_matches_the_reference(monkeypatch, rating
 def test_n_jobs_gives_the_same_model(ratings, model_cls):
     mask, values, X, y = ratings
     with sklearn.config_context(working_memory=1e-3):  # several blocks
-        one = model_cls(similarity="pearson", max_neighbors=4).fit(X, y)
-        two = model_cls(similarity="pearson", max_neighbors=4, n_jobs=-1).fit(X, y)
+        one = model_cls(similarity="pearson", n_stored_neighbors=4).fit(X, y)
+        two = model_cls(similarity="pearson", n_stored_neighbors=4, n_jobs=-1).fit(X, y)
     np.testing.assert_array_equal(two.similarity_.toarray(), one.similarity_.toarray())
     np.testing.assert_array_equal(two.predict(X), one.predict(X))
 
 
 @pytest.mark.parametrize("model_cls", [ItemKNN, UserKNN])
-@pytest.mark.parametrize("min_k, damping", [(1, 0.0), (3, 0.5)])
-def test_explicit_recommend_by_products_equals_the_pair_predictions(ratings, model_cls, min_k,
+@pytest.mark.parametrize("min_neighbors, damping", [(1, 0.0), (3, 0.5)])
+def test_explicit_recommend_by_products_equals_the_pair_predictions(ratings, model_cls, min_neighbors,
                                                                    damping):
     mask, values, X, y = ratings
-    # max_neighbors <= k: the catalogue is scored by sparse products.
-    model = model_cls(k=5, max_neighbors=5, min_k=min_k, damping=damping).fit(X, y)
+    # n_stored_neighbors <= k: the catalogue is scored by sparse products.
+    model = model_cls(n_neighbors=5, n_stored_neighbors=5, min_neighbors=min_neighbors, damping=damping).fit(X, y)
     users, items = np.meshgrid(np.arange(N_USERS), np.arange(N_ITEMS), indexing="ij")
     expected = model.predict(np.column_stack([users.ravel(), items.ravel()]))
     np.testing.assert_allclose(model._score_users(np.arange(N_USERS), None).ravel(), expected,

@@ -62,22 +62,22 @@ def _fit_both(estimator, feedback):
 
 CASES = [
     (ItemKNN(), "ratings"),
-    (ItemKNN(similarity="cosine", centering="mean", max_neighbors=5, shrinkage=3), "ratings"),
-    (ItemKNN(similarity="adjusted_cosine", k=3, min_k=2, damping=1.0), "ratings"),
+    (ItemKNN(similarity="cosine", centering="mean", n_stored_neighbors=5, shrinkage=3), "ratings"),
+    (ItemKNN(similarity="adjusted_cosine", n_neighbors=3, min_neighbors=2, damping=1.0), "ratings"),
     (ItemKNN(feedback="implicit"), "binary"),
-    (ItemKNN(feedback="implicit", k=4), "weights"),
+    (ItemKNN(feedback="implicit", n_neighbors=4), "weights"),
     (ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"), "weights"),
     (UserKNN(), "ratings"),
     (UserKNN(similarity="msd", centering="mean"), "ratings"),
-    (UserKNN(feedback="implicit", weighting="tfidf", k=5), "binary"),
-    (EASE(l2_reg=10.0, dtype="float64"), "binary"),
-    (EASE(l2_reg=10.0), "weights"),
-    (SparseEASE(l2_reg=10.0, n_neighbors=5), "binary"),
+    (UserKNN(feedback="implicit", weighting="tfidf", n_neighbors=5), "binary"),
+    (EASE(alpha=10.0, dtype="float64"), "binary"),
+    (EASE(alpha=10.0), "weights"),
+    (SparseEASE(alpha=10.0, n_neighbors=5), "binary"),
     (Popularity(), "binary"),
     (Popularity(), "weights"),
     (Popularity(half_life=50.0, time_column="timestamp"), "weights"),
     (BiasBaseline(), "ratings"),
-    (BiasBaseline(reg_user=0.0, reg_item=0.0, n_iter=30), "ratings"),
+    (BiasBaseline(alpha_user=0.0, alpha_item=0.0, max_iter=30), "ratings"),
 ]
 
 
@@ -106,8 +106,8 @@ def test_partial_fit_equals_fit_on_union(estimator, feedback):
         warnings.simplefilter("ignore")  # the unknown ids (ColdStartWarning)
         assert_allclose(incremental.predict(grid), reference.predict(grid),
                         rtol=1e-5, atol=1e-6)
-        top, top_scores = incremental.recommend(users, n_items=8, return_scores=True)
-        expected, expected_scores = reference.recommend(users, n_items=8,
+        top, top_scores = incremental.recommend(users, top_n=8, return_scores=True)
+        expected, expected_scores = reference.recommend(users, top_n=8,
                                                         return_scores=True)
     assert_allclose(top_scores, expected_scores, rtol=1e-5, atol=1e-6)
     assert_array_equal(top, expected)
@@ -119,18 +119,18 @@ def test_first_partial_fit_is_fit(estimator, feedback):
     X_a, y_a, _, _ = _data(feedback)
     first = type(estimator)(**estimator.get_params()).partial_fit(X_a, y_a)
     fitted = estimator.fit(X_a, y_a)
-    assert_array_equal(first.recommend(fitted.users_, n_items=5),
-                       fitted.recommend(fitted.users_, n_items=5))
+    assert_array_equal(first.recommend(fitted.users_, top_n=5),
+                       fitted.recommend(fitted.users_, top_n=5))
 
 
 def test_partial_fit_in_steps_equals_fit():
     """Three partial_fit calls after fit, one row block each."""
     X, y = tiny_ratings(n_users=40, n_items=25)
     parts = np.array_split(np.random.default_rng(1).permutation(len(X)), 4)
-    model = ItemKNN(k=5).fit(X.iloc[parts[0]], y[parts[0]])
+    model = ItemKNN(n_neighbors=5).fit(X.iloc[parts[0]], y[parts[0]])
     for part in parts[1:]:
         model.partial_fit(X.iloc[part], y[part])
-    reference = ItemKNN(k=5).fit(X, y)
+    reference = ItemKNN(n_neighbors=5).fit(X, y)
     assert_allclose(model.similarity_.toarray(), reference.similarity_.toarray(), atol=1e-6)
     assert_allclose(model.predict(X), reference.predict(X), rtol=1e-6)
 
@@ -151,7 +151,7 @@ def test_demographic_popularity_partial_fit_equals_fit():
             np.concatenate([np.ones(len(X_a)), y_b]), user_features=features)
     assert_allclose(model.neighbors_.toarray(), reference.neighbors_.toarray())
     assert_allclose(model.predict(X_b), reference.predict(X_b))
-    assert_array_equal(model.recommend(users, n_items=5), reference.recommend(users, n_items=5))
+    assert_array_equal(model.recommend(users, top_n=5), reference.recommend(users, top_n=5))
 
 
 def test_half_life_set_after_fit_is_an_error():
@@ -243,7 +243,7 @@ def test_ease_low_rank_update_equals_fit(dtype, rtol, monkeypatch):
         pd.DataFrame({"user_id": [0] * 4 + [1], "item_id": fresh[:3] + [5000, 5000]}),
         X.iloc[:2],  # pairs seen before: their weights add up
     ]
-    model = EASE(l2_reg=5.0, dtype=dtype).fit(X)
+    model = EASE(alpha=5.0, dtype=dtype).fit(X)
     monkeypatch.setattr(EASE, "_solve", lambda *args: pytest.fail("solved again"))
     for batch in batches:
         with warnings.catch_warnings():
@@ -252,18 +252,18 @@ def test_ease_low_rank_update_equals_fit(dtype, rtol, monkeypatch):
     monkeypatch.undo()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        reference = EASE(l2_reg=5.0, dtype=dtype).fit(pd.concat([X, *batches]))
+        reference = EASE(alpha=5.0, dtype=dtype).fit(pd.concat([X, *batches]))
     assert_array_equal(model.items_, reference.items_)
     scale = np.abs(reference.coef_).max()
     assert_allclose(model.coef_, reference.coef_, rtol=0, atol=rtol * scale)
     users = reference.users_
-    assert_array_equal(model.recommend(users, n_items=5), reference.recommend(users, n_items=5))
+    assert_array_equal(model.recommend(users, top_n=5), reference.recommend(users, top_n=5))
 
 
 def test_ease_large_update_solves_again(monkeypatch):
     """Most users touched: the update's rank is too high, so the model is solved again."""
     X, _ = tiny_ratings()
-    model = EASE(l2_reg=5.0).fit(X.iloc[::2])
+    model = EASE(alpha=5.0).fit(X.iloc[::2])
     calls = []
     original = EASE._solve
     monkeypatch.setattr(EASE, "_solve", lambda *args: calls.append(1) or original(*args))
@@ -271,10 +271,10 @@ def test_ease_large_update_solves_again(monkeypatch):
     assert calls == [1]
 
 
-def test_ease_new_l2_reg_solves_again():
+def test_ease_new_alpha_solves_again():
     """partial_fit after set_params reads the new value, as fit on all the data would."""
     X, _ = tiny_ratings()
-    model = EASE(l2_reg=5.0, dtype="float64").fit(X.iloc[:-3]).set_params(l2_reg=50.0)
+    model = EASE(alpha=5.0, dtype="float64").fit(X.iloc[:-3]).set_params(alpha=50.0)
     model.partial_fit(X.iloc[-3:])
-    reference = EASE(l2_reg=50.0, dtype="float64").fit(X)
+    reference = EASE(alpha=50.0, dtype="float64").fit(X)
     assert_allclose(model.coef_, reference.coef_, atol=1e-12)

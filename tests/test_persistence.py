@@ -66,16 +66,16 @@ def outputs(model, X):
     users = np.concatenate([model.users_[::2], model.users_[:1], [user]])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
-        ids, scores = model.recommend(users, n_items=7, return_scores=True)
+        ids, scores = model.recommend(users, top_n=7, return_scores=True)
         cold_predictions = model.predict(cold)
-        sub_ids, sub_scores = model.recommend(users, n_items=4, items=model.items_[::3],
+        sub_ids, sub_scores = model.recommend(users, top_n=4, items=model.items_[::3],
                                               exclude_seen=False, return_scores=True)
     result = {"predict": model.predict(X), "cold_predict": cold_predictions,
               "ids": ids, "scores": scores,
               "candidate_ids": sub_ids, "candidate_scores": sub_scores}
     if hasattr(model, "similar_items"):
         result["similar"], result["similar_scores"] = model.similar_items(
-            model.items_[:5], n_items=3, return_scores=True)
+            model.items_[:5], top_n=3, return_scores=True)
     return result
 
 

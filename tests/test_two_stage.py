@@ -62,9 +62,9 @@ def X():
 
 
 def test_reranking_by_generator_score_is_the_generator(X):
-    model = TwoStageRecommender(EASE(l2_reg=10.0), _Column(0), n_candidates=5,
+    model = TwoStageRecommender(EASE(alpha=10.0), _Column(0), n_candidates=5,
                                 random_state=0).fit(X)
-    ease = EASE(l2_reg=10.0).fit(X)
+    ease = EASE(alpha=10.0).fit(X)
     # Longer than n_candidates: the tail follows the generator's order too.
     np.testing.assert_array_equal(model.recommend(ease.users_, 12),
                                   ease.recommend(ease.users_, 12))
@@ -72,9 +72,9 @@ def test_reranking_by_generator_score_is_the_generator(X):
 
 def test_reranking_by_popularity_matches_hand_reranking(X):
     n_candidates = 6
-    model = TwoStageRecommender(EASE(l2_reg=10.0), _Column(2), n_candidates=n_candidates,
+    model = TwoStageRecommender(EASE(alpha=10.0), _Column(2), n_candidates=n_candidates,
                                 random_state=0).fit(X)
-    ease = EASE(l2_reg=10.0).fit(X)
+    ease = EASE(alpha=10.0).fit(X)
     counts = X["item_id"].value_counts()
     assert model.feature_names_[2] == "item_popularity"
     for user in ease.users_[:10]:
@@ -88,7 +88,7 @@ def test_reranking_by_popularity_matches_hand_reranking(X):
 
 def test_no_leakage_and_labels_by_hand(X):
     _Spy.fits.clear()
-    model = TwoStageRecommender(_Spy(l2_reg=10.0), _Column(0), n_candidates=100,
+    model = TwoStageRecommender(_Spy(alpha=10.0), _Column(0), n_candidates=100,
                                 random_state=3).fit(X)
     train, held = next(PerUserShuffleSplit(test_size=0.2, random_state=3).split(X))
     rows = X[["user_id", "item_id"]].to_numpy(dtype=object)
@@ -103,7 +103,7 @@ def test_no_leakage_and_labels_by_hand(X):
 
 
 def test_group_sizes_reach_a_ranker(X):
-    model = TwoStageRecommender(EASE(l2_reg=10.0), _GroupRanker(), n_candidates=4,
+    model = TwoStageRecommender(EASE(alpha=10.0), _GroupRanker(), n_candidates=4,
                                 random_state=0).fit(X)
     group = model.reranker_.group_
     assert group.sum() == 4 * len(group) and len(group) == X["user_id"].nunique()
@@ -111,7 +111,7 @@ def test_group_sizes_reach_a_ranker(X):
 
 def test_time_holdout_uses_the_latest(X):
     _Spy.fits.clear()
-    TwoStageRecommender(_Spy(l2_reg=10.0), _Column(0), time_column="timestamp").fit(X)
+    TwoStageRecommender(_Spy(alpha=10.0), _Column(0), time_column="timestamp").fit(X)
     first = _Spy.fits[0]
     kept = set(map(tuple, first.tolist()))
     for user, rows in X.groupby("user_id"):
@@ -121,7 +121,7 @@ def test_time_holdout_uses_the_latest(X):
 
 
 def test_feature_recommenders_and_grid_search(X):
-    model = TwoStageRecommender(EASE(l2_reg=10.0), DecisionTreeClassifier(random_state=0),
+    model = TwoStageRecommender(EASE(alpha=10.0), DecisionTreeClassifier(random_state=0),
                                 feature_recommenders=[("pop", Popularity())],
                                 n_candidates=8, random_state=0)
     rows = np.arange(len(X))

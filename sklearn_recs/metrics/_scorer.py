@@ -150,7 +150,7 @@ class RankingScorer:
         y_true = np.split(items[order], boundaries)
 
         recommended, scores = estimator.recommend(
-            test_users, n_items=self.k, exclude_seen=self.exclude_seen,
+            test_users, top_n=self.k, exclude_seen=self.exclude_seen,
             return_scores=True,
         )
         recommended = np.asarray(recommended)
@@ -189,7 +189,7 @@ def make_ranking_scorer(
     user, keeps the relevant ones (``y >= relevance_threshold`` when both are
     given, else all), asks the fitted estimator once for the top ``k`` of
     every test user with a relevant row, via ``estimator.recommend(users,
-    n_items=k, exclude_seen=exclude_seen, return_scores=True)``, drops the
+    top_n=k, exclude_seen=exclude_seen, return_scores=True)``, drops the
     slots scored ``-inf`` (a user with fewer than ``k`` candidates), and
     returns the metric's mean over those users. Relevance is binary: each
     relevant test row is one relevant item. Test users unknown to the
@@ -245,9 +245,9 @@ def make_ranking_scorer(
     >>> class FixedRanking(BaseEstimator):
     ...     def fit(self, X, y=None):
     ...         return self
-    ...     def recommend(self, users, n_items=10, *, exclude_seen=True,
+    ...     def recommend(self, users, top_n=10, *, exclude_seen=True,
     ...                   items=None, return_scores=False):
-    ...         ids = np.tile([10, 20, 30], (len(users), 1))[:, :n_items]
+    ...         ids = np.tile([10, 20, 30], (len(users), 1))[:, :top_n]
     ...         return ids, -np.arange(ids.shape[1]) * np.ones_like(ids)
     >>> scorer = make_ranking_scorer("precision", k=2, relevance_threshold=4)
     >>> scorer

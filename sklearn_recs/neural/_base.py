@@ -57,8 +57,8 @@ _SPARSE_CAPABLE = (torch.optim.SparseAdam, torch.optim.SGD, torch.optim.Adagrad)
 # leaves out those it lacks and adds its own.
 COMMON_CONSTRAINTS: dict = {
     "n_factors": [Interval(Integral, 1, None, closed="left")],
-    "reg": [Interval(Real, 0, None, closed="left")],
-    "reg_bias": [Interval(Real, 0, None, closed="left"), None],
+    "alpha": [Interval(Real, 0, None, closed="left")],
+    "alpha_bias": [Interval(Real, 0, None, closed="left"), None],
     "lr": [Interval(Real, 0, None, closed="neither")],
     "max_epochs": [Interval(Integral, 1, None, closed="left")],
     "batch_size": [Interval(Integral, 1, None, closed="left")],

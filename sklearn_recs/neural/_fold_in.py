@@ -52,17 +52,17 @@ class FoldInMixin:
       ratings (False, ``interactions_y`` required).
     """
 
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   exclude=None, return_scores=False, interactions=None,
                   interactions_y=None):
-        """Recommend the top ``n_items`` items for each user, best first.
+        """Recommend the top ``top_n`` items for each user, best first.
 
         Parameters
         ----------
         users : array-like of shape (n_users,)
             User ids. Users unseen at fit and absent from ``interactions``
             get the popularity ranking and a :class:`ColdStartWarning`.
-        n_items : int, default=10
+        top_n : int, default=10
             Length of each list, capped at the number of candidates.
         exclude_seen : bool, default=True
             Whether to leave out the items each user interacted with (at fit,
@@ -87,9 +87,9 @@ class FoldInMixin:
 
         Returns
         -------
-        recommended : ndarray of shape (n_users, min(n_items, n_candidates))
+        recommended : ndarray of shape (n_users, min(top_n, n_candidates))
             Item ids, best first.
-        scores : ndarray of shape (n_users, min(n_items, n_candidates))
+        scores : ndarray of shape (n_users, min(top_n, n_candidates))
             Only with ``return_scores=True``; ``-inf`` marks slots beyond the
             user's unseen candidates.
         """
@@ -99,7 +99,7 @@ class FoldInMixin:
                     f"{type(self).__name__}: interactions_y was given without "
                     "interactions; pass the (user id, item id) rows as interactions."
                 )
-            return super().recommend(users, n_items, exclude_seen=exclude_seen,
+            return super().recommend(users, top_n, exclude_seen=exclude_seen,
                                      items=items, exclude=exclude,
                                      return_scores=return_scores)
         check_is_fitted(self)
@@ -121,7 +121,7 @@ class FoldInMixin:
             fit_rows.data[:] = 1.0
             seen = _StackedRows(self.interactions_, (pattern + fit_rows).tocsr())
         return self._recommend_codes(
-            codes, n_items, items, return_scores,
+            codes, top_n, items, return_scores,
             lambda block, cand: self._score_fold_in(block, cand, extra), seen,
             exclude=exclude)
 

@@ -82,7 +82,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     Predicts ``r_ui = mu + b_u + b_i + p_u . q_i`` and learns the biases and
     factors by minimising the squared error with L2 regularisation applied
     per occurrence, as in Funk's and Koren's SGD: each row of a batch adds
-    ``reg * (|p_u|^2 + |q_i|^2) + reg_bias * (b_u^2 + b_i^2)`` for its own
+    ``alpha * (|p_u|^2 + |q_i|^2) + alpha_bias * (b_u^2 + b_i^2)`` for its own
     user and item, so frequent users and items are regularised in
     proportion to their data (not a blanket weight decay). ``mu`` is the
     training mean. skorch runs the training loop (``net_``): mini-batches are
@@ -94,10 +94,10 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     ----------
     n_factors : int, default=64
         Dimension of the user and item factors.
-    reg : float, default=0.09
+    alpha : float, default=0.09
         L2 strength on the factors, per occurrence in a batch.
-    reg_bias : float, default=0.01
-        L2 strength on the biases; None means ``reg``.
+    alpha_bias : float, default=0.01
+        L2 strength on the biases; None means ``alpha``.
     lr : float, default=20.0
         Learning rate. The loss is the batch mean, so plain SGD needs a
         large rate: ``lr / batch_size`` is the per-rating step of classic
@@ -199,13 +199,13 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     MatrixFactorization(...)
     >>> model.predict(X.iloc[:2]).shape
     (2,)
-    >>> model.recommend(["u00"], n_items=3).shape
+    >>> model.recommend(["u00"], top_n=3).shape
     (1, 3)
     """
 
     _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "clip": ["boolean"]}
 
-    def __init__(self, *, n_factors=64, reg=0.09, reg_bias=0.01, lr=20.0,
+    def __init__(self, *, n_factors=64, alpha=0.09, alpha_bias=0.01, lr=20.0,
                  max_epochs=50, batch_size=4096, optimizer="sgd",
                  early_stopping=False, validation_fraction=0.1, clip=True,
                  init_std=0.02, device="cpu", n_jobs=None, callbacks=None,
@@ -227,11 +227,11 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         if self.early_stopping:
             valid, _ = split_validation(self, users, items, implicit=False)
         mu = float(ratings.mean() if valid is None else ratings[~valid].mean())
-        reg_bias = self.reg if self.reg_bias is None else self.reg_bias
+        alpha_bias = self.alpha if self.alpha_bias is None else self.alpha_bias
         module = self._train(
             BiasedMF, MSELoss, users, items, ratings,
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
-                               n_factors=self.n_factors, reg=self.reg, reg_bias=reg_bias,
+                               n_factors=self.n_factors, alpha=self.alpha, alpha_bias=alpha_bias,
                                global_mean=mu, init_std=self.init_std),
             valid=valid)
         self.user_factors_ = self._to_numpy(module.user_factors)
@@ -264,16 +264,16 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         """Closed-form ``(p_u, b_u)`` of new users, item side fixed.
 
         Each user's ridge regression of ``r - mu - b_i`` on ``[q_i, 1]``
-        with penalty ``n_u * reg`` (factors) and ``n_u * reg_bias`` (bias):
+        with penalty ``n_u * alpha`` (factors) and ``n_u * alpha_bias`` (bias):
         the training objective restricted to that user.
         """
         n_new, d = matrix.shape[0], self.item_factors_.shape[1]
-        reg_bias = self.reg if self.reg_bias is None else self.reg_bias
+        alpha_bias = self.alpha if self.alpha_bias is None else self.alpha_bias
         factors = np.zeros((n_new, d))
         biases = np.zeros(n_new)
         counts = np.diff(matrix.indptr)
         step = max(1, 4096 // max(int(counts.mean()) if n_new else 1, 1))
-        ridge = np.r_[np.full(d, self.reg), reg_bias]
+        ridge = np.r_[np.full(d, self.alpha), alpha_bias]
         for start in range(0, n_new, step):
             block = matrix[start:start + step]
             rows = np.repeat(np.arange(block.shape[0]), np.diff(block.indptr))
@@ -317,13 +317,13 @@ class ImplicitMatrixFactorization(_FactorModel):
     sampler : {"uniform", "popularity"}, default="uniform"
         How negatives are drawn: uniformly over the catalogue, or in
         proportion to ``count ** 0.75`` (harder negatives).
-    alpha : float, default=0.0
+    confidence_scale : float, default=0.0
         Confidence weighting from ``y``: a positive's loss is scaled by
-        ``1 + alpha * y`` (normalised to mean 1). Ignored when ``y`` is None.
-    reg : float, default=0.01
+        ``1 + confidence_scale * y`` (normalised to mean 1). Ignored when ``y`` is None.
+    alpha : float, default=0.01
         L2 strength on the factors of each row's user and items.
-    reg_bias : float, default=None
-        L2 strength on the item biases; None means ``reg``.
+    alpha_bias : float, default=None
+        L2 strength on the item biases; None means ``alpha``.
     lr : float, default=160.0
         Learning rate; as in :class:`MatrixFactorization` the loss is the
         batch mean, so ``lr / batch_size`` is the per-positive SGD step
@@ -398,7 +398,7 @@ class ImplicitMatrixFactorization(_FactorModel):
     >>> X = checkerboard(10, 10)
     >>> model = ImplicitMatrixFactorization(n_factors=4, max_epochs=50, lr=5.0,
     ...                                     random_state=0).fit(X)
-    >>> model.recommend([0], n_items=2, exclude_seen=False)
+    >>> model.recommend([0], top_n=2, exclude_seen=False)
     array([[...]])
     """
 
@@ -408,12 +408,12 @@ class ImplicitMatrixFactorization(_FactorModel):
         "loss": [StrOptions(set(_RANKING_LOSSES))],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "sampler": [StrOptions({"uniform", "popularity"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
+        "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "validation_k": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(self, *, loss="bpr", n_factors=64, n_negatives=4, sampler="uniform",
-                 alpha=0.0, reg=0.01, reg_bias=None, lr=160.0, max_epochs=80,
+                 confidence_scale=0.0, alpha=0.01, alpha_bias=None, lr=160.0, max_epochs=80,
                  batch_size=4096, optimizer="sgd", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.1,
                  device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,
@@ -427,7 +427,7 @@ class ImplicitMatrixFactorization(_FactorModel):
         {fit_X}; each distinct pair is
             a positive.
         y : array-like of shape (n_samples,), default=None
-            Non-negative confidence weights (counts), used with ``alpha``;
+            Non-negative confidence weights (counts), used with ``confidence_scale``;
             None weighs every positive 1. Values that look like ratings (all on a
             half-star grid in 0.5-5) are still read as weights, with a
             ``DataWarning``: pass None, or the rows you count as positives
@@ -437,8 +437,8 @@ class ImplicitMatrixFactorization(_FactorModel):
         """
         users, items, weights = self._fit_interactions(X, y, implicit=True)
         target = None
-        if weights is not None and self.alpha > 0:
-            target = 1.0 + self.alpha * weights
+        if weights is not None and self.confidence_scale > 0:
+            target = 1.0 + self.confidence_scale * weights
             target /= target.mean()
         positives = users.astype(np.int64) * self.n_items_ + items  # CSR order: sorted
         item_weights = None
@@ -450,8 +450,8 @@ class ImplicitMatrixFactorization(_FactorModel):
         module = self._train(
             BiasedMF, _RANKING_LOSSES[self.loss], users, items, target,
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
-                               n_factors=self.n_factors, reg=self.reg,
-                               reg_bias=self.reg if self.reg_bias is None else self.reg_bias,
+                               n_factors=self.n_factors, alpha=self.alpha,
+                               alpha_bias=self.alpha if self.alpha_bias is None else self.alpha_bias,
                                user_bias=False, init_std=self.init_std),
             n_negatives=self.n_negatives, positives=positives, item_weights=item_weights,
             valid=valid, monitor="valid_ndcg", lower_is_better=False,
@@ -477,8 +477,8 @@ class ImplicitMatrixFactorization(_FactorModel):
         users = torch.as_tensor(rows)
         items = torch.as_tensor(matrix.indices.astype(np.int64))
         weights = None
-        if self.alpha > 0:
-            w = 1.0 + self.alpha * matrix.data
+        if self.confidence_scale > 0:
+            w = 1.0 + self.confidence_scale * matrix.data
             weights = torch.as_tensor(w / w.mean(), dtype=torch.float32)
         keys = np.sort(rows.astype(np.int64) * self.n_items_ + matrix.indices)
         criterion = _RANKING_LOSSES[self.loss]()
@@ -492,7 +492,7 @@ class ImplicitMatrixFactorization(_FactorModel):
             cand = torch.cat([data.items[:, None], neg], 1)
             pu = p[data.users]
             scores = torch.bmm(q[cand], pu.unsqueeze(-1)).squeeze(-1) + bi[cand]
-            loss = criterion(scores, weights) + self.reg * pu.square().sum(1).mean()
+            loss = criterion(scores, weights) + self.alpha * pu.square().sum(1).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -38,7 +38,7 @@ class _BiasedDot(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, users, items, user_table, item_table, n_factors, reg, reg_bias,
+    def forward(ctx, users, items, user_table, item_table, n_factors, alpha, alpha_bias,
                 sparse):
         # items as (K, B): column k of every row is contiguous, so the products
         # broadcast p over the leading axis (the fast layout on CPU)
@@ -49,18 +49,18 @@ class _BiasedDot(torch.autograd.Function):
         item_rows = item_table.index_select(0, columns).view(n_cols, len(users), -1)
         p, q = user_rows[:, :n_factors], item_rows[..., :n_factors]
         scores = (q * p).sum(-1)                                        # (K, B)
-        penalty = reg * (_square_norm(p) + _square_norm(q).sum(0))     # (B,)
+        penalty = alpha * (_square_norm(p) + _square_norm(q).sum(0))     # (B,)
         if user_table.shape[1] > n_factors:
             bu = user_rows[:, n_factors]
             scores += bu
-            penalty += reg_bias * bu.square()
+            penalty += alpha_bias * bu.square()
         if item_table.shape[1] > n_factors:
             bi = item_rows[..., n_factors]
             scores += bi
-            penalty += reg_bias * bi.square().sum(0)
+            penalty += alpha_bias * bi.square().sum(0)
         ctx.save_for_backward(users, columns, user_rows, item_rows)
         ctx.shapes = (user_table.shape, item_table.shape)
-        ctx.n_factors, ctx.reg, ctx.reg_bias, ctx.sparse = n_factors, reg, reg_bias, sparse
+        ctx.n_factors, ctx.alpha, ctx.alpha_bias, ctx.sparse = n_factors, alpha, alpha_bias, sparse
         ctx.pairwise = pairwise
         return scores.T if pairwise else scores[0], penalty
 
@@ -70,15 +70,15 @@ class _BiasedDot(torch.autograd.Function):
         d = ctx.n_factors
         p, q = user_rows[:, :d], item_rows[..., :d]
         grad_scores = grad_scores.T if ctx.pairwise else grad_scores.unsqueeze(0)  # (K, B)
-        # d(score)/d(row) plus the penalty's shrinkage 2 * reg * row
-        shrink = (2 * ctx.reg) * grad_penalty.unsqueeze(-1)             # (B, 1)
+        # d(score)/d(row) plus the penalty's shrinkage 2 * alpha * row
+        shrink = (2 * ctx.alpha) * grad_penalty.unsqueeze(-1)             # (B, 1)
         grad_user = torch.empty_like(user_rows)
         grad_p = torch.mul(p, shrink, out=grad_user[:, :d])
         for k in range(q.shape[0]):
             grad_p.addcmul_(grad_scores[k].unsqueeze(-1), q[k])
         grad_item = torch.empty_like(item_rows)
         torch.mul(q, shrink, out=grad_item[..., :d]).addcmul_(grad_scores.unsqueeze(-1), p)
-        shrink_bias = (2 * ctx.reg_bias) * grad_penalty
+        shrink_bias = (2 * ctx.alpha_bias) * grad_penalty
         if user_rows.shape[1] > d:
             torch.add(grad_scores.sum(0), shrink_bias * user_rows[:, d], out=grad_user[:, d])
         if item_rows.shape[-1] > d:
@@ -117,9 +117,9 @@ class BiasedMF(nn.Module):
         Sizes of the user and item tables.
     n_factors : int, default=64
         Dimension of the factors.
-    reg : float, default=0.0
+    alpha : float, default=0.0
         Per-occurrence L2 strength on the factors of the rows in a batch.
-    reg_bias : float, default=0.0
+    alpha_bias : float, default=0.0
         Per-occurrence L2 strength on the biases of the rows in a batch.
     global_mean : float, default=0.0
         The constant ``mu`` (a buffer, not trained).
@@ -133,13 +133,13 @@ class BiasedMF(nn.Module):
         optimisers: the update then costs O(batch), not O(table)).
     """
 
-    def __init__(self, n_users, n_items, n_factors=64, *, reg=0.0, reg_bias=0.0,
+    def __init__(self, n_users, n_items, n_factors=64, *, alpha=0.0, alpha_bias=0.0,
                  global_mean=0.0, user_bias=True, item_bias=True, init_std=0.1,
                  sparse=True):
         super().__init__()
         self.n_factors = int(n_factors)
-        self.reg = float(reg)
-        self.reg_bias = float(reg_bias)
+        self.alpha = float(alpha)
+        self.alpha_bias = float(alpha_bias)
         self.sparse = bool(sparse)
         self.user_table = nn.Parameter(torch.empty(n_users, n_factors + bool(user_bias)))
         self.item_table = nn.Parameter(torch.empty(n_items, n_factors + bool(item_bias)))
@@ -173,8 +173,8 @@ class BiasedMF(nn.Module):
 
     def forward(self, users, items):
         scores, penalty = _BiasedDot.apply(
-            users, items, self.user_table, self.item_table, self.n_factors, self.reg,
-            self.reg_bias, self.sparse)
+            users, items, self.user_table, self.item_table, self.n_factors, self.alpha,
+            self.alpha_bias, self.sparse)
         scores = scores + self.global_mean
         return (scores, penalty) if self.training else scores
 

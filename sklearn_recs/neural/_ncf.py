@@ -26,7 +26,7 @@ from ._ncf_modules import _ACTIVATIONS, NCF
 __all__ = ["GMF", "MLP", "NeuMF"]
 
 _NCF_CONSTRAINTS: dict = {
-    **{k: v for k, v in COMMON_CONSTRAINTS.items() if k not in ("reg_bias", "optimizer")},
+    **{k: v for k, v in COMMON_CONSTRAINTS.items() if k not in ("alpha_bias", "optimizer")},
     "optimizer": [StrOptions({"adam", "sgd", "adagrad"}), type],
     "feedback": [StrOptions({"explicit", "implicit"})],
     "n_negatives": [Interval(Integral, 1, None, closed="left")],
@@ -87,7 +87,7 @@ class _NCFBase(RegressorMixin, TorchRecommender):
         valid, callbacks = None, []
         if self.early_stopping:
             valid, callbacks = split_validation(self, users, items, implicit)
-        module_kwargs = dict(n_users=self.n_users_, n_items=self.n_items_, reg=self.reg,
+        module_kwargs = dict(n_users=self.n_users_, n_items=self.n_items_, alpha=self.alpha,
                              init_std=self.init_std, **architecture)
         train_kw = dict(module_kwargs=module_kwargs, valid=valid, extra_callbacks=callbacks)
         self.rating_range_ = None
@@ -145,7 +145,7 @@ _NCF_DOC_COMMON = """
         ratings ``y`` with the squared error.
     n_negatives : int, default=4
         Sampled negatives per positive (implicit feedback).
-    reg : float, default=0.0
+    alpha : float, default=0.0
         Per-occurrence L2 strength on the embeddings of each batch row.
     y_range : tuple of float, default=None
         Explicit feedback: ``(low, high)`` squashes the output into this
@@ -242,13 +242,13 @@ class GMF(_NCFBase):
     >>> from sklearn_recs.utils._testing import checkerboard
     >>> X = checkerboard(10, 10)
     >>> model = GMF(n_factors=4, lr=0.05, max_epochs=20, random_state=0).fit(X)
-    >>> model.recommend([0], n_items=3, exclude_seen=False).shape
+    >>> model.recommend([0], top_n=3, exclude_seen=False).shape
     (1, 3)
     """, lr=0.005, max_epochs=10, batch_size=1024)
 
     _parameter_constraints: dict = {**_NCF_CONSTRAINTS}
 
-    def __init__(self, *, n_factors=32, feedback="implicit", n_negatives=4, reg=0.0,
+    def __init__(self, *, n_factors=32, feedback="implicit", n_negatives=4, alpha=0.0,
                  y_range=None, lr=0.005, max_epochs=10, batch_size=1024, optimizer="adam",
                  early_stopping=False, validation_fraction=0.1, validation_k=10,
                  init_std=0.01, device="cpu", n_jobs=None, callbacks=None,
@@ -304,7 +304,7 @@ class MLP(_NCFBase):
 
     def __init__(self, *, mlp_factors=32, hidden_layers=(64, 32, 16), dropout=0.0,
                  activation="relu", batch_norm=False, feedback="implicit", n_negatives=4,
-                 reg=0.0, y_range=None, lr=0.005, max_epochs=6, batch_size=1024,
+                 alpha=0.0, y_range=None, lr=0.005, max_epochs=6, batch_size=1024,
                  optimizer="adam", early_stopping=False, validation_fraction=0.1,
                  validation_k=10, init_std=0.01, device="cpu", n_jobs=None,
                  callbacks=None, checkpoint_dir=None, random_state=None, verbose=0,
@@ -372,7 +372,7 @@ class NeuMF(_NCFBase):
     >>> model = NeuMF(gmf=GMF(n_factors=4, max_epochs=5),
     ...               mlp=MLP(mlp_factors=4, hidden_layers=(8, 4), max_epochs=5),
     ...               max_epochs=5, random_state=0).fit(X)
-    >>> model.gmf_.n_factors, model.recommend([0], n_items=2).shape
+    >>> model.gmf_.n_factors, model.recommend([0], top_n=2).shape
     (4, (1, 2))
     """, lr=0.003, max_epochs=8, batch_size=1024)
 
@@ -384,7 +384,7 @@ class NeuMF(_NCFBase):
 
     def __init__(self, *, n_factors=32, mlp_factors=32, hidden_layers=(64, 32, 16),
                  dropout=0.0, activation="relu", batch_norm=False, gmf=None, mlp=None,
-                 feedback="implicit", n_negatives=4, reg=0.0, y_range=None, lr=0.003,
+                 feedback="implicit", n_negatives=4, alpha=0.0, y_range=None, lr=0.003,
                  max_epochs=8, batch_size=1024, optimizer="adam", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.01, device="cpu",
                  n_jobs=None, callbacks=None, checkpoint_dir=None, random_state=None,

@@ -83,7 +83,7 @@ class NCF(nn.Module):
         Non-linearity of the tower.
     batch_norm : bool, default=False
         Whether the tower normalises each layer.
-    reg : float, default=0.0
+    alpha : float, default=0.0
         Per-occurrence L2 strength on the embeddings of the rows in a batch.
     global_mean : float, default=0.0
         Offset of a linear rating output (a buffer, not trained).
@@ -102,11 +102,11 @@ class NCF(nn.Module):
 
     def __init__(self, n_users, n_items, n_factors=8, mlp_factors=32,
                  hidden_layers=(32, 16, 8), *, dropout=0.0, activation="relu",
-                 batch_norm=False, reg=0.0, global_mean=0.0, y_range=None,
+                 batch_norm=False, alpha=0.0, global_mean=0.0, y_range=None,
                  init_std=0.01, pretrained=None, sparse=False):
         super().__init__()
         hidden_layers = tuple(hidden_layers)
-        self.reg = float(reg)
+        self.alpha = float(alpha)
         self.y_range = None if y_range is None else tuple(float(v) for v in y_range)
         self.gmf_user = self.gmf_item = self.mlp_user = self.mlp_item = self.tower = None
         width = 0
@@ -149,7 +149,7 @@ class NCF(nn.Module):
             q = item_table(items)                             # (B, d) or (B, K, d)
             if items.dim() == 2:
                 p = p.unsqueeze(1).expand(-1, items.shape[1], -1)
-            if self.training and self.reg:
+            if self.training and self.alpha:
                 squares = squares + p.square().sum(-1) + q.square().sum(-1)
             if user_table is self.gmf_user:
                 parts.append(p * q)
@@ -167,9 +167,9 @@ class NCF(nn.Module):
             scores = z + self.global_mean
         if not self.training:
             return scores
-        penalty = self.reg * squares if self.reg else torch.zeros_like(scores)
+        penalty = self.alpha * squares if self.alpha else torch.zeros_like(scores)
         if items.dim() == 2:
-            penalty = penalty.sum(-1) if self.reg else penalty[:, 0]
+            penalty = penalty.sum(-1) if self.alpha else penalty[:, 0]
         return scores, penalty
 
     @torch.no_grad()

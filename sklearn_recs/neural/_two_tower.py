@@ -263,14 +263,14 @@ class TwoTower(FormulaScoring, TorchRecommender):
     >>> X = checkerboard(20, 20)
     >>> model = TwoTower(n_factors=4, batch_size=32, max_epochs=10,
     ...                  random_state=0).fit(X)
-    >>> model.recommend([0], n_items=3, exclude_seen=False).shape
+    >>> model.recommend([0], top_n=3, exclude_seen=False).shape
     (1, 3)
     """
 
     _implicit = True
     _parameter_constraints: dict = {
         **{k: v for k, v in COMMON_CONSTRAINTS.items()
-           if k not in ("reg", "reg_bias", "optimizer")},
+           if k not in ("alpha", "alpha_bias", "optimizer")},
         "optimizer": [StrOptions({"adam", "sgd", "adagrad"}), type],
         "hidden_layers": ["array-like"],
         "temperature": [Interval(Real, 0, None, closed="neither")],

@@ -53,7 +53,7 @@ def check_recommend_shape_and_order(name: str, estimator: Any) -> None:
     """Lists have the right shape, known item ids, no repeats, best first."""
     X, y = _data(estimator)
     model = _fit(estimator, X, y)
-    ids, scores = model.recommend(_all_users(model), n_items=5, return_scores=True)
+    ids, scores = model.recommend(_all_users(model), top_n=5, return_scores=True)
     assert ids.shape == scores.shape == (model.n_users_, 5), name
     assert np.isin(ids, model.items_).all(), name
     assert all(len(set(row)) == len(row) for row in ids.tolist()), name
@@ -65,7 +65,7 @@ def check_recommend_exclude_seen(name: str, estimator: Any) -> None:
     """Items seen at fit never appear with exclude_seen=True."""
     X, y = _data(estimator)
     model = _fit(estimator, X, y)
-    ids, scores = model.recommend(_all_users(model), n_items=model.n_items_,
+    ids, scores = model.recommend(_all_users(model), top_n=model.n_items_,
                                   return_scores=True)
     seen = set(zip(X["user_id"], X["item_id"]))
     for user, row, row_scores in zip(model.users_, ids, scores):
@@ -73,7 +73,7 @@ def check_recommend_exclude_seen(name: str, estimator: Any) -> None:
         assert not any((user, item) in seen for item in valid), name
         n_unseen = model.n_items_ - sum((user, item) in seen for item in model.items_)
         assert len(valid) == n_unseen, f"{name}: {user} lost unseen candidates"
-    full = model.recommend(_all_users(model), n_items=model.n_items_, exclude_seen=False)
+    full = model.recommend(_all_users(model), top_n=model.n_items_, exclude_seen=False)
     assert all(sorted(row) == sorted(model.items_) for row in full.tolist()), name
 
 
@@ -82,9 +82,9 @@ def check_recommend_batch_equals_single(name: str, estimator: Any) -> None:
     X, y = _data(estimator)
     model = _fit(estimator, X, y)
     users = _all_users(model)
-    batch, batch_scores = model.recommend(users, n_items=4, return_scores=True)
+    batch, batch_scores = model.recommend(users, top_n=4, return_scores=True)
     for i, user in enumerate(users[:8]):
-        single, single_scores = model.recommend([user], n_items=4, return_scores=True)
+        single, single_scores = model.recommend([user], top_n=4, return_scores=True)
         np.testing.assert_array_equal(single[0], batch[i], err_msg=name)
         np.testing.assert_allclose(single_scores[0], batch_scores[i], rtol=1e-6,
                                    err_msg=name)
@@ -95,11 +95,11 @@ def check_recommend_candidates(name: str, estimator: Any) -> None:
     X, y = _data(estimator)
     model = _fit(estimator, X, y)
     candidates = model.items_[::3]
-    ids = model.recommend(_all_users(model), n_items=1000, items=candidates,
+    ids = model.recommend(_all_users(model), top_n=1000, items=candidates,
                           exclude_seen=False)
     assert ids.shape == (model.n_users_, len(candidates)), name
     assert np.isin(ids, candidates).all(), name
-    full, full_scores = model.recommend(_all_users(model), n_items=model.n_items_,
+    full, full_scores = model.recommend(_all_users(model), top_n=model.n_items_,
                                         exclude_seen=False, return_scores=True)
     # The restricted ranking is the full ranking filtered to the candidates.
     for row, sub in zip(full, ids):
@@ -116,18 +116,18 @@ def check_recommend_exclude(name: str, estimator: Any) -> None:
     n = 5
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ColdStartWarning)
-        full = model.recommend(users, n_items=model.n_items_)
+        full = model.recommend(users, top_n=model.n_items_)
         everyone = list(full[:, :2].ravel()[:3])  # items near the top of some lists
         per_user = [list(row[[0, 2]]) for row in full]
         for exclude, lists in ((everyone, [everyone] * len(users)),
                                (per_user, per_user)):
-            ids = model.recommend(users, n_items=n, exclude=exclude)
+            ids = model.recommend(users, top_n=n, exclude=exclude)
             for row, full_row, banned in zip(ids, full, lists):
                 expected = [item for item in full_row if item not in set(banned)][:n]
                 assert row.tolist() == expected, f"{name}: exclude={exclude!r}"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            ids = model.recommend(users, n_items=n, exclude=[everyone[0], -999, -998])
+            ids = model.recommend(users, top_n=n, exclude=[everyone[0], -999, -998])
     assert not np.isin(ids, everyone[:1]).any(), name
     assert any(issubclass(w.category, DataWarning) and "2 item id(s)" in str(w.message)
                for w in caught), name
@@ -139,7 +139,7 @@ def check_cold_start(name: str, estimator: Any) -> None:
     model = _fit(estimator, X, y)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        ids = model.recommend(["nobody", "nobody either"], n_items=3)
+        ids = model.recommend(["nobody", "nobody either"], top_n=3)
     assert any(issubclass(w.category, ColdStartWarning) and "2 of 2" in str(w.message)
                for w in caught), name
     counts = X["item_id"].value_counts()
@@ -162,8 +162,8 @@ def check_pickle_round_trip(name: str, estimator: Any) -> None:
     model = _fit(estimator, X, y)
     restored = pickle.loads(pickle.dumps(model))
     np.testing.assert_array_equal(model.predict(X), restored.predict(X), err_msg=name)
-    np.testing.assert_array_equal(model.recommend(model.users_, n_items=5),
-                                  restored.recommend(model.users_, n_items=5),
+    np.testing.assert_array_equal(model.recommend(model.users_, top_n=5),
+                                  restored.recommend(model.users_, top_n=5),
                                   err_msg=name)
 
 
@@ -176,8 +176,8 @@ def check_string_and_int_ids(name: str, estimator: Any) -> None:
     np.testing.assert_allclose(model_str.predict(X_str), model_int.predict(X_int),
                                rtol=1e-6, atol=1e-9, err_msg=name)
     np.testing.assert_array_equal(
-        model_str.recommend(model_str.users_, n_items=5),
-        model_int.recommend(model_int.users_, n_items=5), err_msg=name)
+        model_str.recommend(model_str.users_, top_n=5),
+        model_int.recommend(model_int.users_, top_n=5), err_msg=name)
 
 
 def check_dataframe_equals_ndarray(name: str, estimator: Any) -> None:
@@ -187,8 +187,8 @@ def check_dataframe_equals_ndarray(name: str, estimator: Any) -> None:
     model_np = _fit(estimator, X.to_numpy(), None if y is None else list(y))
     np.testing.assert_allclose(model_df.predict(X), model_np.predict(X.to_numpy()),
                                rtol=1e-6, atol=1e-9, err_msg=name)
-    np.testing.assert_array_equal(model_df.recommend(model_df.users_, n_items=5),
-                                  model_np.recommend(model_np.users_, n_items=5),
+    np.testing.assert_array_equal(model_df.recommend(model_df.users_, top_n=5),
+                                  model_np.recommend(model_np.users_, top_n=5),
                                   err_msg=name)
 
 
@@ -224,7 +224,7 @@ def check_similar_items(name: str, estimator: Any) -> None:
     model = _fit(estimator, X, y)
     if not hasattr(model, "similar_items"):
         return
-    ids, scores = model.similar_items(model.items_, n_items=4, return_scores=True)
+    ids, scores = model.similar_items(model.items_, top_n=4, return_scores=True)
     assert ids.shape == (model.n_items_, 4), name
     assert not (ids == model.items_[:, None]).any(), name
     assert (np.diff(scores, axis=1) <= 1e-12).all(), name
@@ -256,7 +256,7 @@ def check_partial_fit_new_ids(name: str, estimator: Any) -> None:
     assert model.interactions_.nnz == len(X), name
     with warnings.catch_warnings():
         warnings.simplefilter("error", ColdStartWarning)
-        ids = model.recommend(X.loc[new, "user_id"].unique(), n_items=3)
+        ids = model.recommend(X.loc[new, "user_id"].unique(), top_n=3)
     assert np.isin(ids, model.items_).all(), name
     assert_array_equal(first.users_, np.sort(X.loc[~new, "user_id"].unique()), name)
 

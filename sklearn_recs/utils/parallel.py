@@ -14,8 +14,8 @@ from .validation import check_ids, check_k
 __all__ = ["recommend_in_parallel"]
 
 
-def _recommend_block(estimator, users, n_items, recommend_params):
-    return estimator.recommend(users, n_items, **recommend_params)
+def _recommend_block(estimator, users, top_n, recommend_params):
+    return estimator.recommend(users, top_n, **recommend_params)
 
 
 def _shipped_once(estimator):
@@ -33,7 +33,7 @@ def _shipped_once(estimator):
     return client.scatter(estimator, broadcast=True, hash=False)
 
 
-def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
+def recommend_in_parallel(estimator: Any, users: Any, top_n: int = 10, *,
                           block_size: int = 1000, n_jobs: int | None = None,
                           **recommend_params: Any) -> Any:
     """Recommend for many users, in blocks run in parallel by joblib.
@@ -41,7 +41,7 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
     ``users`` is cut into consecutive blocks of ``block_size`` users; each
     block is one call of ``estimator.recommend`` on a joblib worker, and the
     blocks are put back together in order, so the result is the result of
-    ``estimator.recommend(users, n_items, **recommend_params)``.
+    ``estimator.recommend(users, top_n, **recommend_params)``.
 
     It runs on the active joblib backend: processes (loky, the default for
     ``n_jobs > 1``), threads (``joblib.parallel_backend("threading")``), or
@@ -58,7 +58,7 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
         estimator of sklearn_recs.
     users : array-like of shape (n_users,)
         User ids, as for ``recommend``.
-    n_items : int, default=10
+    top_n : int, default=10
         Length of each list.
     block_size : int, default=1000
         Users per task. Smaller blocks balance the load over more workers;
@@ -75,9 +75,9 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
 
     Returns
     -------
-    recommended : ndarray of shape (n_users, min(n_items, n_candidates))
+    recommended : ndarray of shape (n_users, min(top_n, n_candidates))
         Item ids, best first, row ``i`` for ``users[i]``.
-    scores : ndarray of shape (n_users, min(n_items, n_candidates))
+    scores : ndarray of shape (n_users, min(top_n, n_candidates))
         Only with ``return_scores=True``.
 
     See Also
@@ -102,11 +102,11 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
     >>> model = ItemKNN().fit(X, y)
     >>> users = model.users_
     >>> with joblib.parallel_backend("threading"):  # 4 blocks, 2 threads
-    ...     lists = recommend_in_parallel(model, users, n_items=3, block_size=8,
+    ...     lists = recommend_in_parallel(model, users, top_n=3, block_size=8,
     ...                                   n_jobs=2)
     >>> lists.shape
     (30, 3)
-    >>> bool((lists == model.recommend(users, n_items=3)).all())
+    >>> bool((lists == model.recommend(users, top_n=3)).all())
     True
 
     On a Dask cluster (``pip install "sklearn_recs[dask]"``)::
@@ -114,7 +114,7 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
         from dask.distributed import Client
         client = Client("scheduler-address:8786")
         with joblib.parallel_backend("dask"):
-            lists = recommend_in_parallel(model, all_users, n_items=100)
+            lists = recommend_in_parallel(model, all_users, top_n=100)
     """
     check_is_fitted(estimator)
     if not callable(getattr(estimator, "recommend", None)):
@@ -123,13 +123,13 @@ def recommend_in_parallel(estimator: Any, users: Any, n_items: int = 10, *,
             "method; pass a fitted recommender such as those of sklearn_recs."
         )
     users = check_ids(users, what="user ids", estimator="recommend_in_parallel")
-    n_items = check_k(n_items, name="n_items", estimator="recommend_in_parallel")
+    top_n = check_k(top_n, name="top_n", estimator="recommend_in_parallel")
     block_size = check_k(block_size, name="block_size", estimator="recommend_in_parallel")
     if users.size == 0:
-        return estimator.recommend(users, n_items, **recommend_params)
+        return estimator.recommend(users, top_n, **recommend_params)
     shipped = _shipped_once(estimator)
     blocks = Parallel(n_jobs=n_jobs)(
-        delayed(_recommend_block)(shipped, users[start:start + block_size], n_items,
+        delayed(_recommend_block)(shipped, users[start:start + block_size], top_n,
                                   recommend_params)
         for start in range(0, users.size, block_size))
     if recommend_params.get("return_scores", False):

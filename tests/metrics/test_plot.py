@@ -70,9 +70,9 @@ def test_callable_metric_and_label():
 class CountingPopularity(Popularity):
     """Popularity that counts its recommend calls and their list lengths."""
 
-    def recommend(self, users, n_items=10, **kwargs):
-        self.calls_ = [*getattr(self, "calls_", []), n_items]
-        return super().recommend(users, n_items=n_items, **kwargs)
+    def recommend(self, users, top_n=10, **kwargs):
+        self.calls_ = [*getattr(self, "calls_", []), top_n]
+        return super().recommend(users, top_n=top_n, **kwargs)
 
 
 def _interactions():

@@ -48,15 +48,15 @@ class FixedRanking(BaseEstimator):
         self.calls_ = []
         return self
 
-    def recommend(self, users, n_items=10, *, exclude_seen=True, items=None,
+    def recommend(self, users, top_n=10, *, exclude_seen=True, items=None,
                   return_scores=False):
-        self.calls_.append({"users": list(users), "n_items": n_items,
+        self.calls_.append({"users": list(users), "top_n": top_n,
                             "exclude_seen": exclude_seen,
                             "return_scores": return_scores})
         unknown = [user for user in users if user not in self.seen_]
         if unknown:
             warnings.warn(f"{len(unknown)} unknown users", ColdStartWarning)
-        width = min(n_items, len(self.ranking))
+        width = min(top_n, len(self.ranking))
         ids, scores = [], []
         for user in users:
             seen = self.seen_.get(user, set()) if exclude_seen else set()
@@ -92,7 +92,7 @@ def test_groups_test_rows_by_user():
     assert score == pytest.approx(ndcg_at_k_score([[30, 99], [10, 40]],
                                                   [[10, 20, 30, 40]] * 2, k=4))
     # one call for the unique users, in order of first appearance
-    assert model.calls_ == [{"users": ["u2", "u1"], "n_items": 4,
+    assert model.calls_ == [{"users": ["u2", "u1"], "top_n": 4,
                              "exclude_seen": True, "return_scores": True}]
     # an ndarray X gives the same
     assert make_ranking_scorer("ndcg", k=4)(model, X_TEST.to_numpy()) == score
@@ -271,7 +271,7 @@ def test_model_selection_on_ml100k(data_home):
     ndcg = make_ranking_scorer("ndcg", k=10, relevance_threshold=4)
     search = GridSearchCV(
         baselines.BiasBaseline(),
-        {"reg_item": [0.0, 2.0, 25.0]},
+        {"alpha_item": [0.0, 2.0, 25.0]},
         scoring={"ndcg": ndcg, "rmse": "neg_root_mean_squared_error"},
         refit="ndcg",
         cv=cv,
@@ -279,8 +279,8 @@ def test_model_selection_on_ml100k(data_home):
     # Unregularised item biases put items with one 5-star rating on top; the
     # ranking wants more shrinkage than the rating error does.
     results = search.cv_results_
-    assert search.best_params_ == {"reg_item": 25.0}
-    assert results["params"][np.argmax(results["mean_test_rmse"])] == {"reg_item": 2.0}
+    assert search.best_params_ == {"alpha_item": 25.0}
+    assert results["params"][np.argmax(results["mean_test_rmse"])] == {"alpha_item": 2.0}
     assert results["mean_test_ndcg"][0] < 0.01
 
     # A random ranking of the catalogue, scored by the same metric.

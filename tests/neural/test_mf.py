@@ -41,7 +41,7 @@ def low_rank_fit():
     X, y, clean = low_rank()
     rng = np.random.default_rng(1)
     test = rng.random(len(y)) < 0.1
-    model = MatrixFactorization(n_factors=8, reg=0.001, reg_bias=0.001, lr=0.01,
+    model = MatrixFactorization(n_factors=8, alpha=0.001, alpha_bias=0.001, lr=0.01,
                                 optimizer="sparse_adam", max_epochs=60,
                                 batch_size=256, clip=False, random_state=0)
     model.fit(X[~test], y[~test])
@@ -68,7 +68,7 @@ def test_implicit_ranks_planted_positives_first():
     for loss in ("bpr", "bce", "softmax"):
         model = ImplicitMatrixFactorization(loss=loss, n_factors=4, lr=5.0, max_epochs=40,
                                             batch_size=64, random_state=0).fit(X)
-        top = model.recommend(model.users_, n_items=10, exclude_seen=False)
+        top = model.recommend(model.users_, top_n=10, exclude_seen=False)
         same_group = (top + model.users_[:, None]) % 2 == 0
         assert same_group.all(), loss
 
@@ -76,10 +76,10 @@ def test_implicit_ranks_planted_positives_first():
 def test_popularity_sampler_and_weights():
     X = checkerboard(20, 20)
     y = np.arange(len(X)) % 3 + 1.0
-    model = ImplicitMatrixFactorization(sampler="popularity", alpha=1.0, n_factors=4,
+    model = ImplicitMatrixFactorization(sampler="popularity", confidence_scale=1.0, n_factors=4,
                                         lr=5.0, max_epochs=40, batch_size=64,
                                         random_state=0).fit(X, y)
-    top = model.recommend(model.users_, n_items=10, exclude_seen=False)
+    top = model.recommend(model.users_, top_n=10, exclude_seen=False)
     assert ((top + model.users_[:, None]) % 2 == 0).mean() > 0.95
 
 
@@ -175,7 +175,7 @@ def test_clone_get_set_params_and_prefixed():
 def test_grid_search():
     X, y = tiny_ratings()
     search = GridSearchCV(MatrixFactorization(max_epochs=3, random_state=0),
-                          {"n_factors": [2, 4], "reg": [0.01, 0.1]}, cv=2,
+                          {"n_factors": [2, 4], "alpha": [0.01, 0.1]}, cv=2,
                           scoring="neg_root_mean_squared_error")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
@@ -210,7 +210,7 @@ def test_predict_clipping_and_similar_items():
     assert pred.min() >= 1.0 and pred.max() <= 5.0
     raw = model.set_params(clip=False).predict(X)
     assert np.allclose(np.clip(raw, 1, 5), pred)
-    ids, scores = model.similar_items(model.items_[:3], n_items=4, return_scores=True)
+    ids, scores = model.similar_items(model.items_[:3], top_n=4, return_scores=True)
     unit = model.item_factors_ / np.linalg.norm(model.item_factors_, axis=1, keepdims=True)
     best = np.argsort(-(unit[0] @ unit.T))[1]
     assert ids[0, 0] == model.items_[best]
@@ -224,7 +224,7 @@ def test_fold_in_explicit_matches_training_objective(low_rank_fit):
     new_X = np.column_stack([np.full(rows.sum(), 10_000), X[rows, 1]])
     with warnings.catch_warnings():
         warnings.simplefilter("error", ColdStartWarning)
-        ids, scores = model.recommend([10_000], n_items=5, interactions=new_X,
+        ids, scores = model.recommend([10_000], top_n=5, interactions=new_X,
                                       interactions_y=y[rows], return_scores=True)
     assert not np.isin(ids, X[rows, 1]).any()  # the given interactions are excluded
     # the folded-in user scores like the trained one (same data, same objective)
@@ -241,10 +241,10 @@ def test_fold_in_implicit_checkerboard():
     model = ImplicitMatrixFactorization(n_factors=4, lr=5.0, max_epochs=40, batch_size=64,
                                         random_state=0).fit(X)
     new = np.array([[100, 1], [100, 3], [100, 5]])
-    ids = model.recommend([100, 0], n_items=5, interactions=new)
+    ids = model.recommend([100, 0], top_n=5, interactions=new)
     assert (ids[0] % 2 == 1).all()  # the odd group
     assert not np.isin(ids[0], [1, 3, 5]).any()
-    np.testing.assert_array_equal(ids[1], model.recommend([0], n_items=5)[0])
+    np.testing.assert_array_equal(ids[1], model.recommend([0], top_n=5)[0])
     with pytest.warns(ColdStartWarning, match="1 of 2 users"):
         model.recommend([100, 101], interactions=new)
 

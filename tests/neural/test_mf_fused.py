@@ -20,8 +20,8 @@ def reference(module, users, items):
     else:
         scores = (p * q).sum(-1) + bu + bi
         q_sq, bi_sq = q.square().sum(-1), bi.square()
-    penalty = (module.reg * (p.square().sum(-1) + q_sq)
-               + module.reg_bias * (bu.square() + bi_sq))
+    penalty = (module.alpha * (p.square().sum(-1) + q_sq)
+               + module.alpha_bias * (bu.square() + bi_sq))
     return scores + module.global_mean, penalty
 
 
@@ -29,7 +29,7 @@ def reference(module, users, items):
 @pytest.mark.parametrize("pairwise", [True, False])
 def test_fused_gradients_match_autograd(sparse, pairwise):
     torch.manual_seed(0)
-    module = BiasedMF(7, 5, 3, reg=0.3, reg_bias=0.2, global_mean=1.5, sparse=sparse)
+    module = BiasedMF(7, 5, 3, alpha=0.3, alpha_bias=0.2, global_mean=1.5, sparse=sparse)
     module = module.double()
     with torch.no_grad():
         for bias in (module.user_bias, module.item_bias):
@@ -56,7 +56,7 @@ def test_fused_gradients_match_autograd(sparse, pairwise):
 
 
 def test_sparse_gradient_touches_only_batch_rows():
-    module = BiasedMF(100, 50, 4, reg=0.1, sparse=True)
+    module = BiasedMF(100, 50, 4, alpha=0.1, sparse=True)
     scores, penalty = module(torch.tensor([3, 3, 9]), torch.tensor([7, 8, 7]))
     (scores.sum() + penalty.sum()).backward()
     grad = module.user_table.grad
@@ -65,7 +65,7 @@ def test_sparse_gradient_touches_only_batch_rows():
 
 
 def test_without_user_bias_tables_hold_factors_only():
-    module = BiasedMF(6, 5, 3, user_bias=False, reg=0.2)
+    module = BiasedMF(6, 5, 3, user_bias=False, alpha=0.2)
     assert module.user_bias is None and module.user_table.shape == (6, 3)
     assert module.item_table.shape == (5, 4)
     users, items = torch.tensor([0, 5]), torch.tensor([[1, 2, 3], [4, 0, 1]])

@@ -32,7 +32,7 @@ def low_rank_ratings(n_users=60, n_items=40, density=0.5, seed=0):
 def test_ranks_planted_positives_first(model):
     X = checkerboard(20, 20)
     model.fit(X)
-    top = model.recommend(model.users_, n_items=10, exclude_seen=False)
+    top = model.recommend(model.users_, top_n=10, exclude_seen=False)
     assert ((top + model.users_[:, None]) % 2 == 0).all()
     loss = model.history_[:, "train_loss"]
     assert loss[-1] < 0.5 * loss[0]
@@ -61,7 +61,7 @@ def test_module_matches_hand_computation():
 
 def test_y_range_and_penalty():
     torch.manual_seed(0)
-    module = NCF(3, 3, n_factors=2, hidden_layers=(), y_range=(1.0, 5.0), reg=0.1)
+    module = NCF(3, 3, n_factors=2, hidden_layers=(), y_range=(1.0, 5.0), alpha=0.1)
     users, items = torch.tensor([0, 1]), torch.tensor([2, 0])
     z = module.output(module.gmf_user(users) * module.gmf_item(items)).squeeze(-1)
     scores, penalty = module(users, items)

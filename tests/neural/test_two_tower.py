@@ -31,12 +31,12 @@ def fitted():
 
 
 def test_ranks_planted_positives_first(fitted):
-    top = fitted.recommend(fitted.users_, n_items=10, exclude_seen=False)
+    top = fitted.recommend(fitted.users_, top_n=10, exclude_seen=False)
     assert ((top + fitted.users_[:, None]) % 2 == 0).all()
 
 
 def test_recommend_equals_an_exact_sort(fitted):
-    ids, scores = fitted.recommend(fitted.users_, n_items=6, return_scores=True)
+    ids, scores = fitted.recommend(fitted.users_, top_n=6, return_scores=True)
     full = fitted.user_vectors_.astype(np.float64) @ fitted.item_vectors_.T / fitted.temperature
     full[fitted.interactions_.toarray() > 0] = -np.inf
     order = np.argsort(-full, axis=1, kind="stable")[:, :6]
@@ -82,7 +82,7 @@ def test_new_items_get_vectors_without_retraining():
     features = group_features(np.arange(24))
     model = TwoTower(id_dropout=0.5, hidden_layers=(8,), **FAST).fit(
         X, item_features=features.loc[:19])
-    before = model.recommend([0], n_items=20, exclude_seen=False)
+    before = model.recommend([0], top_n=20, exclude_seen=False)
     model.add_items(features.loc[20:])
     assert model.n_items_ == 24 and list(model.items_) == list(range(24))
     new = model.item_vectors_[20:]
@@ -91,11 +91,11 @@ def test_new_items_get_vectors_without_retraining():
         expected = model.net_.module_.item_tower(features=torch.as_tensor(
             (features.loc[20:].to_numpy() - mean) / scale, dtype=torch.float32))
     np.testing.assert_allclose(new, expected.numpy(), rtol=1e-6)
-    top = model.recommend(model.users_, n_items=12, exclude_seen=False)
+    top = model.recommend(model.users_, top_n=12, exclude_seen=False)
     assert ((top + model.users_[:, None]) % 2 == 0).mean() > 0.95  # new items by group
     assert set(top[0]) >= {20, 22}
     # old items keep their vectors and ranking
-    np.testing.assert_array_equal(model.recommend([0], n_items=24, items=np.arange(20),
+    np.testing.assert_array_equal(model.recommend([0], top_n=24, items=np.arange(20),
                                                   exclude_seen=False), before)
 
 
