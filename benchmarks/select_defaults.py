@@ -117,6 +117,21 @@ SEARCHES = {
         grid={"lr": [20.0, 80.0, 160.0]},
         fixed={"random_state": 0},
     ),
+    "ImplicitALS": Search(
+        "sklearn_recs.decomposition.ImplicitALS", protocol="ranking",
+        grid={"n_factors": [64, 128], "alpha": [10.0, 50.0, 100.0],
+              "confidence_scale": [2.0, 5.0, 10.0]},
+        fixed={"random_state": 0},
+    ),
+    "SLIM": Search(
+        "sklearn_recs.linear_model.SLIM", protocol="ranking",
+        grid={"alpha": [0.03, 0.1, 0.2, 0.4], "l1_ratio": [0.001, 0.01, 0.1]},
+    ),
+    "RP3Beta": Search(
+        "sklearn_recs.neighbors.RP3Beta", protocol="ranking",
+        grid={"exponent": [0.5, 1.0], "beta": [0.3, 0.6], "n_neighbors": [100, 200, 400],
+              "normalize": [False, True]},
+    ),
 }
 
 

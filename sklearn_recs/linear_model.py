@@ -697,11 +697,11 @@ class SLIM(_SparseItemRegression):
 
     Parameters
     ----------
-    alpha : float, default=0.2
+    alpha : float, default=0.1
         Strength of the elastic-net penalty (> 0), as in
         :class:`~sklearn.linear_model.ElasticNet` (the squared error is
         divided by ``2 n_users``).
-    l1_ratio : float, default=0.001
+    l1_ratio : float, default=0.01
         Share of the L1 penalty in ``[0, 1]``: 1 is the lasso, 0 the ridge;
         more L1 gives a sparser ``coef_``.
     max_iter : int, default=100
@@ -761,7 +761,7 @@ class SLIM(_SparseItemRegression):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, *, alpha=0.2, l1_ratio=0.001, max_iter=100, tol=1e-4,
+    def __init__(self, *, alpha=0.1, l1_ratio=0.01, max_iter=100, tol=1e-4,
                  dtype="float32", n_jobs=None):
         self.alpha = alpha
         self.l1_ratio = l1_ratio

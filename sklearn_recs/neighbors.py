@@ -679,7 +679,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     beta : float, default=0.6
         Popularity penalty (>= 0): 0 is the plain walk (P3), larger values
         favour rarer items.
-    n_neighbors : int, default=200
+    n_neighbors : int, default=400
         Similarities kept per item (the top-k of its row).
     normalize : bool, default=True
         Whether to divide each item's kept similarities by their sum (after
@@ -727,7 +727,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         "normalize": ["boolean"],
     }
 
-    def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=200, normalize=True):
+    def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=400, normalize=True):
         self.exponent = exponent
         self.beta = beta
         self.n_neighbors = n_neighbors
