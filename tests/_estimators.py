@@ -5,10 +5,10 @@ persistence and concurrency tests by adding an instance here: small settings,
 so that each fit takes well under a second.
 """
 
-from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
-from sklearn_recs.content import ContentRecommender
 from sklearn.linear_model import LogisticRegression
 
+from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
+from sklearn_recs.content import ContentRecommender
 from sklearn_recs.decomposition import ImplicitALS
 from sklearn_recs.hybrid import RankingBlend, SwitchRecommender, TwoStageRecommender
 from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
