@@ -7,14 +7,16 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import get_tags
-from sklearn.utils.metaestimators import _BaseComposition
 
+from ._composition import MemberParams
 from .base import RecommenderMixin
+from .utils._docs import shared_doc
 
 __all__ = ["SwitchRecommender"]
 
 
-class SwitchRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
+@shared_doc
+class SwitchRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     """Serve each user by one of several recommenders, chosen by their history.
 
     Every member is fitted on the same data; a user with ``n`` training
@@ -84,37 +86,6 @@ class SwitchRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         self.estimators = estimators
         self.thresholds = thresholds
 
-    def get_params(self, deep=True):
-        """Get the parameters, with the members' as ``<name>__<param>``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Whether to include the members and their parameters.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters, members included (by name).
-
-        Parameters
-        ----------
-        **params : keyword arguments
-            Parameters, with a member's as ``<name>__<param>``.
-
-        Returns
-        -------
-        self : SwitchRecommender
-            This estimator.
-        """
-        self._set_params("estimators", **params)
-        return self
-
     def _check_thresholds(self):
         self._validate_names([name for name, _ in self.estimators])
         thresholds = np.asarray(self.thresholds, dtype=np.float64)
@@ -131,17 +102,11 @@ class SwitchRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     def fit(self, X, y=None):
         """Fit every member on ``X, y`` and route each user.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Ratings or weights, passed to every member.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         thresholds = self._check_thresholds()
         self.estimators_ = [clone(est).fit(X, y) for _, est in self.estimators]

@@ -19,6 +19,7 @@ from .base import RecommenderMixin
 from .exceptions import DataWarning
 from .model_selection import PerUserShuffleSplit, PerUserTemporalSplit
 from .model_selection._split import _take
+from .utils._docs import shared_doc
 from .utils._topk import block_size, topk
 from .utils.validation import check_interactions
 
@@ -75,6 +76,7 @@ def _wants_group(reranker):
     return "group" in inspect.signature(reranker.fit).parameters
 
 
+@shared_doc
 class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     """Recommend in two stages: a recommender retrieves, a learned model reranks.
 
@@ -248,10 +250,7 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
             Ratings or weights, passed to the generator and the feature
             recommenders.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         implicit = not get_tags(self).target_tags.required
         check_interactions(X, y, implicit=implicit, y_required=not implicit, estimator=self)

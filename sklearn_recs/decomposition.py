@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _implicit_tags
 from .utils._threads import thread_map
-from .utils._docs import fill_doc
+from .utils._docs import fill_doc, shared_doc
 
 __all__ = ["ImplicitALS"]
 
@@ -94,6 +94,7 @@ def _solve_side(rows, factors, alpha, x, steps, n_jobs):
     return x
 
 
+@shared_doc
 class ImplicitALS(RecommenderMixin, BaseEstimator):
     """Implicit-feedback matrix factorisation by alternating least squares (iALS).
 
@@ -218,18 +219,12 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Learn the user and item factors.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights ``r`` (counts, durations); None
             means every row weighs 1.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         from tqdm.auto import tqdm
 
@@ -260,10 +255,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         from zero. The other rows keep their factors, so the result is an
         approximation of a ``fit`` on all the data, not equal to it.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights; None means every row weighs 1.
 

@@ -26,8 +26,8 @@ from sklearn.utils._metadata_requests import MetadataRouter, MethodMapping
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metadata_routing import _routing_enabled, process_routing
-from sklearn.utils.metaestimators import _BaseComposition
 
+from ._composition import MemberParams
 from ._switch import SwitchRecommender
 from ._two_stage import TwoStageRecommender, _pair_scores
 from .base import RecommenderMixin
@@ -74,7 +74,7 @@ def _reciprocal_ranks(scores, seen, rank_constant):
 
 
 @shared_doc
-class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
+class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
     """Rank items by a weighted blend of several recommenders' normalised scores.
 
     Each member is fitted on the same data. For a user, each member scores
@@ -187,37 +187,6 @@ class RankingBlend(RecommenderMixin, _BaseComposition, BaseEstimator):
         self.weights = weights
         self.normalization = normalization
         self.rank_constant = rank_constant
-
-    def get_params(self, deep=True):
-        """Get the parameters, with the members' as ``<name>__<param>``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Whether to include the members and their parameters.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return self._get_params("estimators", deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters, members included (by name).
-
-        Parameters
-        ----------
-        **params : keyword arguments
-            Parameters, with a member's as ``<name>__<param>``.
-
-        Returns
-        -------
-        self : RankingBlend
-            This estimator.
-        """
-        self._set_params("estimators", **params)
-        return self
 
     def _check_weights(self):
         names = [name for name, _ in self.estimators]

@@ -655,6 +655,7 @@ def _walk_counts(weights, exponent):
     return (powered.T @ sp.diags(scale) @ powered).tocsr()
 
 
+@shared_doc
 class RP3Beta(RecommenderMixin, BaseEstimator):
     """Item-item random walk of three steps with a popularity penalty (RP3beta).
 
@@ -737,17 +738,11 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
     def fit(self, X, y=None):
         """Compute the walk's item-item similarities.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights; None means every row weighs 1.
 
-        Returns
-        -------
-        self : object
-            The fitted estimator.
+        {fit_returns}
         """
         self._fit_interactions(X, y, implicit=True)
         self._walk = _walk_counts(self.interactions_, self.exponent)
@@ -764,10 +759,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         repeated pairs add their weights. Only the walk terms of the users
         in ``B`` are recomputed; the top-k of every item is taken again.
 
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_columns >= 2)
-            Column 0 holds user ids, column 1 item ids.
+        {fit_X}.
         y : array-like of shape (n_samples,), default=None
             Non-negative interaction weights; None means every row weighs 1.
 
