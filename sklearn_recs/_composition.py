@@ -4,12 +4,17 @@ from sklearn.utils.metaestimators import _BaseComposition
 
 
 class MemberParams(_BaseComposition):
-    """``get_params`` / ``set_params`` over the ``(name, estimator)`` pairs of ``estimators``.
+    """``get_params`` / ``set_params`` over a list of ``(name, estimator)`` members.
 
-    Shared by :class:`~sklearn_recs.hybrid.RankingBlend` and
-    :class:`~sklearn_recs.hybrid.SwitchRecommender`, so that a member's
+    The list is the parameter named by ``_members`` (``estimators`` for
+    :class:`~sklearn_recs.hybrid.RankingBlend` and
+    :class:`~sklearn_recs.hybrid.SwitchRecommender`,
+    ``feature_recommenders`` for
+    :class:`~sklearn_recs.hybrid.TwoStageRecommender`), so that a member's
     parameters are grid-searchable as ``<name>__<param>``.
     """
+
+    _members = "estimators"
 
     def get_params(self, deep=True):
         """Get the parameters, with the members' as ``<name>__<param>``.
@@ -24,7 +29,7 @@ class MemberParams(_BaseComposition):
         params : dict
             Parameter names mapped to their values.
         """
-        return self._get_params("estimators", deep=deep)
+        return self._get_params(self._members, deep=deep)
 
     def set_params(self, **params):
         """Set the parameters, members included (by name).
@@ -39,5 +44,5 @@ class MemberParams(_BaseComposition):
         self : object
             This estimator.
         """
-        self._set_params("estimators", **params)
+        self._set_params(self._members, **params)
         return self

@@ -13,8 +13,8 @@ from sklearn.base import BaseEstimator, _fit_context, clone, is_classifier
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metadata_routing import _routing_enabled, get_routing_for_object
-from sklearn.utils.metaestimators import _BaseComposition
 
+from ._composition import MemberParams
 from .base import RecommenderMixin
 from .exceptions import DataWarning
 from .model_selection import PerUserShuffleSplit, PerUserTemporalSplit
@@ -77,7 +77,7 @@ def _wants_group(reranker):
 
 
 @shared_doc
-class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
+class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     """Recommend in two stages: a recommender retrieves, a learned model reranks.
 
     The generator (any recommender of the package) proposes each user's
@@ -141,14 +141,7 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         User ids seen at fit, sorted.
     items_ : ndarray of shape (n_items_,)
         The generator's catalogue, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items in the catalogue.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training interactions.
-    n_features_in_ : int
-        Number of columns of ``X`` at fit.
+    {catalogue_attributes}
 
     See Also
     --------
@@ -185,6 +178,8 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
     (1, 3)
     """
 
+    _members = "feature_recommenders"  # the (name, estimator) list of MemberParams
+
     _parameter_constraints: dict = {
         "generator": [HasMethods(["fit", "recommend"])],
         "reranker": [HasMethods(["fit"])],
@@ -205,37 +200,6 @@ class TwoStageRecommender(RecommenderMixin, _BaseComposition, BaseEstimator):
         self.holdout_size = holdout_size
         self.time_column = time_column
         self.random_state = random_state
-
-    def get_params(self, deep=True):
-        """Get the parameters, the feature recommenders' as ``<name>__<param>``.
-
-        Parameters
-        ----------
-        deep : bool, default=True
-            Whether to include the sub-estimators and their parameters.
-
-        Returns
-        -------
-        params : dict
-            Parameter names mapped to their values.
-        """
-        return self._get_params("feature_recommenders", deep=deep)
-
-    def set_params(self, **params):
-        """Set the parameters, the feature recommenders' included (by name).
-
-        Parameters
-        ----------
-        **params : keyword arguments
-            Parameters, e.g. ``reranker__max_depth`` or ``<name>__<param>``.
-
-        Returns
-        -------
-        self : TwoStageRecommender
-            This estimator.
-        """
-        self._set_params("feature_recommenders", **params)
-        return self
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None):

@@ -34,23 +34,6 @@ _FALLBACK_ALPHA_USER = 15.0
 _FALLBACK_ALPHA_ITEM = 10.0
 
 
-# The fitted attributes of the mixin, as an implicit model's docstring lists them
-# (filled in for ``{fitted_attributes}``).
-_FITTED_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
-        User ids seen at fit, sorted.
-    items_ : ndarray of shape (n_items_,)
-        Item ids seen at fit, sorted.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items seen at fit.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training weights (duplicates summed; 1 per row when ``y`` is
-        None).
-    n_features_in_ : int
-        Number of columns of ``X`` at fit."""
-
-
 def _fit_biases(user_codes, item_codes, ratings, n_users, n_items, *,
                alpha_user, alpha_item, max_iter):
     """Fit regularised user and item biases by alternating least squares.

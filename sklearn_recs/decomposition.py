@@ -18,8 +18,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
-from .base import _FITTED_ATTRIBUTES, RecommenderMixin, _implicit_tags
+from .base import RecommenderMixin, _implicit_tags
 from .utils._threads import thread_map
+from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 
 __all__ = ["ImplicitALS"]
@@ -255,18 +256,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         from zero. The other rows keep their factors, so the result is an
         approximation of a ``fit`` on all the data, not equal to it.
 
-        {fit_X}.
-        y : array-like of shape (n_samples,), default=None
-            Non-negative interaction weights; None means every row weighs 1.
-
-        Returns
-        -------
-        self : object
-            The updated estimator.
-
-        Notes
-        -----
-        The first call on an unfitted model is ``fit``, as in scikit-learn.
+        {partial_fit_implicit}
         """
         if not hasattr(self, "interactions_"):
             return self.fit(X, y)

@@ -24,7 +24,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _implicit_tags
-from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
+from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
+from .utils._docs import fill_doc, shared_doc
 from .utils._similarity import pairwise_similarity
 from .utils._threads import thread_map
 
@@ -53,15 +54,6 @@ _N_BLOCKS = 32
 # EASE: bytes per entry of a block's temporaries (a float64 dense block and
 # a sparse product with float64 values and int32 indices).
 _BLOCK_BYTES_PER_ENTRY = 20
-
-
-# The attributes every model of the module documents after coef_.
-_FITTED_ATTRIBUTES = VOCABULARY_ATTRIBUTES + """
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training weights (duplicates summed; 1 per row when ``y`` is
-        None).
-    n_features_in_ : int
-        Number of columns of ``X`` at fit."""
 
 
 @shared_doc

@@ -15,8 +15,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from .base import (_FITTED_ATTRIBUTES, _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases,
-                   _implicit_tags)
+from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
+from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
 from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
 from .utils._topk import block_size, memory_share
@@ -759,18 +759,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         repeated pairs add their weights. Only the walk terms of the users
         in ``B`` are recomputed; the top-k of every item is taken again.
 
-        {fit_X}.
-        y : array-like of shape (n_samples,), default=None
-            Non-negative interaction weights; None means every row weighs 1.
-
-        Returns
-        -------
-        self : object
-            The updated estimator.
-
-        Notes
-        -----
-        The first call on an unfitted model is ``fit``, as in scikit-learn.
+        {partial_fit_implicit}
         """
         if not hasattr(self, "interactions_"):
             return self.fit(X, y)

@@ -228,14 +228,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
     items_ : ndarray of shape (n_items_,)
         The catalogue, sorted: items of ``X``, of ``item_features`` and of
         :meth:`add_items`.
-    n_users_ : int
-        Number of users seen at fit.
-    n_items_ : int
-        Number of items in the catalogue.
-    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
-        The training interactions.
-    n_features_in_ : int
-        Number of columns of ``X`` at fit.
+    {catalogue_attributes}
 
     See Also
     --------

@@ -15,6 +15,14 @@ VOCABULARY_ATTRIBUTES = """users_ : ndarray of shape (n_users_,)
         Number of users seen at fit.
     n_items_ : int
         Number of items seen at fit."""
+# The fitted attributes of an implicit-feedback model that keeps the training
+# weights (filled in for ``{fitted_attributes}``).
+IMPLICIT_FITTED_ATTRIBUTES = VOCABULARY_ATTRIBUTES + """
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training weights (duplicates summed; 1 per row when ``y`` is
+        None).
+    n_features_in_ : int
+        Number of columns of ``X`` at fit."""
 
 
 def fill_doc(obj, **fragments):
@@ -58,8 +66,34 @@ FIT_RETURNS = """Returns
         self : object
             The fitted estimator."""
 
+# The catalogue sizes and training data of a model whose items_ are described
+# on their own (meta-estimators, feature models).
+CATALOGUE_ATTRIBUTES = """n_users_ : int
+        Number of users seen at fit.
+    n_items_ : int
+        Number of items in the catalogue.
+    interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
+        The training interactions.
+    n_features_in_ : int
+        Number of columns of ``X`` at fit."""
+
+# Parameters, Returns and Notes of an implicit model's partial_fit.
+PARTIAL_FIT_IMPLICIT = FIT_X + """.
+        y : array-like of shape (n_samples,), default=None
+            Non-negative interaction weights; None means every row weighs 1.
+
+        Returns
+        -------
+        self : object
+            The updated estimator.
+
+        Notes
+        -----
+        The first call on an unfitted model is ``fit``, as in scikit-learn."""
+
 SHARED_FRAGMENTS = {"vocabulary_attributes": VOCABULARY_ATTRIBUTES, "fit_X": FIT_X,
-                    "fit_returns": FIT_RETURNS}
+                    "fit_returns": FIT_RETURNS, "catalogue_attributes": CATALOGUE_ATTRIBUTES,
+                    "partial_fit_implicit": PARTIAL_FIT_IMPLICIT}
 
 
 def fill_class_doc(cls, **fragments):
