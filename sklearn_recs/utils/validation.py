@@ -412,8 +412,9 @@ def check_interactions(
     return users, items, values
 
 
-def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
-    """Validate a positive integer such as ``k`` or ``n_items``.
+def check_k(k: Any, *, name: str = "k", estimator: Any = None, minimum: int = 1,
+            why: str = "") -> int:
+    """Validate a positive integer such as ``k`` or ``top_n``.
 
     Parameters
     ----------
@@ -423,6 +424,11 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
         The parameter's name, for the error message.
     estimator : object or str, default=None
         Named in error messages.
+    minimum : int, default=1
+        The smallest valid value.
+    why : str, default=""
+        Why ``minimum`` is the bound, and what to do instead: a sentence
+        appended to the message of a value below it.
 
     Returns
     -------
@@ -438,11 +444,12 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(
             f"{_name(estimator)}{name}={k!r} is invalid; {name} must be an int "
-            ">= 1."
+            f">= {minimum}."
         )
-    if k < 1:
+    if k < minimum:
         raise ValueError(
-            f"{_name(estimator)}{name}={k} is invalid; {name} must be an int >= 1."
+            f"{_name(estimator)}{name}={k} is invalid; {name} must be an int "
+            f">= {minimum}.{' ' + why if why else ''}"
         )
     return int(k)
 
