@@ -28,6 +28,7 @@ from sklearn.model_selection import BaseCrossValidator, ShuffleSplit
 from sklearn.utils import check_random_state
 
 from ..exceptions import DataWarning
+from ..utils._stack import user_stacklevel
 from ..utils.validation import check_ids, check_k, get_column
 
 __all__ = [
@@ -773,7 +774,7 @@ class TemporalSplit(_InteractionSplitter):
                 warnings.warn(
                     f"{owner}: drop_cold_users=True dropped {int(cold.sum())} test "
                     f"rows of {np.unique(codes[cold]).size} users without a "
-                    "training row; they are in neither set.", DataWarning, stacklevel=2)
+                    "training row; they are in neither set.", DataWarning, stacklevel=user_stacklevel())
             if not test.any():
                 raise ValueError(
                     f"{owner}: drop_cold_users=True left no test rows: no "

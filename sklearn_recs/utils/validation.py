@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..exceptions import DataWarning
+from ._stack import user_stacklevel
 
 __all__ = [
     "check_interactions",
@@ -366,7 +367,7 @@ def check_interactions(
             "A column-vector y was passed when a 1d array was expected. Please "
             "change the shape of y to (n_samples,), for example using ravel().",
             DataConversionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         y_arr = y_arr.ravel()
     if y_arr.ndim != 1:
@@ -556,5 +557,5 @@ def warn_if_ratings(values: Any, *, estimator: Any = None) -> None:
         "the rows below the threshold dropped; models with a `weighting` "
         "parameter take an explicit weighting choice instead.",
         DataWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
