@@ -19,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
 from .base import RecommenderMixin, _implicit_tags
+from .neural._fold_in import FoldInMixin
 from .utils._threads import thread_map
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
@@ -96,7 +97,7 @@ def _solve_side(rows, factors, alpha, x, steps, n_jobs):
 
 
 @shared_doc
-class ImplicitALS(RecommenderMixin, BaseEstimator):
+class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
     """Implicit-feedback matrix factorisation by alternating least squares (iALS).
 
     Every (user, item) cell is a preference ``p = 1`` where the user
@@ -164,6 +165,10 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
     of the item factors. ``partial_fit`` folds in new users and new items
     (and new interactions of known ones) without refitting: it re-solves
     only the rows they touch, each exactly with the other side fixed.
+    ``recommend(users, interactions=X_new)`` folds in users given only by
+    their interactions, without changing the model: each such user's
+    factors are that user's least-squares solution with the item factors
+    fixed (the user half-step of a fit, solved exactly).
 
     References
     ----------
@@ -312,6 +317,35 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
                 "Use confidence='log', a smaller confidence_scale or a larger alpha."
             )
 
+    # -- fold-in (FoldInMixin) -------------------------------------------
+    _implicit = True
+
+    def _fold_in(self, matrix):
+        """The factors of the users of ``matrix`` (CSR of weights over the items).
+
+        Each row's weighted ridge regression on the fixed item factors, solved
+        exactly (``n_factors`` conjugate-gradient steps from zero), as
+        ``partial_fit`` solves a new user.
+        """
+        rows = matrix.astype(np.float32)
+        rows.data = _confidence_minus_one(rows, self.confidence, self.confidence_scale)
+        start = np.zeros((rows.shape[0], self.n_factors), dtype=self.item_factors_.dtype)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _solve_side(rows, self.item_factors_, self.alpha, start,
+                               self.n_factors, self._n_threads())
+
+    def _score_fold_in(self, codes, item_codes, extra):
+        """Scores of known users (codes < n_users_) and fold-in users (rows of ``extra``)."""
+        codes = np.asarray(codes)
+        if extra is None:
+            vectors = self.user_factors_[codes]
+        else:
+            new = codes >= self.n_users_
+            vectors = self.user_factors_[np.where(new, 0, codes)]
+            vectors[new] = extra[codes[new] - self.n_users_]
+        q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
+        return vectors @ q.T
+
     # -- scoring -----------------------------------------------------------
     def _predict_pairs(self, user_codes, item_codes):
         p = self.user_factors_[user_codes].astype(np.float64)
@@ -319,8 +353,7 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
         return (p * q).sum(1)
 
     def _score_users(self, user_codes, item_codes):
-        q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
-        return self.user_factors_[user_codes] @ q.T
+        return self._score_fold_in(user_codes, item_codes, None)
 
     def _unit_item_factors(self):
         norms = np.linalg.norm(self.item_factors_, axis=1)
