@@ -10,6 +10,7 @@ hence the module name, as in :mod:`sklearn.decomposition`.
 
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
@@ -26,8 +27,10 @@ from .utils._docs import fill_doc, shared_doc
 
 __all__ = ["ImplicitALS"]
 
-# Rows of one block of the vectorised conjugate gradient, per thread.
+# Fewest rows of one thread's block of the conjugate gradient.
 _MIN_BLOCK_ROWS = 256
+# A residual or curvature at most this is treated as zero (the row is solved).
+_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _confidence_minus_one(weights, kind, scale):
@@ -36,7 +39,73 @@ def _confidence_minus_one(weights, kind, scale):
     return scale * data
 
 
-def _conjugate_gradient(rows, factors, gram, x, steps):
+# fastmath without "nnan"/"ninf": overflowed factors must stay visible (non-finite).
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+def _cg_rows(indptr, indices, extra, factors, gram, x, steps, start, stop):
+    """Conjugate-gradient steps for rows ``start:stop`` of ``x``, in place.
+
+    See :func:`_conjugate_gradient`; one row at a time, so that the fixed
+    factors of a row's positives are read from memory, never copied.
+    """
+    n_factors = factors.shape[1]
+    zero, one = np.float32(0.0), np.float32(1.0)  # float32 sums, as the factors
+    residual = np.empty(n_factors, dtype=x.dtype)
+    direction = np.empty(n_factors, dtype=x.dtype)
+    product = np.empty(n_factors, dtype=x.dtype)
+    for row in range(start, stop):
+        xu = x[row]
+        # residual = Y^T c_u - (gram + Y_u^T diag(c_u - 1) Y_u) x_u
+        for a in range(n_factors):
+            total = zero
+            for b in range(n_factors):
+                total += gram[a, b] * xu[b]
+            residual[a] = -total
+        for pos in range(indptr[row], indptr[row + 1]):
+            yi = factors[indices[pos]]
+            dot = zero
+            for a in range(n_factors):
+                dot += yi[a] * xu[a]
+            weight = one + extra[pos] - extra[pos] * dot
+            for a in range(n_factors):
+                residual[a] += weight * yi[a]
+        norm = zero
+        for a in range(n_factors):
+            direction[a] = residual[a]
+            norm += residual[a] * residual[a]
+        for _ in range(steps):
+            if norm <= _TINY:
+                break
+            for a in range(n_factors):
+                total = zero
+                for b in range(n_factors):
+                    total += gram[a, b] * direction[b]
+                product[a] = total
+            for pos in range(indptr[row], indptr[row + 1]):
+                yi = factors[indices[pos]]
+                dot = zero
+                for a in range(n_factors):
+                    dot += yi[a] * direction[a]
+                dot *= extra[pos]
+                for a in range(n_factors):
+                    product[a] += dot * yi[a]
+            curvature = zero
+            for a in range(n_factors):
+                curvature += direction[a] * product[a]
+            if curvature <= _TINY:
+                break
+            step = norm / curvature
+            new_norm = zero
+            for a in range(n_factors):
+                xu[a] += step * direction[a]
+                residual[a] -= step * product[a]
+                new_norm += residual[a] * residual[a]
+            ratio = new_norm / norm
+            for a in range(n_factors):
+                direction[a] = residual[a] + ratio * direction[a]
+            norm = new_norm
+
+
+def _conjugate_gradient(rows, factors, gram, x, steps, n_jobs=1):
     """Refine ``x`` towards the weighted ridge solutions of the rows of ``rows``.
 
     ``rows`` is a CSR matrix (one row per solved user or item) whose stored
@@ -44,56 +113,30 @@ def _conjugate_gradient(rows, factors, gram, x, steps):
     fixed vectors of the other side and ``gram`` is ``factors.T @ factors
     + alpha * I``. Row ``u`` of the solution solves ``(gram + Y_u^T
     diag(c_u - 1) Y_u) x_u = Y_u^T c_u`` (Hu et al. 2008): ``steps`` steps
-    of the conjugate gradient from ``x``, for every row at once (Takács et
-    al. 2011). A row whose residual vanished stays where it is.
+    of the conjugate gradient from ``x`` (Takács et al. 2011), row by row
+    in compiled code, on ``n_jobs`` threads over blocks of rows of about
+    equal numbers of positives. A row whose residual vanished stays where
+    it is.
     """
-    counts = np.diff(rows.indptr)
-    extra = rows.data.astype(factors.dtype, copy=False)
-    weighted = np.take(factors, rows.indices, axis=0)
-    weighted *= extra[:, None]
-
-    def product(v):
-        dots = np.einsum("nf,nf->n", weighted, np.repeat(v, counts, axis=0))
-        scattered = sp.csr_matrix((dots, rows.indices, rows.indptr), shape=rows.shape)
-        return v @ gram + scattered @ factors
-
-    confidence = sp.csr_matrix((extra + 1, rows.indices, rows.indptr), shape=rows.shape)
-    residual = confidence @ factors - product(x)
-    direction = residual.copy()
-    norm = np.einsum("nf,nf->n", residual, residual)
-    tiny = np.finfo(factors.dtype).tiny
-    for _ in range(steps):
-        product_direction = product(direction)
-        curvature = np.einsum("nf,nf->n", direction, product_direction)
-        step = np.divide(norm, curvature, out=np.zeros_like(norm), where=curvature > tiny)
-        x += step[:, None] * direction
-        residual -= step[:, None] * product_direction
-        new_norm = np.einsum("nf,nf->n", residual, residual)
-        ratio = np.divide(new_norm, norm, out=np.zeros_like(norm), where=norm > tiny)
-        direction *= ratio[:, None]
-        direction += residual
-        norm = new_norm
+    dtype = factors.dtype
+    arrays = (rows.indptr, rows.indices, rows.data.astype(dtype, copy=False),
+              np.ascontiguousarray(factors), np.ascontiguousarray(gram, dtype=dtype))
+    n_rows = rows.shape[0]
+    n_blocks = max(1, min(n_jobs, n_rows // _MIN_BLOCK_ROWS))
+    # Blocks of about equal work: positives plus a Gram product per row.
+    work = rows.indptr + np.arange(n_rows + 1) * factors.shape[1]
+    edges = np.unique(np.searchsorted(work, np.linspace(0, work[-1], n_blocks + 1)))
+    edges[0], edges[-1] = 0, n_rows
+    thread_map(lambda block: _cg_rows(*arrays, x, steps, block[0], block[1]),
+               list(zip(edges[:-1], edges[1:])), n_jobs=n_jobs)
     return x
 
 
 def _solve_side(rows, factors, alpha, x, steps, n_jobs):
-    """:func:`_conjugate_gradient` over every row of ``rows``, in blocks on ``n_jobs`` threads."""
+    """:func:`_conjugate_gradient` over every row of ``rows``, ``gram`` from ``factors``."""
     gram = factors.T @ factors
     gram.flat[:: gram.shape[0] + 1] += alpha
-    n_rows = rows.shape[0]
-    n_blocks = max(1, min(n_jobs, n_rows // _MIN_BLOCK_ROWS))
-    if n_blocks == 1:
-        return _conjugate_gradient(rows, factors, gram, x, steps)
-    # Blocks of about equal numbers of stored entries.
-    bounds = np.searchsorted(rows.indptr, np.linspace(0, rows.nnz, n_blocks + 1)[1:-1])
-    edges = [0, *np.unique(bounds).tolist(), n_rows]
-    blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-    solved = thread_map(
-        lambda block: _conjugate_gradient(rows[block], factors, gram, x[block], steps),
-        blocks, n_jobs=n_jobs)
-    for block, part in zip(blocks, solved):
-        x[block] = part
-    return x
+    return _conjugate_gradient(rows, factors, gram, x, steps, n_jobs)
 
 
 @shared_doc
