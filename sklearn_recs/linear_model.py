@@ -646,34 +646,59 @@ class SparseEASE(_SparseItemRegression):
         return self._formula().score_factors(user_codes)
 
 
-def _slim_columns(weights, targets, params):
-    """SLIM's coefficients of the items ``targets``: ``(rows, columns, values)`` of ``coef_``.
+def _slim_columns(weights, targets, params, neighbours=None, start=None):
+    """SLIM's regressions of the items ``targets``: ``(rows, columns, values, n_iter)``.
 
-    Each target column ``x_j`` of ``weights`` (CSC) is regressed on the
-    matrix with that column zeroed (the zero-diagonal constraint) by
+    Each target column ``x_j`` of ``weights`` (CSC) is regressed by
     scikit-learn's :class:`~sklearn.linear_model.ElasticNet` (sparse
-    coordinate descent, non-negative, no intercept). The matrix is copied
-    once per call, so that calls can run on threads.
+    coordinate descent, non-negative, no intercept) on the other columns:
+    all of them, with column ``j`` zeroed (the zero-diagonal constraint), or
+    only the columns of row ``j`` of ``neighbours`` (a CSR matrix whose rows
+    hold each item's neighbourhood, never the item itself). ``start`` (a
+    CSC ``coef_``, or None) holds the coefficients each regression starts
+    from. Returns the nonzero coefficients as rows and columns of ``coef_``
+    and each regression's coordinate-descent sweeps. Without
+    ``neighbours`` the matrix is copied once per call, so that calls can
+    run on threads.
     """
-    weights = weights.copy()
-    model = ElasticNet(fit_intercept=False, positive=True, copy_X=False, **params)
-    rows, values = [], []
-    target = np.zeros(weights.shape[0], dtype=weights.dtype)
+    if neighbours is None:
+        weights = weights.copy()
+    initial = np.zeros(weights.shape[1], dtype=weights.dtype)
+    model = ElasticNet(fit_intercept=False, positive=True, copy_X=False,
+                       warm_start=start is not None, **params)
+    rows, values, n_iter = [], [], []
+    everything = np.arange(weights.shape[1])
     for j in targets:
         column = slice(weights.indptr[j], weights.indptr[j + 1])
-        saved = weights.data[column].copy()
-        target[weights.indices[column]] = saved
-        weights.data[column] = 0.0
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            model.fit(weights, target, check_input=False)
-        weights.data[column] = saved
-        target[weights.indices[column]] = 0.0
-        found = np.flatnonzero(model.coef_)
-        rows.append(found)
-        values.append(model.coef_[found])
+        target = np.zeros(weights.shape[0], dtype=weights.dtype)
+        target[weights.indices[column]] = weights.data[column]
+        if neighbours is None:
+            features, saved = everything, weights.data[column].copy()
+            weights.data[column] = 0.0
+            design = weights
+        else:
+            features = neighbours.indices[neighbours.indptr[j]:neighbours.indptr[j + 1]]
+            design = weights[:, features]
+        if start is not None:
+            previous = slice(start.indptr[j], start.indptr[j + 1])
+            initial[start.indices[previous]] = start.data[previous]
+            model.coef_ = initial[features]
+            initial[start.indices[previous]] = 0.0
+        coef, sweeps = np.zeros(0), 0  # an item co-occurring with none: all weights 0
+        if features.size:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                model.fit(design, target, check_input=False)
+            coef, sweeps = model.coef_, model.n_iter_
+        if neighbours is None:
+            weights.data[column] = saved
+        found = np.flatnonzero(coef)
+        rows.append(features[found])
+        values.append(coef[found])
+        n_iter.append(sweeps)
     columns = np.repeat(targets, [len(r) for r in rows])
-    return np.concatenate(rows), columns, np.concatenate(values)
+    return (np.concatenate(rows), columns, np.concatenate(values),
+            np.asarray(n_iter, dtype=np.intp))
 
 
 class SLIM(_SparseItemRegression):
@@ -704,6 +729,20 @@ class SLIM(_SparseItemRegression):
         Most coordinate-descent sweeps per item.
     tol : float, default=1e-4
         Tolerance of the coordinate descent (ElasticNet's ``tol``).
+    n_neighbors : int, default=None
+        Regress each item only on its ``n_neighbors`` most co-occurring
+        items (largest entries of ``X^T X``; which of equal ones at the cut
+        are kept is unspecified), for large catalogues; None regresses it on
+        all the other items. Items that never co-occur with ``j`` get weight
+        0 either way (the weights are non-negative), so ``n_neighbors >=
+        n_items - 1`` gives the unrestricted model.
+    warm_start : bool, default=False
+        Start each regression from the coefficients of the previous fit
+        (or ``partial_fit``), as :class:`~sklearn.linear_model.ElasticNet`
+        does: faster along a regularisation path (``set_params(alpha=...)``
+        then ``fit``) and when refitting on grown data. The solution is the
+        same up to ``tol``. Ignored (cold start) where the number of items
+        changed.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the regressions and of ``coef_``.
     n_jobs : int, default=None
@@ -715,6 +754,9 @@ class SLIM(_SparseItemRegression):
         The learned non-negative item-item weights (zero diagonal), rows and
         columns in the order of ``items_``: column ``j`` holds item ``j``'s
         regression.
+    n_iter_ : ndarray of shape (n_items_,)
+        Coordinate-descent sweeps of each item's regression (0 for an item
+        with no neighbour).
     {fitted_attributes}
 
     See Also
@@ -727,7 +769,11 @@ class SLIM(_SparseItemRegression):
     stops after ``max_iter`` sweeps even where the coordinate descent has
     not reached ``tol`` (no warning: the top-N ranking rarely changes).
     Fitting costs ``n_items`` sparse coordinate descents over the whole
-    interaction matrix.
+    interaction matrix, or over the columns of each item's neighbours with
+    ``n_neighbors`` (their co-occurrences are computed as for
+    :class:`SparseEASE`, in blocks of memory ``O(n_items * n_neighbors)``).
+    On MovieLens 100k, ``n_neighbors=100`` fits in a fraction of the time
+    of the full model, at close NDCG@10 (``benchmarks/bench_models.py``).
 
     References
     ----------
@@ -753,16 +799,20 @@ class SLIM(_SparseItemRegression):
         "l1_ratio": [Interval(Real, 0, 1, closed="both")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), None],
+        "warm_start": ["boolean"],
         "dtype": [StrOptions(set(_DTYPES))],
         "n_jobs": [Integral, None],
     }
 
     def __init__(self, *, alpha=0.1, l1_ratio=0.01, max_iter=100, tol=1e-4,
-                 dtype="float32", n_jobs=None):
+                 n_neighbors=None, warm_start=False, dtype="float32", n_jobs=None):
         self.alpha = alpha
         self.l1_ratio = l1_ratio
         self.max_iter = max_iter
         self.tol = tol
+        self.n_neighbors = n_neighbors
+        self.warm_start = warm_start
         self.dtype = dtype
         self.n_jobs = n_jobs
 
@@ -774,10 +824,20 @@ class SLIM(_SparseItemRegression):
         params = dict(alpha=self.alpha, l1_ratio=self.l1_ratio, max_iter=self.max_iter,
                       tol=self.tol)
         columns = weights.tocsc()
+        neighbours = None
+        if self.n_neighbors is not None and n_items > 1:
+            working_memory = min(get_config()["working_memory"], _COOCCURRENCE_MEMORY)
+            neighbours = pairwise_similarity(
+                weights.T.tocsr(), kernel="dot", n_neighbors=min(self.n_neighbors, n_items - 1),
+                working_memory=working_memory, n_jobs=n_jobs)
+        previous = getattr(self, "coef_", None) if self.warm_start else None
+        start = None if previous is None or previous.shape[0] != n_items else previous.tocsc()
         blocks = np.array_split(np.arange(n_items), max(1, min(n_items, 4 * n_jobs)))
-        parts = thread_map(lambda block: _slim_columns(columns, block, params), blocks,
-                           n_jobs=n_jobs)
-        rows, cols, values = (np.concatenate(p) for p in zip(*parts))
+        parts = thread_map(
+            lambda block: _slim_columns(columns, block, params, neighbours, start), blocks,
+            n_jobs=n_jobs)
+        rows, cols, values, n_iter = (np.concatenate(p) for p in zip(*parts))
+        self.n_iter_ = n_iter
         return sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items), dtype=dtype)
 
 
