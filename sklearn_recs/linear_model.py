@@ -23,11 +23,12 @@ from sklearn.linear_model import ElasticNet
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._scoring import FormulaScoring
-from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _implicit_tags
+from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 from .utils._similarity import pairwise_similarity
 from .utils._threads import thread_map
+from .utils.validation import check_interactions
 
 __all__ = ["EASE", "SLIM", "SparseEASE"]
 
@@ -317,21 +318,57 @@ class EASE(_BaseItemRegression):
         self.dtype = dtype
         self.max_memory = max_memory
 
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        if hasattr(self, "interactions_"):
+            # Checked before the model changes: the update holds a second
+            # dense matrix (the grown or updated inverse) beside coef_.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the update validates (and warns) again
+                _, items, _ = check_interactions(X, y, implicit=True, y_required=False,
+                                                 estimator=self)
+            self._check_id_kind(items, "item")
+            self._check_memory(len(_extend_vocabulary(self.items_, items)[0]),
+                               held=self.coef_.nbytes)
+        return super().partial_fit(X, y)
+
+    partial_fit.__doc__ = _BaseItemRegression.partial_fit.__doc__
+
+    def _check_memory(self, n_items, held=0):
+        """A MemoryError, before allocating, where ``n_items`` need more than the budget.
+
+        ``held``: bytes of the ``coef_`` kept while ``partial_fit`` builds
+        the updated one (counted against ``max_memory``; the memory
+        available excludes it already).
+        """
+        needed = n_items**2 * np.dtype(_DTYPES[self.dtype]).itemsize + (
+            n_items * _block_width(n_items) * _BLOCK_BYTES_PER_ENTRY)
+        if self.max_memory is None:
+            budget, where = _available_memory(), "available"
+        else:
+            budget = self.max_memory * 2**30 - held
+            where = f"{'left of' if held else 'allowed by'} max_memory={self.max_memory}"
+        if needed <= budget:
+            return
+        matrix = f"a dense {n_items} x {n_items} {self.dtype} matrix"
+        if held:
+            raise MemoryError(
+                f"EASE.partial_fit: {n_items} items need {needed / 2**30:.1f} GiB ({matrix} "
+                f"and the blocks that build it) besides the {held / 2**30:.1f} GiB of coef_, "
+                f"more than the {budget / 2**30:.1f} GiB {where}. "
+                "Fit a new EASE on all the data (it holds one such matrix), use SparseEASE "
+                "(sklearn_recs.linear_model), or raise max_memory."
+            )
+        raise MemoryError(
+            f"EASE: {n_items} items need {needed / 2**30:.1f} GiB ({matrix} and the blocks "
+            f"that build it), more than the {budget / 2**30:.1f} GiB {where}. Use SparseEASE "
+            "(sklearn_recs.linear_model), whose memory grows as n_items * n_neighbors, or "
+            "raise max_memory."
+        )
+
     def _solve(self, weights, dtype):
         n_items = weights.shape[1]
-        needed = n_items**2 * np.dtype(dtype).itemsize + (
-            n_items * _block_width(n_items) * _BLOCK_BYTES_PER_ENTRY)
-        budget = _available_memory() if self.max_memory is None else self.max_memory * 2**30
-        if needed > budget:
-            where = ("available" if self.max_memory is None
-                     else f"allowed by max_memory={self.max_memory}")
-            raise MemoryError(
-                f"EASE: {n_items} items need {needed / 2**30:.1f} GiB (a dense {n_items} x "
-                f"{n_items} {self.dtype} matrix and the blocks that build it), more than "
-                f"the {budget / 2**30:.1f} GiB {where}. Use SparseEASE "
-                "(sklearn_recs.linear_model), whose memory grows as n_items * "
-                "n_neighbors, or raise max_memory."
-            )
+        self._check_memory(n_items)
         gram = _gram(weights, dtype)
         gram.flat[:: n_items + 1] += dtype(self.alpha)
         return _coefficients(_inverse_in_place(gram), self)
