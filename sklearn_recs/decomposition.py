@@ -3,8 +3,8 @@
 :class:`ImplicitALS` factorises the interaction matrix into user and item
 factors, weighting each cell by a confidence (Hu, Koren and Volinsky 2008),
 and solves each half-step's least-squares problems with a few steps of the
-conjugate gradient, vectorised over all users (or items) at once (Takács,
-Pilászy and Tikk 2011). It is a decomposition of the interaction matrix,
+conjugate gradient, row by row in compiled code (numba) (Takács, Pilászy
+and Tikk 2011). It is a decomposition of the interaction matrix,
 hence the module name, as in :mod:`sklearn.decomposition`.
 """
 
@@ -156,7 +156,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
     weighted ridge regression with the item factors fixed, then every
     item's with the user factors fixed; each solve is ``cg_steps`` steps of
     the conjugate gradient started from the previous factors (Takács et
-    al. 2011), vectorised over all rows at once. The unobserved cells cost
+    al. 2011), compiled (numba), on ``n_jobs`` threads. The unobserved cells cost
     nothing beyond one ``n_factors x n_factors`` Gram matrix per half-step.
 
     Parameters
