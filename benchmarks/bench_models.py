@@ -11,9 +11,9 @@ recommend seconds. Every model runs with its defaults (ours and the
 peers'), and SLIM also with ``n_neighbors=100`` (restricted against full);
 implicit's ``AlternatingLeastSquares`` also runs at our
 ``n_factors`` and ``max_iter`` (its ``factors`` and ``iterations``), the
-like-for-like fit-time comparison: at 1 and 2 threads (BLAS pinned to
-them, our ``n_jobs`` and implicit's ``num_threads`` set to them), the
-median ratio of 7 interleaved fits of each.
+like-for-like fit-time comparison: at 1 and 2 threads (our ``n_jobs`` and
+implicit's ``num_threads``; BLAS pinned to 1 thread for both), the median
+ratio of 7 interleaved fits of each.
 
 ``--select`` first runs the small grids that chose our defaults, by
 ``GridSearchCV`` with the package's NDCG@10 scorer on a per-user 80/20
@@ -103,9 +103,10 @@ def evaluate(model, X_train, X_test):
 def fit_time_ratios(X_train, threads=(1, 2), repeats=7):
     """ImplicitALS fit seconds / implicit ALS fit seconds, same factors, iterations, threads.
 
-    For each thread count, BLAS is pinned to it (threadpoolctl) and both run
-    on it (our ``n_jobs``, implicit's ``num_threads``); the two fit in turn
-    ``repeats`` times. Returns, per thread count, the median of the
+    For each thread count, both solvers run on it (our ``n_jobs``,
+    implicit's ``num_threads``) with BLAS pinned to one thread for both
+    (threadpoolctl; implicit warns against a BLAS thread pool, and ours
+    pins it to 1 anyway); the two fit in turn ``repeats`` times. Returns, per thread count, the median of the
     per-repeat ratios and both sides' median seconds.
     """
     from implicit.cpu.als import AlternatingLeastSquares
@@ -118,7 +119,7 @@ def fit_time_ratios(X_train, threads=(1, 2), repeats=7):
                     factors=ours.n_factors, iterations=ours.max_iter, random_state=0,
                     num_threads=n))}
         seconds = {"ours": [], "peer": []}
-        with threadpool_limits(limits=n, user_api="blas"):
+        with threadpool_limits(limits=1, user_api="blas"):
             for _ in range(repeats):
                 for key, model in pair.items():
                     start = time.perf_counter()
@@ -204,8 +205,8 @@ def main():
                 + markdown_table(header, [[row.get(h) for h in header] for row in rows]))
     if "ImplicitALS fit / implicit ALS fit" in report:
         markdown += ("\nImplicitALS fit seconds / implicit ALS fit seconds at the same factors, "
-                     "iterations and threads (BLAS pinned to them; median of 7 interleaved "
-                     "pairs):\n\n" + "".join(
+                     "iterations and threads (BLAS pinned to 1 thread; median of 7 "
+                     "interleaved pairs):\n\n" + "".join(
                          f"- {n}: {r['median ratio']:.2f} (ours {r['ours median seconds']:.2f} s, "
                          f"implicit {r['implicit median seconds']:.2f} s)\n"
                          for n, r in report["ImplicitALS fit / implicit ALS fit"].items()))
