@@ -69,6 +69,7 @@ def test_first_partial_fit_is_fit():
                                   ImplicitALS(random_state=0).fit(X).item_factors_)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_overflow_is_a_clear_error():
     X, _ = _data()
     with pytest.raises(FloatingPointError, match="confidence='log'"):
