@@ -49,6 +49,7 @@ ESTIMATORS = [
     SparseEASE(alpha=10.0, n_neighbors=5),
     ImplicitALS(n_factors=4, max_iter=3, random_state=0),
     SLIM(alpha=0.01),
+    SLIM(alpha=0.01, n_neighbors=3, warm_start=True),
     RP3Beta(n_neighbors=5),
 ]
 
