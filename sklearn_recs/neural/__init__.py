@@ -22,6 +22,10 @@ from this sub-package does (the classes load on first access).
 
 import importlib
 
+from ._optimized_mode import install
+
+install()  # under python -OO only: lets skorch import (see _optimized_mode)
+
 __all__ = [
     "GMF",
     "MLP",
