@@ -2,10 +2,12 @@
 estimator of ``tests/_estimators.py`` fits, predicts and recommends.
 
 Docstrings filled from shared fragments at import must tolerate
-``__doc__ is None``. skorch itself cannot be imported under ``-OO`` (its
+``__doc__ is None``. skorch alone cannot be imported under ``-OO`` (its
 ``NeuralNetClassifier`` formats ``NeuralNet.__doc__`` at import,
-skorch-dev/skorch#1071): where it fails, the neural estimators are reported
-as skipped by the child and the test checks that only skorch is to blame.
+skorch-dev/skorch#1071); ``sklearn_recs.neural`` installs an import hook
+that restores that docstring from skorch's source, so the neural estimators
+run too. Where that still fails (no source file), they are reported as
+skipped by the child and the test checks that only skorch is to blame.
 """
 
 import json
