@@ -52,6 +52,9 @@ _OPTIMIZERS = {
     "adagrad": (torch.optim.Adagrad, True),
 }
 _SPARSE_CAPABLE = (torch.optim.SparseAdam, torch.optim.SGD, torch.optim.Adagrad)
+# optimisers trained with their fused step (one kernel per parameter, CPU and
+# CUDA) unless ``optimizer__fused`` / ``optimizer__foreach`` says otherwise
+_FUSABLE = (torch.optim.Adam, torch.optim.AdamW)
 
 # The constraints of the parameters every neural estimator has; a family
 # leaves out those it lacks and adds its own.
@@ -375,6 +378,10 @@ class TorchRecommender(RecommenderMixin, BaseEstimator):
             module__sparse=sparse,
         )
         kwargs.update({f"module__{k}": v for k, v in module_kwargs.items()})
+        if (issubclass(optimizer, _FUSABLE) and not sparse
+                and "optimizer__foreach" not in self._prefixed_params()):
+            # one pass over each parameter per step instead of about six
+            kwargs["optimizer__fused"] = True
         kwargs.update(self._prefixed_params())
         net = RecommenderNet(**kwargs)
         previous = torch.get_num_threads()

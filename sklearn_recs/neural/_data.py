@@ -39,7 +39,17 @@ class InteractionData(Dataset):
         Sampling weights of the negatives (None: uniform).
     device : str or torch.device, default="cpu"
         Where the tensors live.
+
+    Attributes
+    ----------
+    positive_mask : torch.Tensor of bool or None
+        ``positive_mask[key]`` tells whether a key is a positive, when the
+        keys up to the last positive's number at most ``_MASK_LIMIT``
+        (64 Mi: as many bytes); None otherwise, and the positives are found
+        by binary search among ``positives``. Either gives the same draws.
     """
+
+    _MASK_LIMIT = 1 << 26
 
     def __init__(self, users, items, target=None, *, n_items=None, positives=None,
                  item_weights=None, device="cpu"):
@@ -51,11 +61,33 @@ class InteractionData(Dataset):
         self.n_items = n_items
         self.positives = None if positives is None else torch.as_tensor(
             np.asarray(positives, dtype=np.int64), device=self.device)
+        self.positive_mask = self._mask(self.positives)
         self.item_cdf = None
         if item_weights is not None:
             cdf = np.cumsum(np.asarray(item_weights, dtype=np.float64))
             self.item_cdf = torch.as_tensor(cdf / cdf[-1], dtype=torch.float64,
                                             device=self.device)
+
+    @staticmethod
+    def _mask(positives):
+        """A boolean table over the keys up to the last positive's, and one
+        slot more (False) for every key beyond it: a look-up instead of a
+        binary search, when it holds at most ``_MASK_LIMIT`` keys (else None)."""
+        if positives is None or not positives.numel():
+            return None
+        n_keys = int(positives[-1]) + 2
+        if n_keys > InteractionData._MASK_LIMIT:
+            return None
+        mask = torch.zeros(n_keys, dtype=torch.bool, device=positives.device)
+        mask[positives] = True
+        return mask
+
+    def is_positive(self, keys):
+        """Whether each key ``user * n_items + item`` is a known positive."""
+        if self.positive_mask is not None:
+            return self.positive_mask[keys.clamp(max=len(self.positive_mask) - 1)]
+        pos = torch.searchsorted(self.positives, keys).clamp_(max=self.positives.numel() - 1)
+        return self.positives[pos] == keys
 
     def __len__(self):
         return int(self.users.shape[0])
@@ -70,8 +102,8 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
     Items are drawn uniformly or from ``data.item_cdf``; draws that hit a
     known positive of their user are redrawn (up to ``max_rounds`` times,
     after which the rare remaining collisions are kept). Only the redrawn
-    entries are checked again, so the cost is one search among the sorted
-    positives per draw, plus a few for the collisions.
+    entries are checked again, so the cost is one look-up among the
+    positives per draw (``data.is_positive``), plus a few for the collisions.
 
     Parameters
     ----------
@@ -110,8 +142,7 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
             keys = (users.unsqueeze(1) * data.n_items + negatives).view(-1)
         else:
             keys = users[redrawn // n_negatives] * data.n_items + flat[redrawn]
-        pos = torch.searchsorted(data.positives, keys).clamp_(max=data.positives.numel() - 1)
-        hit = data.positives[pos] == keys
+        hit = data.is_positive(keys)
         redrawn = hit.nonzero().squeeze(1) if redrawn is None else redrawn[hit]
         if not redrawn.numel():
             break

@@ -41,6 +41,15 @@ class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
     solution (``_fold_in``).
     """
 
+    def _optimizer(self):
+        # SGD's and Adagrad's steps are the same on a sparse gradient and on
+        # its dense equivalent, and a dense one is cheaper for a table no
+        # larger than a batch's look-ups (BiasedMF's sparse="auto")
+        optimizer, sparse = super()._optimizer()
+        if sparse and not issubclass(optimizer, torch.optim.SparseAdam):
+            sparse = "auto"
+        return optimizer, sparse
+
     def _user_offsets(self, codes, extra):
         """The user term of the score: ``mu + b_u``, or 0 (``extra``: fold-in users)."""
         raise NotImplementedError

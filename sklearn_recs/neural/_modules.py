@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._kernels import as_array, biased_dot_backward, biased_dot_forward
+
 __all__ = ["BPRLoss", "BCELoss", "BiasedMF", "MSELoss", "SampledSoftmaxLoss"]
 
 
@@ -32,62 +34,115 @@ class _BiasedDot(torch.autograd.Function):
     Each table row holds ``n_factors`` factors, then the row's bias when it
     has one. One fused forward/backward replaces an autograd graph over the
     look-ups: the backward writes each table's gradient straight from the
-    gathered rows (a sparse COO tensor on the touched rows, or a dense one
-    for optimisers without sparse support), so a step costs O(batch), not
-    O(table), and one table update carries both factors and bias.
+    table rows (a sparse COO tensor on the touched rows, or a dense one for
+    optimisers without sparse support), so a step costs O(batch), not
+    O(table), and one table update carries both factors and bias. On a CPU
+    both passes are numba kernels (:mod:`._kernels`, one pass over the rows,
+    no temporaries); on other devices, torch operations.
     """
 
     @staticmethod
     def forward(ctx, users, items, user_table, item_table, n_factors, alpha, alpha_bias,
                 sparse):
-        # items as (K, B): column k of every row is contiguous, so the products
-        # broadcast p over the leading axis (the fast layout on CPU)
         pairwise = items.dim() == 2
-        columns = items.T.reshape(-1) if pairwise else items
-        n_cols = items.shape[1] if pairwise else 1
-        user_rows = user_table.index_select(0, users)                  # (B, d [+1])
-        item_rows = item_table.index_select(0, columns).view(n_cols, len(users), -1)
-        p, q = user_rows[:, :n_factors], item_rows[..., :n_factors]
-        scores = (q * p).sum(-1)                                        # (K, B)
-        penalty = alpha * (_square_norm(p) + _square_norm(q).sum(0))     # (B,)
-        if user_table.shape[1] > n_factors:
-            bu = user_rows[:, n_factors]
-            scores += bu
-            penalty += alpha_bias * bu.square()
-        if item_table.shape[1] > n_factors:
-            bi = item_rows[..., n_factors]
-            scores += bi
-            penalty += alpha_bias * bi.square().sum(0)
-        ctx.save_for_backward(users, columns, user_rows, item_rows)
-        ctx.shapes = (user_table.shape, item_table.shape)
+        ctx.save_for_backward(users, items, user_table, item_table)
         ctx.n_factors, ctx.alpha, ctx.alpha_bias, ctx.sparse = n_factors, alpha, alpha_bias, sparse
         ctx.pairwise = pairwise
-        return scores.T if pairwise else scores[0], penalty
+        grid = items if pairwise else items.unsqueeze(1)
+        if not _use_kernels(user_table):
+            scores, penalty = _torch_forward(users, grid, user_table, item_table, n_factors,
+                                             alpha, alpha_bias)
+        else:
+            scores = user_table.new_empty(grid.shape)
+            penalty = user_table.new_empty(len(users))
+            arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
+            dtype = arrays[2].dtype.type
+            biased_dot_forward(*arrays, n_factors, dtype(alpha), dtype(alpha_bias),
+                               as_array(scores), as_array(penalty))
+        return scores if pairwise else scores[:, 0], penalty
 
     @staticmethod
     def backward(ctx, grad_scores, grad_penalty):
-        users, columns, user_rows, item_rows = ctx.saved_tensors
-        d = ctx.n_factors
-        p, q = user_rows[:, :d], item_rows[..., :d]
-        grad_scores = grad_scores.T if ctx.pairwise else grad_scores.unsqueeze(0)  # (K, B)
-        # d(score)/d(row) plus the penalty's shrinkage 2 * alpha * row
-        shrink = (2 * ctx.alpha) * grad_penalty.unsqueeze(-1)             # (B, 1)
-        grad_user = torch.empty_like(user_rows)
-        grad_p = torch.mul(p, shrink, out=grad_user[:, :d])
-        for k in range(q.shape[0]):
-            grad_p.addcmul_(grad_scores[k].unsqueeze(-1), q[k])
-        grad_item = torch.empty_like(item_rows)
-        torch.mul(q, shrink, out=grad_item[..., :d]).addcmul_(grad_scores.unsqueeze(-1), p)
-        shrink_bias = (2 * ctx.alpha_bias) * grad_penalty
-        if user_rows.shape[1] > d:
-            torch.add(grad_scores.sum(0), shrink_bias * user_rows[:, d], out=grad_user[:, d])
-        if item_rows.shape[-1] > d:
-            torch.add(grad_scores, shrink_bias * item_rows[..., d], out=grad_item[..., d])
-        return (None, None,
-                _rows_grad(users, grad_user, ctx.shapes[0], ctx.sparse),
-                _rows_grad(columns, grad_item.view(len(columns), -1), ctx.shapes[1],
-                           ctx.sparse),
-                None, None, None, None)
+        users, items, user_table, item_table = ctx.saved_tensors
+        grid = items if ctx.pairwise else items.unsqueeze(1)
+        grad_scores = grad_scores if ctx.pairwise else grad_scores.unsqueeze(1)
+        columns = grid.reshape(-1)
+        args = (users, grid, user_table, item_table, ctx.n_factors, ctx.alpha, ctx.alpha_bias)
+        sparse = (_sparse_gradient(ctx.sparse, len(users), user_table),
+                  _sparse_gradient(ctx.sparse, len(columns), item_table))
+        if not _use_kernels(user_table):
+            grad_user, grad_item = _torch_backward(*args, grad_scores, grad_penalty)
+            return (None, None, _rows_grad(users, grad_user, user_table.shape, sparse[0]),
+                    _rows_grad(columns, grad_item, item_table.shape, sparse[1]),
+                    None, None, None, None)
+        # a sparse gradient gets one value row per batch row; a dense one the
+        # table's rows, where repeats add up
+        slots = [torch.arange(len(rows)) if sparse_ else rows
+                 for rows, sparse_ in zip((users, columns), sparse)]
+        grads = [table.new_zeros((len(rows), table.shape[1]) if sparse_ else table.shape)
+                 for table, rows, sparse_ in zip((user_table, item_table), slots, sparse)]
+        arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
+        dtype = arrays[2].dtype.type
+        biased_dot_backward(*arrays, ctx.n_factors, dtype(ctx.alpha), dtype(ctx.alpha_bias),
+                            *map(as_array, (grad_scores.contiguous(),
+                                            grad_penalty.contiguous(), *slots, *grads)))
+        grads = [_sparse_rows(rows, grad, table.shape) if sparse_ else grad
+                 for rows, grad, table, sparse_ in zip((users, columns), grads,
+                                                       (user_table, item_table), sparse)]
+        return (None, None, *grads, None, None, None, None)
+
+
+def _sparse_gradient(sparse, n_lookups, table):
+    """Whether the gradient of ``table`` is sparse: always with ``sparse=True``;
+    with ``"auto"`` when the table has more rows than the batch looks up (a
+    dense one then costs no more than the batch, and a step on it less)."""
+    return sparse is True or (sparse == "auto" and table.shape[0] > n_lookups)
+
+
+def _use_kernels(table):
+    """Whether the numba kernels compute on ``table`` (a CPU tensor)."""
+    return table.device.type == "cpu"
+
+
+def _torch_forward(users, items, user_table, item_table, n_factors, alpha, alpha_bias):
+    """The forward in torch operations, ``items`` of shape ``(B, K)`` (off-CPU devices)."""
+    user_rows = user_table.index_select(0, users)                         # (B, d [+1])
+    item_rows = item_table.index_select(0, items.reshape(-1)).view(*items.shape, -1)
+    p, q = user_rows[:, :n_factors], item_rows[..., :n_factors]
+    scores = (q * p.unsqueeze(1)).sum(-1)                                 # (B, K)
+    penalty = alpha * (_square_norm(p) + _square_norm(q).sum(1))          # (B,)
+    if user_table.shape[1] > n_factors:
+        bu = user_rows[:, n_factors]
+        scores += bu.unsqueeze(1)
+        penalty += alpha_bias * bu.square()
+    if item_table.shape[1] > n_factors:
+        bi = item_rows[..., n_factors]
+        scores += bi
+        penalty += alpha_bias * bi.square().sum(1)
+    return scores, penalty
+
+
+def _torch_backward(users, items, user_table, item_table, n_factors, alpha, alpha_bias,
+                    grad_scores, grad_penalty):
+    """Value rows of the user and item gradients, the latter in ``items.reshape(-1)`` order."""
+    d = n_factors
+    user_rows = user_table.index_select(0, users)
+    item_rows = item_table.index_select(0, items.reshape(-1)).view(*items.shape, -1)
+    p, q = user_rows[:, :d], item_rows[..., :d]
+    shrink = (2 * alpha) * grad_penalty.unsqueeze(-1)                     # (B, 1)
+    grad_user = torch.empty_like(user_rows)
+    torch.mul(p, shrink, out=grad_user[:, :d]).add_(
+        (grad_scores.unsqueeze(-1) * q).sum(1))
+    grad_item = torch.empty_like(item_rows)
+    torch.mul(q, shrink.unsqueeze(1), out=grad_item[..., :d]).addcmul_(
+        grad_scores.unsqueeze(-1), p.unsqueeze(1))
+    shrink_bias = (2 * alpha_bias) * grad_penalty
+    if user_rows.shape[1] > d:
+        torch.add(grad_scores.sum(1), shrink_bias * user_rows[:, d], out=grad_user[:, d])
+    if item_rows.shape[-1] > d:
+        torch.add(grad_scores, shrink_bias.unsqueeze(1) * item_rows[..., d],
+                  out=grad_item[..., d])
+    return grad_user, grad_item.view(-1, item_rows.shape[-1])
 
 
 def _square_norm(rows):
@@ -95,11 +150,15 @@ def _square_norm(rows):
     return torch.linalg.vector_norm(rows, dim=-1).square_()
 
 
+def _sparse_rows(rows, values, shape):
+    """The sparse gradient of a table whose ``rows`` received ``values`` (uncoalesced)."""
+    return torch.sparse_coo_tensor(rows.unsqueeze(0), values, shape, check_invariants=False)
+
+
 def _rows_grad(rows, values, shape, sparse):
     """Gradient of a table whose ``rows`` received ``values`` (repeats add up)."""
     if sparse:
-        return torch.sparse_coo_tensor(rows.unsqueeze(0), values, shape,
-                                       check_invariants=False)
+        return _sparse_rows(rows, values, shape)
     return values.new_zeros(shape).index_add_(0, rows, values)
 
 
@@ -128,9 +187,11 @@ class BiasedMF(nn.Module):
         a user bias: it cancels out).
     init_std : float, default=0.1
         Standard deviation of the normal initial factors (biases start at 0).
-    sparse : bool, default=True
+    sparse : bool or "auto", default=True
         Whether the tables get sparse gradients (for sparse-aware
         optimisers: the update then costs O(batch), not O(table)).
+        ``"auto"``: only the tables with more rows than a batch looks up
+        (for optimisers whose step is the same on either, SGD and Adagrad).
     """
 
     def __init__(self, n_users, n_items, n_factors=64, *, alpha=0.0, alpha_bias=0.0,
@@ -140,7 +201,7 @@ class BiasedMF(nn.Module):
         self.n_factors = int(n_factors)
         self.alpha = float(alpha)
         self.alpha_bias = float(alpha_bias)
-        self.sparse = bool(sparse)
+        self.sparse = sparse if sparse == "auto" else bool(sparse)
         self.user_table = nn.Parameter(torch.empty(n_users, n_factors + bool(user_bias)))
         self.item_table = nn.Parameter(torch.empty(n_items, n_factors + bool(item_bias)))
         with torch.no_grad():

@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..utils._topk import memory_share
+
 __all__ = ["NCF"]
 
 _ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
@@ -157,14 +159,16 @@ class NCF(nn.Module):
                 parts.append(self.tower(torch.cat([p, q], dim=-1)))
         return torch.cat(parts, dim=-1), squares
 
-    def forward(self, users, items):
-        hidden, squares = self._branches(users, items)
-        z = self.output(hidden).squeeze(-1)
+    def _squash(self, z):
+        """The score of the output layer's ``z``: a logit or rating (see ``y_range``)."""
         if self.y_range is not None:
             low, high = self.y_range
-            scores = low + (high - low) * torch.sigmoid(z)
-        else:
-            scores = z + self.global_mean
+            return low + (high - low) * torch.sigmoid(z)
+        return z + self.global_mean
+
+    def forward(self, users, items):
+        hidden, squares = self._branches(users, items)
+        scores = self._squash(self.output(hidden).squeeze(-1))
         if not self.training:
             return scores
         penalty = self.alpha * squares if self.alpha else torch.zeros_like(scores)
@@ -173,15 +177,49 @@ class NCF(nn.Module):
         return scores, penalty
 
     @torch.no_grad()
-    def score_items(self, users, items, *, max_pairs=2**18):
+    def score_items(self, users, items, *, max_pairs=2**14):
         """Scores of ``users`` ``(U,)`` over candidates ``items`` ``(C,)``, shape ``(U, C)``.
 
-        Pairs are scored in chunks of at most ``max_pairs``, so memory does
-        not grow with ``U * C * width``.
+        The same scores as ``forward`` on every pair, computed without
+        building the pairs: the output layer is linear, so the GMF branch's
+        part of it is one matrix product ``(p_u * h_gmf) @ Q^T``, and the
+        tower's first layer splits into a user half and an item half, each
+        computed once (``W [p; q] = W_u p + W_i q``). Only the tower's later
+        layers run per pair, on blocks of at most ``max_pairs`` pairs (fewer
+        when this call's share of ``working_memory`` is smaller; at least one
+        user), so memory stays ``O(max_pairs * width)`` whatever ``U * C``.
         """
-        step = max(1, max_pairs // max(len(items), 1))
-        return torch.cat([self(block, items.expand(len(block), -1))
-                          for block in torch.split(users, step)])
+        weight = self.output.weight[0]
+        n_gmf = 0 if self.gmf_user is None else self.gmf_user.embedding_dim
+        if n_gmf:
+            user_gmf = self.gmf_user(users) * weight[:n_gmf]          # (U, d)
+            item_gmf = self.gmf_item(items)                          # (C, d)
+        if self.tower is not None:
+            first, rest = self.tower[0], self.tower[1:]
+            width = self.mlp_user.embedding_dim
+            user_mlp = torch.addmm(first.bias, self.mlp_user(users), first.weight[:, :width].T)
+            item_mlp = self.mlp_item(items) @ first.weight[:, width:].T  # (C, h1)
+            tower_weight = weight[n_gmf:]
+        step = max(1, self._pairs_per_block(max_pairs) // max(len(items), 1))
+        blocks = []
+        for start in range(0, len(users), step):
+            block = slice(start, start + step)
+            z = self.output.bias.expand(min(step, len(users) - start), len(items))
+            if n_gmf:
+                z = torch.addmm(z, user_gmf[block], item_gmf.T)
+            if self.tower is not None:
+                hidden = rest(user_mlp[block].unsqueeze(1) + item_mlp)  # (u, C, h_last)
+                z = z + hidden @ tower_weight
+            blocks.append(self._squash(z))
+        return torch.cat(blocks) if blocks else torch.empty((0, len(items)))
+
+    def _pairs_per_block(self, max_pairs):
+        """``max_pairs``, capped by the working-memory share: the tower's
+        activations (float32, an output and its activation per layer)."""
+        if self.tower is None:
+            return max_pairs
+        widths = sum(layer.out_features for layer in self.tower if isinstance(layer, nn.Linear))
+        return min(max_pairs, int(memory_share() * 2**20) // (2 * 4 * widths))
 
     def score_all(self, users):
         """Scores of ``users`` over the whole catalogue, shape ``(len(users), n_items)``."""

@@ -91,13 +91,13 @@ class TwoTowerModule(nn.Module):
         dropout = self.id_dropout if self.training else 0.0
         u = self.user_tower(users, id_dropout=dropout)
         v = self.item_tower(items, id_dropout=dropout)
-        logits = u @ v.T / self.temperature
-        if self.log_q is not None:
-            logits = logits - self.log_q[items].unsqueeze(0)
+        # (u . v) / temperature - log q_item, in one product
+        offset = u.new_zeros(()) if self.log_q is None else -self.log_q[items]
+        logits = torch.addmm(offset.expand(len(u), len(v)), u, v.T, alpha=1 / self.temperature)
         # another row's positive that is this row's positive too is no negative
         same = items.unsqueeze(0) == items.unsqueeze(1)
         same.fill_diagonal_(False)
-        return logits.masked_fill(same, float("-inf"))
+        return logits.masked_fill_(same, float("-inf"))
 
     @torch.no_grad()
     def score_all(self, users):

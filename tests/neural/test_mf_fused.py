@@ -1,10 +1,12 @@
 """The fused biased-MF forward/backward against plain autograd, and the sampling."""
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
 from sklearn_recs.neural._data import InteractionData, sample_negatives
+from sklearn_recs.neural import _modules
 from sklearn_recs.neural._modules import BiasedMF, SampledSoftmaxLoss
 
 
@@ -25,9 +27,12 @@ def reference(module, users, items):
     return scores + module.global_mean, penalty
 
 
-@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("sparse", [True, False, "auto"])
 @pytest.mark.parametrize("pairwise", [True, False])
-def test_fused_gradients_match_autograd(sparse, pairwise):
+def test_fused_gradients_match_autograd(sparse, pairwise, kernels, monkeypatch):
+    # numba kernels on CPU tensors; the torch operations serve other devices
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
     torch.manual_seed(0)
     module = BiasedMF(7, 5, 3, alpha=0.3, alpha_bias=0.2, global_mean=1.5, sparse=sparse)
     module = module.double()
@@ -55,13 +60,22 @@ def test_fused_gradients_match_autograd(sparse, pairwise):
         torch.testing.assert_close(got, param.grad)
 
 
-def test_sparse_gradient_touches_only_batch_rows():
-    module = BiasedMF(100, 50, 4, alpha=0.1, sparse=True)
+@pytest.mark.parametrize("sparse", [True, "auto"])
+def test_sparse_gradient_touches_only_batch_rows(sparse):
+    module = BiasedMF(100, 50, 4, alpha=0.1, sparse=sparse)
     scores, penalty = module(torch.tensor([3, 3, 9]), torch.tensor([7, 8, 7]))
     (scores.sum() + penalty.sum()).backward()
     grad = module.user_table.grad
     assert grad.is_sparse
     assert sorted(set(grad.coalesce().indices()[0].tolist())) == [3, 9]
+
+
+def test_auto_gradient_is_dense_for_a_table_no_larger_than_the_batch():
+    module = BiasedMF(2, 50, 4, sparse="auto")
+    scores, penalty = module(torch.tensor([0, 1, 1]), torch.tensor([7, 8, 7]))
+    (scores.sum() + penalty.sum()).backward()
+    assert not module.user_table.grad.is_sparse  # 2 rows, 3 look-ups
+    assert module.item_table.grad.is_sparse      # 50 rows, 3 look-ups
 
 
 def test_without_user_bias_tables_hold_factors_only():
@@ -94,6 +108,23 @@ def test_sample_negatives_redraws_only_collisions():
     negatives = sample_negatives(data, users, 6, gen, max_rounds=60)
     assert (negatives[users == 0] == 3).all()
     assert len(negatives[users == 1].unique()) > 1  # user 1's draws are left alone
+
+
+def test_positive_mask_and_binary_search_draw_the_same_negatives(monkeypatch):
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((30, 20)) < 0.5)
+    keys = users * 20 + items
+    masked = InteractionData(users, items, n_items=20, positives=keys)
+    assert masked.positive_mask is not None
+    assert masked.positive_mask.nonzero().squeeze(1).tolist() == keys.tolist()
+    monkeypatch.setattr(InteractionData, "_MASK_LIMIT", 0)
+    searched = InteractionData(users, items, n_items=20, positives=keys)
+    assert searched.positive_mask is None
+    draws = [sample_negatives(data, data.users, 5, torch.Generator().manual_seed(1),
+                              max_rounds=50)
+             for data in (masked, searched)]
+    torch.testing.assert_close(draws[0], draws[1])
+    assert not masked.is_positive(masked.users[:, None] * 20 + draws[0]).any()
 
 
 def test_sampled_softmax_loss_is_cross_entropy_on_column_zero():

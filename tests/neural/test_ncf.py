@@ -5,6 +5,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
+from sklearn import config_context
 from sklearn.base import clone
 
 from sklearn_recs.neural import GMF, MLP, NeuMF
@@ -57,6 +58,29 @@ def test_module_matches_hand_computation():
     full = module.score_all(users)
     np.testing.assert_allclose(module.score_items(users, torch.arange(7), max_pairs=3), full)
     np.testing.assert_allclose(full[[0, 1, 2], [6, 1, 2]].numpy(), expected, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(n_factors=3, hidden_layers=()),
+    dict(n_factors=0, mlp_factors=2, hidden_layers=(5, 3), batch_norm=True, dropout=0.5),
+    dict(n_factors=3, mlp_factors=2, hidden_layers=(4, 3), activation="gelu",
+         y_range=(1.0, 5.0)),
+], ids=["GMF", "MLP", "NeuMF"])
+def test_batched_catalogue_scores_equal_pairwise_forward(kwargs):
+    # score_items never builds the pairs (split first layer, GMF as a matrix
+    # product): it must give forward's score of every (user, item) pair.
+    torch.manual_seed(0)
+    module = NCF(6, 9, init_std=0.5, **kwargs)
+    if kwargs.get("batch_norm"):  # non-trivial running statistics
+        module.train()(torch.arange(6).repeat(9), torch.arange(9).repeat_interleave(6))
+    module.eval()
+    users, items = torch.tensor([5, 0, 3, 3]), torch.tensor([8, 1, 4, 0, 2])
+    pairs = module(users.repeat_interleave(len(items)), items.repeat(len(users)))
+    expected = pairs.detach().reshape(len(users), len(items))
+    torch.testing.assert_close(module.score_items(users, items), expected)
+    torch.testing.assert_close(module.score_items(users, items, max_pairs=7), expected)
+    with config_context(working_memory=1e-5):  # the budget caps the block: one user
+        torch.testing.assert_close(module.score_items(users, items), expected)
 
 
 def test_y_range_and_penalty():
