@@ -18,12 +18,12 @@ largest item norm, all on a sphere of radius ``R``, and the query is
 the nearest items in L2 are the best scored ones.
 
 Exclusions are exact: the graph returns more items than the list needs
-(up to ``ef_search`` at no extra cost, then twice as many each round for
-the lists still short), the excluded ones are dropped, and the rest are
-rescored with the model's formula and ranked as ``recommend`` ranks
-(ties by item id). A list is always full after a fetch of its length plus
-its number of excluded items; a user who would need more than a quarter of
-the catalogue is ranked exactly. The graph is built with one thread and a
+(``max(2 * top_n, ef_search)``: fewer than ``ef_search`` cost no less, then
+twice as many each round for the lists still short), the excluded ones are
+dropped, and the rest are rescored with the model's formula and ranked as
+``recommend`` ranks (ties by item id). A list is always full after a fetch
+of its length plus its number of excluded items; a user for whom that
+could take more than a quarter of the catalogue is ranked exactly. The graph is built with one thread and a
 seed (``random_state`` when it is an int, else 0), so the same factors give
 the same graph and the same lists.
 """
@@ -168,28 +168,26 @@ class HNSWIndex:
         scores = np.empty((n, width), dtype=np.float64)
         n_excluded = (np.zeros(n, dtype=np.intp) if excluded is None
                       else np.diff(excluded.indptr).astype(np.intp))
-        need = width + n_excluded  # a fetch this long always fills the list
-        by_exact = need > self.n_items // 4
-        fetch = np.minimum(need, max(2 * width, self.ef_search))
+        limit = self.n_items // 4  # a longer fetch: exact ranking is as cheap
+        by_exact = width + n_excluded > limit  # (a fetch of width + n_excluded fills a list)
+        fetch = min(max(2 * width, self.ef_search), limit)  # ef_search items cost no more
         pending = np.flatnonzero(~by_exact)
         n_threads = effective_n_jobs(n_jobs)
         while pending.size:
             short = []
-            for k in np.unique(fetch[pending]):
-                group = pending[fetch[pending] == k]
-                step = block_size(int(k) * self.dim)  # rescoring gathers k vectors a row
-                for start in range(0, len(group), step):
-                    rows = group[start:start + step]
-                    try:
-                        labels = self._search(queries(codes[rows]), int(k), n_threads)
-                    except RuntimeError:  # the graph found fewer than k items
-                        by_exact[rows] = True
-                        continue
-                    full = self._rank(rows, labels, codes, width, excluded, rescore,
-                                      ranked, scores)
-                    short.append(rows[~full])
+            step = block_size(fetch * self.dim)  # rescoring gathers fetch vectors a row
+            for start in range(0, len(pending), step):
+                rows = pending[start:start + step]
+                try:
+                    labels = self._search(queries(codes[rows]), fetch, n_threads)
+                except RuntimeError:  # the graph found fewer than fetch items
+                    by_exact[rows] = True
+                    continue
+                full = self._rank(rows, labels, codes, width, excluded, rescore,
+                                  ranked, scores)
+                short.append(rows[~full])
             pending = np.concatenate(short) if short else np.empty(0, dtype=np.intp)
-            fetch[pending] = np.minimum(need[pending], 2 * fetch[pending])
+            fetch = min(2 * fetch, limit)
         rows = np.flatnonzero(by_exact)
         if rows.size:
             ranked[rows], scores[rows] = exact(
