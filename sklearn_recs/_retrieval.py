@@ -9,23 +9,33 @@ formula is built (at fit, and when :func:`~sklearn_recs.serving.load_npz`
 loads an export), and ``recommend`` over the whole catalogue searches it
 instead of scoring every item.
 
-The score is an inner product plus an item bias, ``p_u . q_i + b_i`` (a
-user's constant offset does not change the user's ranking). It becomes a
-nearest-neighbour search by two extra coordinates (Bachrach et al. 2014):
-the items are ``[q_i, b_i, sqrt(R^2 - |q_i|^2 - b_i^2)]`` with ``R`` the
-largest item norm, all on a sphere of radius ``R``, and the query is
-``[p_u, 1, 0]``; then ``|query - item|^2 = |query|^2 + R^2 - 2 score``, so
-the nearest items in L2 are the best scored ones.
+The score is an inner product plus an item bias, ``p_u . q_i + b_i = [p_u, 1]
+. [q_i, b_i]`` (a user's constant offset does not change the user's
+ranking), so the graph is built and searched by inner product (hnswlib's
+``space="ip"``, the ip-NSW graph of Morozov and Babenko 2018) over the
+items ``[q_i, b_i]``, queried with ``[p_u, 1]``. The usual reduction of
+inner products to L2 distances, one more coordinate ``sqrt(R^2 -
+|x_i|^2)`` that puts every item on a sphere (Bachrach et al. 2014), was
+measured and rejected: the item norms of a fitted model spread over
+orders of magnitude, the lifted items crowd around one pole, and the
+graph's recall@10 fell to 0.15-0.30 where the inner-product graph keeps
+0.99 (ImplicitALS factors of the 100,000-item catalogue of
+``benchmarks/bench_ann.py``).
 
 Exclusions are exact: the graph returns more items than the list needs
-(``max(2 * top_n, ef_search)``: fewer than ``ef_search`` cost no less, then
-twice as many each round for the lists still short), the excluded ones are
-dropped, and the rest are rescored with the model's formula and ranked as
-``recommend`` ranks (ties by item id). A list is always full after a fetch
-of its length plus its number of excluded items; a user for whom that
-could take more than a quarter of the catalogue is ranked exactly. The graph is built with one thread and a
-seed (``random_state`` when it is an int, else 0), so the same factors give
-the same graph and the same lists.
+(``max(2 * top_n, ef_search)``: fewer than ``ef_search`` cost no less), the
+excluded ones are dropped, and the rest are rescored with the model's
+formula and ranked as ``recommend`` ranks (ties by item id). A user left
+with fewer than ``top_n`` is searched again, the excluded items skipped
+during the search (hnswlib's filter; a deeper fetch would lose recall: an
+inner-product graph reaches the items of small norm badly; more links,
+a larger ``M``, help most). A user for
+whom that fails, or who could need more than a quarter of the catalogue
+fetched, is ranked exactly.
+
+The graph is built with one thread and a seed (``random_state`` when it
+is an int, else 0), so the same factors give the same graph and the same
+lists.
 """
 
 from __future__ import annotations
@@ -45,7 +55,7 @@ RETRIEVAL_CONSTRAINTS = {
     "retrieval_params": [dict, None],
 }
 #: hnswlib's (and faiss's) names, their defaults and the accepted ranges.
-DEFAULT_PARAMS = {"M": 16, "ef_construction": 200, "ef_search": 100}
+DEFAULT_PARAMS = {"M": 32, "ef_construction": 100, "ef_search": 100}
 #: Also the ranges of the export's members ``hnsw_M``, ... (sklearn_recs.utils._npz).
 LIMITS = {"M": (2, 256), "ef_construction": (1, 10_000), "ef_search": (1, 10_000),
           "seed": (0, 2**32 - 1)}
@@ -103,7 +113,7 @@ def retrieval_arrays(estimator):
 
 
 class HNSWIndex:
-    """An HNSW graph for ``scores = queries @ items.T`` (MIPS), and its exact top-k.
+    """An HNSW graph for ``scores = queries @ items.T`` (inner products), and its top-k.
 
     ``items`` are the item vectors of the score (bias included as a
     coordinate); :meth:`top` ranks users given their query vectors.
@@ -111,13 +121,10 @@ class HNSWIndex:
 
     def __init__(self, items, *, M, ef_construction, ef_search, seed):
         hnswlib = _import_hnswlib("HNSWIndex")
-        items = np.asarray(items, dtype=np.float64)
-        squared = (items ** 2).sum(axis=1)
-        lift = np.sqrt(np.maximum(squared.max() - squared, 0.0))
-        data = np.column_stack([items, lift]).astype(np.float32)
+        data = np.asarray(items, dtype=np.float32)
         self.n_items, self.dim = data.shape
         self.ef_search = int(ef_search)
-        self.index = hnswlib.Index(space="l2", dim=self.dim)
+        self.index = hnswlib.Index(space="ip", dim=self.dim)
         self.index.init_index(max_elements=self.n_items, M=int(M),
                               ef_construction=int(ef_construction), random_seed=int(seed))
         self.index.add_items(data, num_threads=1)  # one thread: the same graph every time
@@ -130,9 +137,16 @@ class HNSWIndex:
             return None
         return cls(items, **{name: int(arrays[f"hnsw_{name}"]) for name in LIMITS})
 
-    def _search(self, queries, k, n_threads):
-        queries = np.column_stack([queries, np.zeros(len(queries))]).astype(np.float32)
-        labels, _ = self.index.knn_query(queries, k=k, num_threads=n_threads)
+    def _search(self, queries, k, n_threads, by_exact, rows, allowed=None):
+        """The ``k`` best items of each query, or None (``rows`` then marked in
+        ``by_exact``) where the graph finds fewer."""
+        queries = np.asarray(queries, dtype=np.float32)
+        try:
+            labels, _ = self.index.knn_query(queries, k=k, num_threads=n_threads,
+                                             filter=allowed)
+        except RuntimeError:
+            by_exact[rows] = True
+            return None
         return labels.astype(np.intp)
 
     def top(self, queries, rescore, codes, width, excluded, exact, n_jobs=None):
@@ -141,8 +155,7 @@ class HNSWIndex:
         Parameters
         ----------
         queries : callable
-            ``queries(codes)``: the users' query vectors (one column fewer
-            than the graph's).
+            ``queries(codes)``: the users' query vectors.
         rescore : callable
             ``rescore(codes, item_codes)``: the model's scores of each row's
             items, an array shaped like ``item_codes``.
@@ -173,21 +186,25 @@ class HNSWIndex:
         fetch = min(max(2 * width, self.ef_search), limit)  # ef_search items cost no more
         pending = np.flatnonzero(~by_exact)
         n_threads = effective_n_jobs(n_jobs)
-        while pending.size:
-            short = []
-            step = block_size(fetch * self.dim)  # rescoring gathers fetch vectors a row
-            for start in range(0, len(pending), step):
-                rows = pending[start:start + step]
-                try:
-                    labels = self._search(queries(codes[rows]), fetch, n_threads)
-                except RuntimeError:  # the graph found fewer than fetch items
-                    by_exact[rows] = True
-                    continue
-                full = self._rank(rows, labels, codes, width, excluded, rescore,
-                                  ranked, scores)
+        short = []
+        step = block_size(fetch * self.dim)  # rescoring gathers fetch vectors a row
+        for start in range(0, len(pending), step):
+            rows = pending[start:start + step]
+            labels = self._search(queries(codes[rows]), fetch, n_threads, by_exact, rows)
+            if labels is not None:
+                full = self._rank(rows, labels, codes, width, excluded, rescore, ranked, scores)
                 short.append(rows[~full])
-            pending = np.concatenate(short) if short else np.empty(0, dtype=np.intp)
-            fetch = min(2 * fetch, limit)
+        # Too many of the fetched items excluded: search again for these users,
+        # the excluded items skipped during the search (deeper fetches of an
+        # inner-product graph lose recall).
+        for row in np.concatenate(short) if short else []:
+            banned = set(excluded[row].indices.tolist())
+            rows = np.array([row])
+            labels = self._search(queries(codes[rows]), width, 1, by_exact, rows,
+                                  allowed=lambda label, banned=banned: label not in banned)
+            if labels is not None and not self._rank(rows, labels, codes, width, excluded,
+                                                     rescore, ranked, scores)[0]:
+                by_exact[row] = True
         rows = np.flatnonzero(by_exact)
         if rows.size:
             ranked[rows], scores[rows] = exact(

@@ -78,7 +78,8 @@ def test_lists_match_brute_force_and_scores_are_exact(estimator, data, monkeypat
     searched = []
     search = _retrieval.HNSWIndex._search
     monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
-                        lambda self, q, k, t: searched.append(len(q)) or search(self, q, k, t))
+                        lambda self, q, *args, **kwargs: (searched.append(len(q))
+                                                          or search(self, q, *args, **kwargs)))
     model = _fit(estimator, data, retrieval="hnsw", retrieval_params={"ef_search": 50})
     users = model.users_
     codes, scores = model.recommend(users, TOP_N, return_scores=True)
@@ -99,15 +100,21 @@ def test_lists_match_brute_force_and_scores_are_exact(estimator, data, monkeypat
 
 
 @needs_hnswlib
-def test_excluded_items_are_never_returned_and_lists_stay_full(data):
+def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch):
+    filtered = []
+    search = _retrieval.HNSWIndex._search
+    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
+                        lambda self, *args, allowed=None: (filtered.append(allowed is not None)
+                                                           or search(self, *args,
+                                                                     allowed=allowed)))
     model = _fit(FACTOR_MODELS[0], data, retrieval="hnsw",
-                 retrieval_params={"ef_search": 20})
+                 retrieval_params={"ef_search": 20, "M": 48})
     users = model.users_[:60]
     brute = _brute_force(model)[:60]
     seen = model.interactions_[:60].toarray() > 0
     best = _ranked(brute, seen)
-    # per user: the exact top 10 and 290 random items, so that the fetch grows
-    # 20 -> 40 -> ... -> 320 before the lists can be full
+    # per user: the exact top 10 and 290 random items, so that most lists are
+    # short after the first fetch and are searched again with the filter
     rng = np.random.default_rng(0)
     per_user = [np.r_[top, rng.choice(model.n_items_, 290, replace=False)] for top in best]
     exclude = [model.items_[codes].tolist() for codes in per_user]
@@ -116,6 +123,7 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data):
     for row, codes in enumerate(per_user):
         banned[row, codes] = True
     found_codes = model._item_index.get_indexer(found.ravel()).reshape(found.shape)
+    assert sum(filtered) >= 30  # most users were searched again with the filter
     assert np.isfinite(scores).all()
     assert not np.take_along_axis(banned, found_codes, axis=1).any()
     assert _recall(found_codes, _ranked(brute, banned)) >= 0.9

@@ -102,8 +102,9 @@ RETRIEVAL_PARAMETERS = """retrieval : {"exact", "hnsw"}, default="exact"
         ranked exactly. See :ref:`approximate-retrieval`.
     retrieval_params : dict, default=None
         Settings of the HNSW graph, with hnswlib's names: ``M`` (links per
-        item, default 16), ``ef_construction`` (search width while building,
-        default 200) and ``ef_search`` (search width per query, default 100;
+        item, default 32; more links make deep lists and heavy exclusions
+        more exact), ``ef_construction`` (search width while building,
+        default 100) and ``ef_search`` (search width per query, default 100;
         larger is slower and more exact). None means the defaults."""
 
 SHARED_FRAGMENTS = {"vocabulary_attributes": VOCABULARY_ATTRIBUTES, "fit_X": FIT_X,
