@@ -124,13 +124,13 @@ def main():
                                    s["speedup"]] for s in sweeps])
     n_items = len(np.unique(X[:, 1]))
     markdown = (
-        f"# Approximate retrieval (retrieval=\"hnsw\") against exact\n\n"
+        f"## Approximate retrieval (retrieval=\"hnsw\") against exact ranking\n\n"
         f"Synthetic catalogue: {n_items:,} items, {len(np.unique(X[:, 0])):,} users, "
         f"{len(X):,} interactions; recommend top 10 (seen items excluded) for "
         f"{args.n_queries:,} users, best of {args.repeat}; default retrieval_params "
         f"(M=32, ef_construction=100, ef_search=100), n_jobs=None (one search thread). "
         f"Targets: recall@10 >= 0.95, speedup >= 5.\n\n{table}\n"
-        f"## ef_search sweep (same graphs)\n\n{sweep_table}\n"
+        f"### ef_search sweep (same graphs)\n\n{sweep_table}\n"
         f"Machine: {machine()}.\n")
     write_results("ann", {"machine": machine(), "args": vars(args), "rows": rows,
                           "sweep": sweeps}, markdown)
