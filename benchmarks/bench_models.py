@@ -8,9 +8,12 @@ MovieLens 100k, per-user random 80/20 holdout
 (``sklearn_recs.model_selection.train_test_split``, ``random_state=42``),
 full-catalogue ranking of unseen items: NDCG@10, precision@10, fit and
 recommend seconds. Every model runs with its defaults (ours and the
-peers'); implicit's ``AlternatingLeastSquares`` also runs at our
+peers'), and SLIM also with ``n_neighbors=100`` (restricted against full);
+implicit's ``AlternatingLeastSquares`` also runs at our
 ``n_factors`` and ``max_iter`` (its ``factors`` and ``iterations``), the
-like-for-like fit-time comparison (the best of 3 interleaved fits of each).
+like-for-like fit-time comparison: at 1 and 2 threads (our ``n_jobs`` and
+implicit's ``num_threads``; BLAS pinned to 1 thread for both), the median
+ratio of 7 interleaved fits of each.
 
 ``--select`` first runs the small grids that chose our defaults, by
 ``GridSearchCV`` with the package's NDCG@10 scorer on a per-user 80/20
@@ -29,7 +32,9 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from threadpoolctl import threadpool_limits
 
 from sklearn_recs.datasets import fetch_movielens
 from sklearn_recs.decomposition import ImplicitALS
@@ -51,6 +56,9 @@ GRIDS = {
 }
 OURS = {"ImplicitALS": ImplicitALS(random_state=0), "SLIM": SLIM(n_jobs=2),
         "RP3Beta": RP3Beta()}
+# Not defaults: SLIM restricted to each item's 100 most co-occurring items
+# (SparseEASE's default neighbourhood), against the full SLIM row above.
+VARIANTS = {"SLIM (ours, n_neighbors=100)": SLIM(n_jobs=2, n_neighbors=100)}
 
 
 def load(data_home):
@@ -92,15 +100,38 @@ def evaluate(model, X_train, X_test):
             "fit_seconds": fit_seconds, "recommend_seconds": recommend_seconds}
 
 
-def fit_time_ratio(ours, peer, X_train, repeats=3):
-    """Best fit seconds of ``ours`` over best of ``peer``, fitted in turn ``repeats`` times."""
-    best = {"ours": np.inf, "peer": np.inf}
-    for _ in range(repeats):
-        for key, model in (("ours", ours), ("peer", peer)):
-            start = time.perf_counter()
-            model.fit(X_train)
-            best[key] = min(best[key], time.perf_counter() - start)
-    return best["ours"] / best["peer"]
+def fit_time_ratios(X_train, threads=(1, 2), repeats=7):
+    """ImplicitALS fit seconds / implicit ALS fit seconds, same factors, iterations, threads.
+
+    For each thread count, both solvers run on it (our ``n_jobs``,
+    implicit's ``num_threads``) with BLAS pinned to one thread for both
+    (threadpoolctl; implicit warns against a BLAS thread pool, and ours
+    pins it to 1 anyway); the two fit in turn ``repeats`` times. Returns, per thread count, the median of the
+    per-repeat ratios and both sides' median seconds.
+    """
+    from implicit.cpu.als import AlternatingLeastSquares
+
+    ours = OURS["ImplicitALS"]
+    report = {}
+    for n in threads:
+        pair = {"ours": clone(ours).set_params(n_jobs=n),
+                "peer": ImplicitPeer(AlternatingLeastSquares(
+                    factors=ours.n_factors, iterations=ours.max_iter, random_state=0,
+                    num_threads=n))}
+        seconds = {"ours": [], "peer": []}
+        with threadpool_limits(limits=1, user_api="blas"):
+            for _ in range(repeats):
+                for key, model in pair.items():
+                    start = time.perf_counter()
+                    model.fit(X_train)
+                    seconds[key].append(time.perf_counter() - start)
+        ratios = np.divide(seconds["ours"], seconds["peer"])
+        report[f"{n} thread(s)"] = {
+            "median ratio": float(np.median(ratios)), "ratios": ratios.round(3).tolist(),
+            "ours median seconds": float(np.median(seconds["ours"])),
+            "implicit median seconds": float(np.median(seconds["peer"]))}
+        print(f"  fit time, {n} thread(s): {report[f'{n} thread(s)']}", flush=True)
+    return report
 
 
 class _SkrecsysPeer:
@@ -154,7 +185,8 @@ def main():
     if args.select:
         report["selection"] = select(X_train)
     rows = []
-    runs = [(f"{name} (ours, defaults)", model) for name, model in OURS.items()] + peers()
+    runs = ([(f"{name} (ours, defaults)", model) for name, model in OURS.items()]
+            + list(VARIANTS.items()) + peers())
     for key, model in runs:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -163,11 +195,8 @@ def main():
         rows.append(row)
     add_peer_ratios(rows, metric="ndcg@10", times=("fit_seconds",),
                     is_peer=lambda row: "(ours" not in row["model"])
-    same = [(key, model) for key, model in runs
-            if key.startswith("implicit AlternatingLeastSquares (factors")]
-    if same:  # like for like: the same factors and iterations, best of interleaved repeats
-        report["ImplicitALS fit / implicit ALS fit"] = fit_time_ratio(
-            OURS["ImplicitALS"], same[0][1], X_train)
+    if any(key.startswith("implicit") for key, _ in runs):  # like for like
+        report["ImplicitALS fit / implicit ALS fit"] = fit_time_ratios(X_train)
     report["rows"] = rows
     header = ["model", "ndcg@10", "precision@10", "fit_seconds", "recommend_seconds",
               "ndcg@10 / best peer", "fit_seconds / best peer"]
@@ -175,9 +204,12 @@ def main():
                 f"{report['machine']}\n\n"
                 + markdown_table(header, [[row.get(h) for h in header] for row in rows]))
     if "ImplicitALS fit / implicit ALS fit" in report:
-        markdown += ("\nImplicitALS fit seconds / implicit ALS fit seconds at the same factors "
-                     "and iterations (best of 3 interleaved fits each): "
-                     f"{report['ImplicitALS fit / implicit ALS fit']:.2f}\n")
+        markdown += ("\nImplicitALS fit seconds / implicit ALS fit seconds at the same factors, "
+                     "iterations and threads (BLAS pinned to 1 thread; median of 7 "
+                     "interleaved pairs):\n\n" + "".join(
+                         f"- {n}: {r['median ratio']:.2f} (ours {r['ours median seconds']:.2f} s, "
+                         f"implicit {r['implicit median seconds']:.2f} s)\n"
+                         for n, r in report["ImplicitALS fit / implicit ALS fit"].items()))
     if args.select:
         markdown += "\n## Defaults chosen on validation (training part only)\n\n" + "".join(
             f"- {name}: {sel['best_params']} (validation NDCG@10 "

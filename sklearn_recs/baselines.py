@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
 from sklearn.utils._param_validation import HasMethods, Interval
 
+from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
@@ -22,7 +23,7 @@ __all__ = ["BiasBaseline", "GlobalMean", "Popularity", "make_user_transformer"]
 
 
 @shared_doc
-class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
+class GlobalMean(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     """Predict every rating as the mean training rating.
 
     The simplest rating model, a floor for every other one. Its ranking
@@ -67,27 +68,19 @@ class GlobalMean(RecommenderMixin, RegressorMixin, BaseEstimator):
         """
         _, _, ratings = self._fit_interactions(X, y, implicit=False)
         self.global_mean_ = float(ratings.mean())
+        self._fallback = (self.global_mean_, np.zeros(self.n_users_), np.zeros(self.n_items_))
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
-    def _predict_pairs(self, user_codes, item_codes):
-        return np.full(len(user_codes), self.global_mean_)
-
-    def _predict_cold(self, user_codes, item_codes):
-        return self._predict_pairs(user_codes, item_codes)
-
-    def _score_users(self, user_codes, item_codes):
-        n = self.n_items_ if item_codes is None else len(item_codes)
-        return np.full((len(user_codes), n), self.global_mean_)
-
     def _serving_arrays(self):
-        """A constant, for :func:`sklearn_recs.serving.save_npz`."""
-        zeros = np.zeros(self.n_items_)
-        return _without_factors(self, zeros, np.full(self.n_users_, self.global_mean_),
-                                fallback=(self.global_mean_, np.zeros(self.n_users_), zeros))
+        """A constant: the formula of :mod:`sklearn_recs._scoring`, also for
+        :func:`sklearn_recs.serving.save_npz`."""
+        return _without_factors(self, np.zeros(self.n_items_),
+                                np.full(self.n_users_, self.global_mean_))
 
 
 @shared_doc
-class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
+class BiasBaseline(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     """Baseline predictor with regularised user and item biases.
 
     Predicts ``r_ui = mu + b_u + b_i`` (Koren's "baseline predictor"), with
@@ -206,18 +199,12 @@ class BiasBaseline(RecommenderMixin, RegressorMixin, BaseEstimator):
         )
         self.n_iter_ = self.max_iter
         self._fallback = (self.global_mean_, self.user_bias_, self.item_bias_)
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
-    def _predict_pairs(self, user_codes, item_codes):
-        return self.global_mean_ + self.user_bias_[user_codes] + self.item_bias_[item_codes]
-
-    def _score_users(self, user_codes, item_codes):
-        item_bias = self.item_bias_ if item_codes is None else self.item_bias_[item_codes]
-        user_part = self.global_mean_ + self.user_bias_[user_codes]
-        return user_part[:, None] + item_bias[None, :]
-
     def _serving_arrays(self):
-        """The biases, for :func:`sklearn_recs.serving.save_npz`."""
+        """The biases: the formula of :mod:`sklearn_recs._scoring`, also for
+        :func:`sklearn_recs.serving.save_npz`."""
         return _without_factors(self, self.item_bias_, self.global_mean_ + self.user_bias_)
 
 
@@ -279,7 +266,7 @@ def _as_labels(frame):
 
 
 @shared_doc
-class Popularity(RecommenderMixin, BaseEstimator):
+class Popularity(FormulaScoring, RecommenderMixin, BaseEstimator):
     """Recommend the most popular items: the implicit-feedback baseline.
 
     An item's score is the number of users who interacted with it, or the
@@ -484,6 +471,7 @@ class Popularity(RecommenderMixin, BaseEstimator):
             self.neighbors_ = self._demographic_neighbors(user_features)
             self._item_weights = self._weights.T.tocsr()
             self._share = self.popularity_ / max(self.popularity_.sum(), np.finfo(float).tiny)
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     def _demographic_neighbors(self, user_features):
@@ -523,29 +511,13 @@ class Popularity(RecommenderMixin, BaseEstimator):
         r, c, v = (np.concatenate(part) for part in zip(*pieces))
         return sp.csr_matrix((v, (r, c)), shape=(self.n_users_, self.n_users_))
 
-    def _scores(self, user_codes):
-        """Dense (n_users, n_items_) scores: demographic or global popularity."""
-        if self.neighbors_ is None:
-            return np.broadcast_to(self.popularity_, (len(user_codes), self.n_items_))
-        return np.asarray((self.neighbors_[user_codes] @ self._weights).todense()) + self._share
-
     def _shared_item_scores(self):
         """Global popularity, the same for every user (None with demographics)."""
         return self.popularity_ if self.neighbors_ is None else None
 
-    def _predict_pairs(self, user_codes, item_codes):
-        if self.neighbors_ is None:
-            return self.popularity_[item_codes]
-        # Row u of neighbors_ times column i of the weights, pair by pair.
-        return np.asarray(self.neighbors_[user_codes].multiply(
-            self._item_weights[item_codes]).sum(axis=1)).ravel() + self._share[item_codes]
-
-    def _score_users(self, user_codes, item_codes):
-        scores = self._scores(user_codes)
-        return scores if item_codes is None else scores[:, item_codes]
-
     def _serving_arrays(self):
-        """Popularity (or the neighbours' weights), for :func:`sklearn_recs.serving.save_npz`."""
+        """Popularity (or the neighbours' weights): the formula of
+        :mod:`sklearn_recs._scoring`, also for :func:`sklearn_recs.serving.save_npz`."""
         if self.neighbors_ is None:
             return _without_factors(self, self.popularity_, np.zeros(self.n_users_))
         return "product", dict(left=self.neighbors_, right=self._item_weights,

@@ -3,13 +3,14 @@
 :class:`ImplicitALS` factorises the interaction matrix into user and item
 factors, weighting each cell by a confidence (Hu, Koren and Volinsky 2008),
 and solves each half-step's least-squares problems with a few steps of the
-conjugate gradient, vectorised over all users (or items) at once (Takács,
-Pilászy and Tikk 2011). It is a decomposition of the interaction matrix,
+conjugate gradient, row by row in compiled code (numba) (Takács, Pilászy
+and Tikk 2011). It is a decomposition of the interaction matrix,
 hence the module name, as in :mod:`sklearn.decomposition`.
 """
 
 from numbers import Integral, Real
 
+import numba
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, _fit_context
@@ -21,14 +22,17 @@ from threadpoolctl import threadpool_limits
 from ._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
+from .neural._fold_in import FoldInMixin
 from .utils._threads import thread_map
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 
 __all__ = ["ImplicitALS"]
 
-# Rows of one block of the vectorised conjugate gradient, per thread.
+# Fewest rows of one thread's block of the conjugate gradient.
 _MIN_BLOCK_ROWS = 256
+# A residual or curvature at most this is treated as zero (the row is solved).
+_TINY = float(np.finfo(np.float32).tiny)
 
 
 def _confidence_minus_one(weights, kind, scale):
@@ -37,7 +41,73 @@ def _confidence_minus_one(weights, kind, scale):
     return scale * data
 
 
-def _conjugate_gradient(rows, factors, gram, x, steps):
+# fastmath without "nnan"/"ninf": overflowed factors must stay visible (non-finite).
+@numba.njit(nogil=True, cache=True, fastmath={"reassoc", "contract", "nsz", "arcp"})
+def _cg_rows(indptr, indices, extra, factors, gram, x, steps, start, stop):
+    """Conjugate-gradient steps for rows ``start:stop`` of ``x``, in place.
+
+    See :func:`_conjugate_gradient`; one row at a time, so that the fixed
+    factors of a row's positives are read from memory, never copied.
+    """
+    n_factors = factors.shape[1]
+    zero, one = np.float32(0.0), np.float32(1.0)  # float32 sums, as the factors
+    residual = np.empty(n_factors, dtype=x.dtype)
+    direction = np.empty(n_factors, dtype=x.dtype)
+    product = np.empty(n_factors, dtype=x.dtype)
+    for row in range(start, stop):
+        xu = x[row]
+        # residual = Y^T c_u - (gram + Y_u^T diag(c_u - 1) Y_u) x_u
+        for a in range(n_factors):
+            total = zero
+            for b in range(n_factors):
+                total += gram[a, b] * xu[b]
+            residual[a] = -total
+        for pos in range(indptr[row], indptr[row + 1]):
+            yi = factors[indices[pos]]
+            dot = zero
+            for a in range(n_factors):
+                dot += yi[a] * xu[a]
+            weight = one + extra[pos] - extra[pos] * dot
+            for a in range(n_factors):
+                residual[a] += weight * yi[a]
+        norm = zero
+        for a in range(n_factors):
+            direction[a] = residual[a]
+            norm += residual[a] * residual[a]
+        for _ in range(steps):
+            if norm <= _TINY:
+                break
+            for a in range(n_factors):
+                total = zero
+                for b in range(n_factors):
+                    total += gram[a, b] * direction[b]
+                product[a] = total
+            for pos in range(indptr[row], indptr[row + 1]):
+                yi = factors[indices[pos]]
+                dot = zero
+                for a in range(n_factors):
+                    dot += yi[a] * direction[a]
+                dot *= extra[pos]
+                for a in range(n_factors):
+                    product[a] += dot * yi[a]
+            curvature = zero
+            for a in range(n_factors):
+                curvature += direction[a] * product[a]
+            if curvature <= _TINY:
+                break
+            step = norm / curvature
+            new_norm = zero
+            for a in range(n_factors):
+                xu[a] += step * direction[a]
+                residual[a] -= step * product[a]
+                new_norm += residual[a] * residual[a]
+            ratio = new_norm / norm
+            for a in range(n_factors):
+                direction[a] = residual[a] + ratio * direction[a]
+            norm = new_norm
+
+
+def _conjugate_gradient(rows, factors, gram, x, steps, n_jobs=1):
     """Refine ``x`` towards the weighted ridge solutions of the rows of ``rows``.
 
     ``rows`` is a CSR matrix (one row per solved user or item) whose stored
@@ -45,60 +115,34 @@ def _conjugate_gradient(rows, factors, gram, x, steps):
     fixed vectors of the other side and ``gram`` is ``factors.T @ factors
     + alpha * I``. Row ``u`` of the solution solves ``(gram + Y_u^T
     diag(c_u - 1) Y_u) x_u = Y_u^T c_u`` (Hu et al. 2008): ``steps`` steps
-    of the conjugate gradient from ``x``, for every row at once (Takács et
-    al. 2011). A row whose residual vanished stays where it is.
+    of the conjugate gradient from ``x`` (Takács et al. 2011), row by row
+    in compiled code, on ``n_jobs`` threads over blocks of rows of about
+    equal numbers of positives. A row whose residual vanished stays where
+    it is.
     """
-    counts = np.diff(rows.indptr)
-    extra = rows.data.astype(factors.dtype, copy=False)
-    weighted = np.take(factors, rows.indices, axis=0)
-    weighted *= extra[:, None]
-
-    def product(v):
-        dots = np.einsum("nf,nf->n", weighted, np.repeat(v, counts, axis=0))
-        scattered = sp.csr_matrix((dots, rows.indices, rows.indptr), shape=rows.shape)
-        return v @ gram + scattered @ factors
-
-    confidence = sp.csr_matrix((extra + 1, rows.indices, rows.indptr), shape=rows.shape)
-    residual = confidence @ factors - product(x)
-    direction = residual.copy()
-    norm = np.einsum("nf,nf->n", residual, residual)
-    tiny = np.finfo(factors.dtype).tiny
-    for _ in range(steps):
-        product_direction = product(direction)
-        curvature = np.einsum("nf,nf->n", direction, product_direction)
-        step = np.divide(norm, curvature, out=np.zeros_like(norm), where=curvature > tiny)
-        x += step[:, None] * direction
-        residual -= step[:, None] * product_direction
-        new_norm = np.einsum("nf,nf->n", residual, residual)
-        ratio = np.divide(new_norm, norm, out=np.zeros_like(norm), where=norm > tiny)
-        direction *= ratio[:, None]
-        direction += residual
-        norm = new_norm
+    dtype = factors.dtype
+    arrays = (rows.indptr, rows.indices, rows.data.astype(dtype, copy=False),
+              np.ascontiguousarray(factors), np.ascontiguousarray(gram, dtype=dtype))
+    n_rows = rows.shape[0]
+    n_blocks = max(1, min(n_jobs, n_rows // _MIN_BLOCK_ROWS))
+    # Blocks of about equal work: positives plus a Gram product per row.
+    work = rows.indptr + np.arange(n_rows + 1) * factors.shape[1]
+    edges = np.unique(np.searchsorted(work, np.linspace(0, work[-1], n_blocks + 1)))
+    edges[0], edges[-1] = 0, n_rows
+    thread_map(lambda block: _cg_rows(*arrays, x, steps, block[0], block[1]),
+               list(zip(edges[:-1], edges[1:])), n_jobs=n_jobs)
     return x
 
 
 def _solve_side(rows, factors, alpha, x, steps, n_jobs):
-    """:func:`_conjugate_gradient` over every row of ``rows``, in blocks on ``n_jobs`` threads."""
+    """:func:`_conjugate_gradient` over every row of ``rows``, ``gram`` from ``factors``."""
     gram = factors.T @ factors
     gram.flat[:: gram.shape[0] + 1] += alpha
-    n_rows = rows.shape[0]
-    n_blocks = max(1, min(n_jobs, n_rows // _MIN_BLOCK_ROWS))
-    if n_blocks == 1:
-        return _conjugate_gradient(rows, factors, gram, x, steps)
-    # Blocks of about equal numbers of stored entries.
-    bounds = np.searchsorted(rows.indptr, np.linspace(0, rows.nnz, n_blocks + 1)[1:-1])
-    edges = [0, *np.unique(bounds).tolist(), n_rows]
-    blocks = [slice(a, b) for a, b in zip(edges[:-1], edges[1:]) if b > a]
-    solved = thread_map(
-        lambda block: _conjugate_gradient(rows[block], factors, gram, x[block], steps),
-        blocks, n_jobs=n_jobs)
-    for block, part in zip(blocks, solved):
-        x[block] = part
-    return x
+    return _conjugate_gradient(rows, factors, gram, x, steps, n_jobs)
 
 
 @shared_doc
-class ImplicitALS(FormulaScoring, RecommenderMixin, BaseEstimator):
+class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
     """Implicit-feedback matrix factorisation by alternating least squares (iALS).
 
     Every (user, item) cell is a preference ``p = 1`` where the user
@@ -114,7 +158,7 @@ class ImplicitALS(FormulaScoring, RecommenderMixin, BaseEstimator):
     weighted ridge regression with the item factors fixed, then every
     item's with the user factors fixed; each solve is ``cg_steps`` steps of
     the conjugate gradient started from the previous factors (Takács et
-    al. 2011), vectorised over all rows at once. The unobserved cells cost
+    al. 2011), compiled (numba), on ``n_jobs`` threads. The unobserved cells cost
     nothing beyond one ``n_factors x n_factors`` Gram matrix per half-step.
 
     Parameters
@@ -167,6 +211,10 @@ class ImplicitALS(FormulaScoring, RecommenderMixin, BaseEstimator):
     of the item factors. ``partial_fit`` folds in new users and new items
     (and new interactions of known ones) without refitting: it re-solves
     only the rows they touch, each exactly with the other side fixed.
+    ``recommend(users, interactions=X_new)`` folds in users given only by
+    their interactions, without changing the model: each such user's
+    factors are that user's least-squares solution with the item factors
+    fixed (the user half-step of a fit, solved exactly).
 
     References
     ----------
@@ -322,6 +370,35 @@ class ImplicitALS(FormulaScoring, RecommenderMixin, BaseEstimator):
                 "Use confidence='log', a smaller confidence_scale or a larger alpha."
             )
 
+    # -- fold-in (FoldInMixin) -------------------------------------------
+    _implicit = True
+
+    def _fold_in(self, matrix):
+        """The factors of the users of ``matrix`` (CSR of weights over the items).
+
+        Each row's weighted ridge regression on the fixed item factors, solved
+        exactly (``n_factors`` conjugate-gradient steps from zero), as
+        ``partial_fit`` solves a new user.
+        """
+        rows = matrix.astype(np.float32)
+        rows.data = _confidence_minus_one(rows, self.confidence, self.confidence_scale)
+        start = np.zeros((rows.shape[0], self.n_factors), dtype=self.item_factors_.dtype)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _solve_side(rows, self.item_factors_, self.alpha, start,
+                               self.n_factors, self._n_threads())
+
+    def _score_fold_in(self, codes, item_codes, extra):
+        """Scores of known users (codes < n_users_) and fold-in users (rows of ``extra``)."""
+        codes = np.asarray(codes)
+        if extra is None:
+            vectors = self.user_factors_[codes]
+        else:
+            new = codes >= self.n_users_
+            vectors = self.user_factors_[np.where(new, 0, codes)]
+            vectors[new] = extra[codes[new] - self.n_users_]
+        q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
+        return vectors @ q.T
+
     # -- scoring -----------------------------------------------------------
     def _predict_pairs(self, user_codes, item_codes):
         p = self.user_factors_[user_codes].astype(np.float64)
@@ -329,8 +406,7 @@ class ImplicitALS(FormulaScoring, RecommenderMixin, BaseEstimator):
         return (p * q).sum(1)
 
     def _score_users(self, user_codes, item_codes):
-        q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
-        return self.user_factors_[user_codes] @ q.T
+        return self._score_fold_in(user_codes, item_codes, None)
 
     def _unit_item_factors(self):
         norms = np.linalg.norm(self.item_factors_, axis=1)

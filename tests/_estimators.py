@@ -54,6 +54,7 @@ ESTIMATORS = [
     *([ImplicitALS(n_factors=4, max_iter=3, random_state=0, retrieval="hnsw")]
       if find_spec("hnswlib") else []),
     SLIM(alpha=0.01),
+    SLIM(alpha=0.01, n_neighbors=3, warm_start=True),
     RP3Beta(n_neighbors=5),
 ]
 

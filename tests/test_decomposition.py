@@ -69,8 +69,64 @@ def test_first_partial_fit_is_fit():
                                   ImplicitALS(random_state=0).fit(X).item_factors_)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered in cast:RuntimeWarning")
 def test_overflow_is_a_clear_error():
     X, _ = _data()
     with pytest.raises(FloatingPointError, match="confidence='log'"):
         ImplicitALS(n_factors=2, confidence_scale=1e30, random_state=0).fit(
             X, np.full(len(X), 1e14))
+
+
+def _fold_in_scores(model, users, rows, weights=None):
+    """Scores of every item for ``users`` folded in from ``rows`` (no exclusion), by item id."""
+    ids, scores = model.recommend(users, model.n_items_, exclude_seen=False, return_scores=True,
+                                  interactions=rows, interactions_y=weights)
+    order = np.argsort(ids, axis=1)
+    return np.take_along_axis(ids, order, 1), np.take_along_axis(scores, order, 1)
+
+
+@pytest.mark.parametrize("confidence", ["linear", "log"])
+def test_fold_in_equals_closed_form(confidence):
+    X, y = _data()
+    alpha, scale = 0.5, 2.0
+    model = ImplicitALS(n_factors=4, alpha=alpha, confidence=confidence, confidence_scale=scale,
+                        max_iter=3, random_state=0).fit(X, y)
+    rows = np.array([[100, 1], [100, 4], [100, 4], [101, 0], [101, 2], [101, 7], [3, 5]])
+    weights = np.array([1.0, 2.0, 0.5, 3.0, 1.0, 1.0, 2.0])
+    R = np.zeros((3, model.n_items_))  # users 3, 100, 101; duplicate weights summed
+    np.add.at(R, (np.searchsorted([3, 100, 101], rows[:, 0]),
+                  model._item_index.get_indexer(rows[:, 1])), weights)
+    Y = model.item_factors_.astype(float)
+    expected = _closed_form(R, Y, alpha, scale, confidence) @ Y.T
+    ids, scores = _fold_in_scores(model, [101, 3, 100], rows, weights)
+    np.testing.assert_array_equal(ids, np.tile(model.items_, (3, 1)))
+    np.testing.assert_allclose(scores, expected[[2, 0, 1]], rtol=2e-3, atol=1e-5)
+    # the model is unchanged: user 3 keeps its learned factors
+    np.testing.assert_allclose(model.predict(np.c_[[3, 3], [1, 2]]),
+                               model.user_factors_[3] @ model.item_factors_[[1, 2]].T, rtol=1e-6)
+
+
+def test_fold_in_equals_partial_fit_given_the_final_items():
+    """partial_fit's last step re-solves each touched user exactly against the final
+    item factors: fold-in from that user's full rows gives the same scores."""
+    X, y = _data()
+    model = ImplicitALS(n_factors=3, alpha=0.5, random_state=0).fit(X, y)
+    new = np.array([[0, 3], [100, 1], [100, 2], [100, 5]])
+    model.partial_fit(new)
+    user0 = np.r_[X[X[:, 0] == 0], [[0, 3]]]
+    weights0 = np.r_[y[X[:, 0] == 0], 1.0]
+    rows = np.r_[user0, new[1:]]
+    weights = np.r_[weights0, np.ones(3)]
+    _, folded = _fold_in_scores(model, [0, 100], rows, weights)
+    _, learned = _fold_in_scores(model, [0, 100], None)
+    np.testing.assert_allclose(folded, learned, rtol=2e-3, atol=1e-5)
+
+
+def test_fold_in_excludes_the_given_items_and_warns_on_unknown_items():
+    X, y = _data()
+    model = ImplicitALS(n_factors=3, random_state=0).fit(X, y)
+    with pytest.warns(UserWarning, match="unseen at fit"):
+        ids, scores = model.recommend([100], 20, interactions=[[100, 1], [100, 2], [100, 999]],
+                                      return_scores=True)
+    kept = ids[0][np.isfinite(scores[0])]
+    assert len(kept) == model.n_items_ - 2 and not {1, 2} & set(kept)

@@ -232,3 +232,27 @@ def test_ml100k_accuracy(data_home):
     sparse = scorer(SparseEASE(alpha=500, n_neighbors=200).fit(X_train), X_test)
     assert exact >= 0.445
     assert sparse >= 0.95 * exact
+
+
+def test_partial_fit_checks_memory_before_changing_the_model(monkeypatch):
+    """The update holds a second dense matrix beside coef_: 10 items fit in 1000
+    bytes (400 + 10 x 1 block entries of 20 bytes), 12 items do not beside the
+    400 bytes of coef_ (576 + 240 + 400)."""
+    X = np.column_stack([np.arange(20) % 4, np.arange(20) % 10])
+    model = EASE(alpha=1.0, max_memory=1000 / 2**30).fit(X)
+    coef = model.coef_.copy()
+
+    def no_allocation(*args, **kwargs):  # pragma: no cover - must not run
+        raise AssertionError("the grown inverse was allocated")
+
+    monkeypatch.setattr(linear_model, "_precision", no_allocation)
+    with pytest.raises(MemoryError) as error:
+        model.partial_fit([[0, 10], [1, 11]])
+    message = str(error.value)
+    assert "EASE.partial_fit: 12 items need 0.0 GiB (a dense 12 x 12 float32 matrix" in message
+    assert "left of max_memory=" in message and "Fit a new EASE" in message
+    np.testing.assert_array_equal(model.items_, np.arange(10))
+    np.testing.assert_array_equal(model.coef_, coef)
+    monkeypatch.undo()
+    model.set_params(max_memory=(1216 + 1) / 2**30).partial_fit([[0, 10], [1, 11]])
+    assert model.coef_.shape == (12, 12)

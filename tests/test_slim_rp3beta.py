@@ -41,6 +41,56 @@ def test_slim_columns_are_elastic_net_regressions_without_the_item():
     np.testing.assert_allclose(model.predict(X), (R @ coef)[users, items], atol=1e-10)
 
 
+_SLIM_EXACT = dict(max_iter=10_000, tol=1e-10, dtype="float64")
+
+
+def _elastic_net(R, j, features, alpha, l1_ratio):
+    """Item j's regression on the columns ``features`` (dense, scikit-learn)."""
+    return ElasticNet(alpha=alpha, l1_ratio=l1_ratio, positive=True, fit_intercept=False,
+                      max_iter=10_000, tol=1e-10).fit(R[:, features], R[:, j]).coef_
+
+
+def test_slim_neighbourhoods_are_the_most_co_occurring_items():
+    X, y = _data(n_users=40, n_items=14, n=140)
+    model = SLIM(alpha=0.01, l1_ratio=0.3, n_neighbors=4, **_SLIM_EXACT).fit(X, y)
+    R = model.interactions_.toarray()
+    gram = R.T @ R
+    coef = model.coef_.toarray()
+    assert (model.coef_.getnnz(axis=0) <= 4).all() and coef.any()
+    for j in range(model.n_items_):
+        candidates = np.flatnonzero((gram[:, j] > 0) & (np.arange(len(gram)) != j))
+        features = np.sort(candidates[np.argsort(-gram[candidates, j], kind="stable")[:4]])
+        expected = np.zeros(model.n_items_)
+        if features.size:
+            expected[features] = _elastic_net(R, j, features, 0.01, 0.3)
+        np.testing.assert_allclose(coef[:, j], expected, atol=1e-6)
+
+
+def test_slim_with_every_neighbour_equals_the_unrestricted_model():
+    X, y = _data(n_users=40, n_items=14, n=60)  # sparse: some pairs never co-occur
+    R = SLIM().fit(X, y).interactions_.toarray()
+    assert ((R.T @ R) == 0).any()
+    full = SLIM(alpha=0.01, l1_ratio=0.3, **_SLIM_EXACT).fit(X, y)
+    restricted = SLIM(alpha=0.01, l1_ratio=0.3, n_neighbors=100, **_SLIM_EXACT).fit(X, y)
+    np.testing.assert_allclose(restricted.coef_.toarray(), full.coef_.toarray(), atol=1e-8)
+
+
+@pytest.mark.parametrize("n_neighbors", [None, 5])
+def test_slim_warm_start_reaches_the_same_solution_in_fewer_sweeps(n_neighbors):
+    X, y = _data(n_users=40, n_items=14, n=140)
+    params = dict(l1_ratio=0.1, n_neighbors=n_neighbors, max_iter=10_000, tol=1e-8,
+                  dtype="float64")
+    cold = SLIM(alpha=0.02, **params).fit(X, y)
+    warm = SLIM(alpha=0.03, warm_start=True, **params).fit(X, y)
+    warm.set_params(alpha=0.02).fit(X, y)  # one step of a regularisation path
+    np.testing.assert_allclose(warm.coef_.toarray(), cold.coef_.toarray(), atol=1e-5)
+    assert warm.n_iter_.sum() < cold.n_iter_.sum()
+    assert cold.n_iter_.shape == (cold.n_items_,) and (cold.n_iter_ > 0).all()
+    # without warm_start, a second fit starts cold again
+    again = SLIM(alpha=0.03, **params).fit(X, y).set_params(alpha=0.02).fit(X, y)
+    np.testing.assert_array_equal(again.n_iter_, cold.n_iter_)
+
+
 def _rp3_dense(R, exponent, beta, n_neighbors, normalize):
     """sim(i, j) by the walk's matrices, each row's n_neighbors largest kept."""
     user_step = (R / R.sum(1, keepdims=True)) ** exponent            # user -> item
