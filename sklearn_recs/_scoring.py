@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from ._retrieval import HNSWIndex
 from .utils._topk import memory_share
 
 __all__ = ["FORMULAS", "FactorFormula", "Formula", "FormulaScoring", "ProductFormula",
@@ -33,9 +34,17 @@ _BYTES_PER_PAIR_ENTRY = 24
 
 
 class Formula:
-    """Base of the formulas: optional item similarity, no clipping, no factor path."""
+    """Base of the formulas: optional item similarity, no clipping, no factor path.
+
+    A formula with item vectors may hold ``retrieval``, an
+    :class:`~sklearn_recs._retrieval.HNSWIndex` over them (built here when
+    the arrays ask for it), and then gives ``retrieval_queries(user_codes)``
+    and ``score_candidates(user_codes, item_codes)``, an array of scores
+    shaped like ``item_codes`` (one row per user).
+    """
 
     factor_path = False
+    retrieval = None
 
     def __init__(self, arrays):
         self.similarity_vectors = arrays.get("similarity_vectors")
@@ -50,6 +59,11 @@ class Formula:
         vectors = self.similarity_vectors
         scores = vectors[item_codes] @ vectors.T
         return scores.toarray() if sp.issparse(scores) else scores
+
+    def retrieve(self, user_codes, width, excluded, exact, n_jobs=None):
+        """The users' top ``width`` items by ``retrieval`` (see ``HNSWIndex.top``)."""
+        return self.retrieval.top(self.retrieval_queries, self.score_candidates, user_codes,
+                                  width, excluded, exact, n_jobs)
 
 
 class FactorFormula(Formula):
@@ -66,6 +80,9 @@ class FactorFormula(Formula):
         self.item_bias = arrays["item_bias"]
         self.user_offset = arrays["user_offset"]
         self.rating_range = arrays.get("rating_range")
+        # the bias as one more coordinate: p_u . q_i + b_i = [p_u, 1] . [q_i, b_i]
+        self.retrieval = HNSWIndex.from_arrays(
+            arrays, np.column_stack([self.item_factors, self.item_bias]))
 
     def clip(self, scores):
         return scores if self.rating_range is None else np.clip(scores, *self.rating_range)
@@ -89,6 +106,15 @@ class FactorFormula(Formula):
         scores += offsets[:, None]
         return scores
 
+    def retrieval_queries(self, user_codes):
+        return np.column_stack([self.user_factors[user_codes], np.ones(len(user_codes))])
+
+    def score_candidates(self, user_codes, item_codes):
+        p = self.user_factors[user_codes].astype(np.float64)
+        q = self.item_factors[item_codes].astype(np.float64)
+        return (np.einsum("rd,rkd->rk", p, q) + self.item_bias[item_codes]
+                + self.user_offset[user_codes][:, None])
+
 
 class TwoTowerFormula(Formula):
     """``user_vectors[u] @ item_vectors[i] / temperature``."""
@@ -100,6 +126,7 @@ class TwoTowerFormula(Formula):
         self.temperature = float(arrays["temperature"])
         # The candidates as TwoTower's index holds them.
         self.scaled_items = self.item_vectors / self.temperature
+        self.retrieval = HNSWIndex.from_arrays(arrays, self.scaled_items)
 
     def predict_pairs(self, user_codes, item_codes):
         dots = (self.user_vectors[user_codes] * self.item_vectors[item_codes]).sum(1)
@@ -108,6 +135,13 @@ class TwoTowerFormula(Formula):
     def score_users(self, user_codes, item_codes):
         items = self.scaled_items if item_codes is None else self.scaled_items[item_codes]
         return self.user_vectors[user_codes] @ items.T
+
+    def retrieval_queries(self, user_codes):
+        return self.user_vectors[user_codes]
+
+    def score_candidates(self, user_codes, item_codes):
+        return np.einsum("rd,rkd->rk", self.user_vectors[user_codes].astype(np.float64),
+                         self.scaled_items[item_codes].astype(np.float64))
 
 
 class ProductFormula(Formula):
@@ -224,3 +258,9 @@ class FormulaScoring:
 
     def _score_users(self, user_codes, item_codes):
         return self._formula().score_users(user_codes, item_codes)
+
+    @property
+    def _retrieve(self):
+        """The approximate top-k of the formula's ``retrieval``, or None (exact)."""
+        formula = self._formula()
+        return None if formula.retrieval is None else formula.retrieve

@@ -242,6 +242,12 @@ class RecommenderMixin:
       default). ``recommend`` then orders the catalogue once and walks it
       past each user's seen items, with the same result as ranking
       ``_score_users``.
+    - ``_retrieve(user_codes, width, excluded, exact, n_jobs)`` (optional,
+      default None): the users' top ``width`` item codes and scores over the
+      whole catalogue by an approximate index, never an item of their row
+      of ``excluded``; ``exact(codes, excluded)`` ranks exactly the users
+      the index leaves to it. ``recommend`` over the whole catalogue then
+      uses it (``retrieval="hnsw"``, :mod:`sklearn_recs._retrieval`).
     - ``_serving_arrays()`` (optional, default None): ``(kind, arrays)``,
       the model's scores as one of the formulas of
       :mod:`sklearn_recs.serving`, for :func:`~sklearn_recs.serving.save_npz`.
@@ -278,6 +284,7 @@ class RecommenderMixin:
     # -- hooks (see the class docstring) ------------------------------------
     _similar_item_scores = None
     _score_factors = None
+    _retrieve = None
     _serving_arrays = None
 
     def _score_users(self, user_codes, item_codes):
@@ -612,10 +619,11 @@ class RecommenderMixin:
             return self._recommend_codes(self._encode_users(users, unknown="cold"), top_n,
                                          items, return_scores, self._score_users, seen,
                                          factor_fn=self._provided("_score_factors"),
-                                         exclude=exclude)
+                                         exclude=exclude,
+                                         retrieve=self._provided("_retrieve"))
 
     def _recommend_codes(self, user_codes, top_n, items, return_scores, score_fn, seen,
-                         factor_fn=None, exclude=None):
+                         factor_fn=None, exclude=None, retrieve=None):
         """The body of ``recommend`` for encoded users.
 
         Codes ``>= 0`` are ranked by ``score_fn(codes, candidates)`` less the
@@ -623,7 +631,8 @@ class RecommenderMixin:
         ``exclude`` (as for ``recommend``); codes ``< 0`` (unknown users)
         get the popularity ranking less ``exclude``, with a warning. With
         ``factor_fn`` (see ``_score_factors``) and no ``items``, the scores
-        are ranked as the sparse product ``factor_fn(codes)`` instead.
+        are ranked as the sparse product ``factor_fn(codes)`` instead; with
+        ``retrieve`` (see ``_retrieve``) and no ``items``, by that index.
         """
         top_n = check_k(top_n, name="top_n", estimator=self)
         return_scores = _check_bool(return_scores, "return_scores", self)
@@ -645,6 +654,12 @@ class RecommenderMixin:
             if short.size:  # too few unseen items left: -inf slots, ranked densely
                 ranked[known[short]], scores[known[short]] = self._rank(
                     codes[short], score_fn, None, width, known_excluded[short])
+        elif retrieve is not None and candidates is None:
+            ranked[known], scores[known] = retrieve(
+                user_codes[known], width, known_excluded,
+                lambda codes, excluded_rows: self._rank(codes, score_fn, None, width,
+                                                        excluded_rows),
+                getattr(self, "n_jobs", None))
         elif factor_fn is not None and candidates is None:
             ranked[known], scores[known] = topk_sparse_product(
                 *factor_fn(user_codes[known]), width, exclude=known_excluded,

@@ -19,6 +19,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
+from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
 from .neural._fold_in import FoldInMixin
 from .utils._threads import thread_map
@@ -140,7 +142,7 @@ def _solve_side(rows, factors, alpha, x, steps, n_jobs):
 
 
 @shared_doc
-class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
+class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
     """Implicit-feedback matrix factorisation by alternating least squares (iALS).
 
     Every (user, item) cell is a preference ``p = 1`` where the user
@@ -177,9 +179,10 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
         solve it exactly (to rounding).
     init_scale : float, default=0.01
         Standard deviation of the normal initial factors.
+    {retrieval_parameters}
     n_jobs : int, default=None
-        Threads over blocks of users (items); None means 1, -1 all
-        processors.
+        Threads over blocks of users (items), and of the HNSW search with
+        ``retrieval="hnsw"``; None means 1, -1 all processors.
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors.
     verbose : bool, default=False
@@ -244,6 +247,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "cg_steps": [Interval(Integral, 1, None, closed="left")],
         "init_scale": [Interval(Real, 0, None, closed="neither")],
+        **RETRIEVAL_CONSTRAINTS,
         "n_jobs": [Integral, None],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
@@ -251,7 +255,8 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
 
     def __init__(self, *, n_factors=128, alpha=50.0, confidence="linear",
                  confidence_scale=5.0, max_iter=15, cg_steps=3, init_scale=0.01,
-                 n_jobs=None, random_state=None, verbose=False):
+                 retrieval="exact", retrieval_params=None, n_jobs=None, random_state=None,
+                 verbose=False):
         self.n_factors = n_factors
         self.alpha = alpha
         self.confidence = confidence
@@ -259,6 +264,8 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
         self.max_iter = max_iter
         self.cg_steps = cg_steps
         self.init_scale = init_scale
+        self.retrieval = retrieval
+        self.retrieval_params = retrieval_params
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
@@ -277,6 +284,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
         """
         from tqdm.auto import tqdm
 
+        check_retrieval(self)
         self._fit_interactions(X, y, implicit=True)
         rng = check_random_state(self.random_state)
         shape = (self.n_factors,)
@@ -290,6 +298,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
                           disable=not self.verbose):
                 self._alternate(by_user, by_item, self.cg_steps)
         self._check_finite()
+        self._formula()  # built now (the HNSW graph too): serving never writes to the estimator
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -319,6 +328,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
             self._alternate(by_user, by_item, self.n_factors, users=users, items=items)
             self._alternate(by_user, None, self.n_factors, users=users)
         self._check_finite()
+        self._formula()  # built now (the HNSW graph too): serving never writes to the estimator
         return self
 
     @staticmethod
@@ -411,7 +421,7 @@ class ImplicitALS(FoldInMixin, RecommenderMixin, BaseEstimator):
         return "factors", dict(
             user_factors=self.user_factors_, item_factors=self.item_factors_,
             item_bias=np.zeros(self.n_items_), user_offset=np.zeros(self.n_users_),
-            similarity_vectors=self._unit_item_factors())
+            similarity_vectors=self._unit_item_factors(), **retrieval_arrays(self))
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

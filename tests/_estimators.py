@@ -5,6 +5,8 @@ persistence and concurrency tests by adding an instance here: small settings,
 so that each fit takes well under a second.
 """
 
+from importlib.util import find_spec
+
 from sklearn.linear_model import LogisticRegression
 
 from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
@@ -48,6 +50,9 @@ ESTIMATORS = [
     EASE(alpha=10.0),
     SparseEASE(alpha=10.0, n_neighbors=5),
     ImplicitALS(n_factors=4, max_iter=3, random_state=0),
+    # approximate retrieval, where the ann extra (hnswlib) is installed
+    *([ImplicitALS(n_factors=4, max_iter=3, random_state=0, retrieval="hnsw")]
+      if find_spec("hnswlib") else []),
     SLIM(alpha=0.01),
     SLIM(alpha=0.01, n_neighbors=3, warm_start=True),
     RP3Beta(n_neighbors=5),

@@ -15,6 +15,7 @@ import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
 from ._base import (
@@ -81,7 +82,8 @@ class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
             item_bias=self.item_bias_,
             user_offset=self._user_offsets(np.arange(self.n_users_), None),
             rating_range=self.rating_range_ if getattr(self, "clip", False) else None,
-            similarity_vectors=self.item_factors_ / np.maximum(norms, 1e-12)[:, None])
+            similarity_vectors=self.item_factors_ / np.maximum(norms, 1e-12)[:, None],
+            **retrieval_arrays(self))
 
 
 @filled_doc
@@ -137,6 +139,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         ``rating_range_`` (``recommend`` ranks by the unclipped scores).
     init_std : float, default=0.02
         Standard deviation of the initial factors.
+    {retrieval_parameters}
     device : str or torch.device, default="cpu"
         Where to train, e.g. ``"cuda"``. Serving (``predict``, ``recommend``)
         uses the exported numpy factors on the CPU.
@@ -212,12 +215,13 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     (1, 3)
     """
 
-    _parameter_constraints: dict = {**COMMON_CONSTRAINTS, "clip": ["boolean"]}
+    _parameter_constraints: dict = {**COMMON_CONSTRAINTS, **RETRIEVAL_CONSTRAINTS,
+                                    "clip": ["boolean"]}
 
     def __init__(self, *, n_factors=64, alpha=0.09, alpha_bias=0.01, lr=20.0,
                  max_epochs=50, batch_size=4096, optimizer="sgd",
                  early_stopping=False, validation_fraction=0.1, clip=True,
-                 init_std=0.02, device="cpu", n_jobs=None, callbacks=None,
+                 init_std=0.02, retrieval="exact", retrieval_params=None, device="cpu", n_jobs=None, callbacks=None,
                  checkpoint_dir=None, random_state=None, verbose=0, **kwargs):
         store_params(self, locals())
 
@@ -231,6 +235,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
 
         {fit_returns}
         """
+        check_retrieval(self)
         users, items, ratings = self._fit_interactions(X, y, implicit=False)
         valid = None
         if self.early_stopping:
@@ -358,6 +363,7 @@ class ImplicitMatrixFactorization(_FactorModel):
         List length of the validation NDCG.
     init_std : float, default=0.1
         Standard deviation of the initial factors.
+    {retrieval_parameters}
     {runtime_parameters}
 
     Attributes
@@ -414,6 +420,7 @@ class ImplicitMatrixFactorization(_FactorModel):
     _implicit = True
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
+        **RETRIEVAL_CONSTRAINTS,
         "loss": [StrOptions(set(_RANKING_LOSSES))],
         "n_negatives": [Interval(Integral, 1, None, closed="left")],
         "sampler": [StrOptions({"uniform", "popularity"})],
@@ -425,7 +432,7 @@ class ImplicitMatrixFactorization(_FactorModel):
                  confidence_scale=0.0, alpha=0.01, alpha_bias=None, lr=160.0, max_epochs=80,
                  batch_size=4096, optimizer="sgd", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.1,
-                 device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,
+                 retrieval="exact", retrieval_params=None, device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,
                  random_state=None, verbose=0, **kwargs):
         store_params(self, locals())
 
@@ -444,6 +451,7 @@ class ImplicitMatrixFactorization(_FactorModel):
 
         {fit_returns}
         """
+        check_retrieval(self)
         users, items, weights = self._fit_interactions(X, y, implicit=True)
         target = None
         if weights is not None and self.confidence_scale > 0:

@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
 from ..utils._topk import block_size, topk
@@ -159,9 +160,10 @@ class TwoTower(FormulaScoring, TorchRecommender):
     Training treats each interaction as a query whose positive must win a
     softmax against the other items of the batch (the sampled negatives),
     with the log-q correction that removes the popularity bias of in-batch
-    sampling (Yi et al., 2019) and accidental hits masked. Serving is exact:
-    ``recommend`` and :class:`BruteForceIndex` (``index_``) rank every item
-    with matrix products and ``argpartition``. Items added after fit with
+    sampling (Yi et al., 2019) and accidental hits masked. Serving is exact
+    by default: ``recommend`` and :class:`BruteForceIndex` (``index_``) rank
+    every item with matrix products and ``argpartition``; with
+    ``retrieval="hnsw"``, ``recommend`` searches an HNSW graph instead. Items added after fit with
     their features (:meth:`add_items`) get vectors from the item tower's
     feature network, without retraining; so do new users
     (:meth:`embed_users`, to query ``index_``).
@@ -200,6 +202,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
         List length of the validation recall.
     init_std : float, default=0.1
         Standard deviation of the initial id embeddings.
+    {retrieval_parameters}
     {runtime_parameters}
 
     Attributes
@@ -264,6 +267,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
     _parameter_constraints: dict = {
         **{k: v for k, v in COMMON_CONSTRAINTS.items()
            if k not in ("alpha", "alpha_bias", "optimizer")},
+        **RETRIEVAL_CONSTRAINTS,
         "optimizer": [StrOptions({"adam", "sgd", "adagrad"}), type],
         "hidden_layers": ["array-like"],
         "temperature": [Interval(Real, 0, None, closed="neither")],
@@ -275,7 +279,8 @@ class TwoTower(FormulaScoring, TorchRecommender):
     def __init__(self, *, n_factors=256, hidden_layers=(64,), temperature=0.1,
                  log_q_correction=True, id_dropout=0.0, lr=0.005, max_epochs=10,
                  batch_size=512, optimizer="adam", early_stopping=False,
-                 validation_fraction=0.1, validation_k=10, init_std=0.1, device="cpu",
+                 validation_fraction=0.1, validation_k=10, init_std=0.1,
+                 retrieval="exact", retrieval_params=None, device="cpu",
                  n_jobs=None, callbacks=None, checkpoint_dir=None, random_state=None,
                  verbose=0, **kwargs):
         store_params(self, locals())
@@ -344,6 +349,7 @@ class TwoTower(FormulaScoring, TorchRecommender):
         if y is not None:  # ignored, but validated as every estimator's y
             check_interactions(X, y, implicit=True, estimator=self)
         layers = check_layer_sizes(self.hidden_layers, "TwoTower")
+        check_retrieval(self)
         extra = None if item_features is None else item_features.index
         users, items, _ = self._fit_interactions(X, None, implicit=True, extra_items=extra)
         module_kwargs = dict(
@@ -473,7 +479,8 @@ class TwoTower(FormulaScoring, TorchRecommender):
         return "two_tower", dict(user_vectors=self.user_vectors_,
                                  item_vectors=self.item_vectors_,
                                  temperature=self.temperature,
-                                 similarity_vectors=self.item_vectors_)
+                                 similarity_vectors=self.item_vectors_,
+                                 **retrieval_arrays(self))
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

@@ -91,9 +91,26 @@ PARTIAL_FIT_IMPLICIT = FIT_X + """.
         -----
         The first call on an unfitted model is ``fit``, as in scikit-learn."""
 
+# The parameters of approximate retrieval (the factor models; sklearn_recs._retrieval).
+RETRIEVAL_PARAMETERS = """retrieval : {"exact", "hnsw"}, default="exact"
+        How ``recommend`` finds each user's best items in the whole
+        catalogue: ``"exact"`` scores every item; ``"hnsw"`` searches an
+        HNSW graph over the item vectors built at fit (approximate: a list
+        may miss a few of the exact top items, but never holds an excluded
+        or seen one). Needs the optional ``hnswlib`` (``pip install
+        sklearn_recs[ann]``). Restricting ``items=`` and fold-in users are
+        ranked exactly. See :ref:`approximate-retrieval`.
+    retrieval_params : dict, default=None
+        Settings of the HNSW graph, with hnswlib's names: ``M`` (links per
+        item, default 32; more links make deep lists and heavy exclusions
+        more exact), ``ef_construction`` (search width while building,
+        default 100) and ``ef_search`` (search width per query, default 100;
+        larger is slower and more exact). None means the defaults."""
+
 SHARED_FRAGMENTS = {"vocabulary_attributes": VOCABULARY_ATTRIBUTES, "fit_X": FIT_X,
                     "fit_returns": FIT_RETURNS, "catalogue_attributes": CATALOGUE_ATTRIBUTES,
-                    "partial_fit_implicit": PARTIAL_FIT_IMPLICIT}
+                    "partial_fit_implicit": PARTIAL_FIT_IMPLICIT,
+                    "retrieval_parameters": RETRIEVAL_PARAMETERS}
 
 
 def fill_class_doc(cls, **fragments):

@@ -32,6 +32,7 @@ import zipfile
 import numpy as np
 from numpy.lib import format as npy_format
 
+from .._retrieval import LIMITS as _RETRIEVAL_LIMITS
 from ..exceptions import InvalidFileError
 
 __all__ = ["FAMILIES", "read_export"]
@@ -70,6 +71,10 @@ _COMMON = {
     "fallback_item": (_FLOAT, ("I",), "dense"),
     "similarity_vectors?": (_FLOAT, ("I", "s"), "any"),
 }
+# Approximate retrieval (sklearn_recs._retrieval): the graph is rebuilt from
+# the validated vectors at load, so only its settings are stored.
+_RETRIEVAL = {"retrieval?": ("U", (), "dense"),
+              **{f"hnsw_{name}?": ("iu", (), "dense") for name in _RETRIEVAL_LIMITS}}
 #: Members of each estimator family (the file's ``kind``), beyond the common ones.
 FAMILIES = {
     "factors": {
@@ -78,11 +83,13 @@ FAMILIES = {
         "item_bias": (_FLOAT, ("I",), "dense"),
         "user_offset": (_FLOAT, ("U",), "dense"),
         "rating_range?": (_FLOAT, (2,), "dense"),
+        **_RETRIEVAL,
     },
     "two_tower": {
         "user_vectors": (_FLOAT, ("U", "k"), "dense"),
         "item_vectors": (_FLOAT, ("I", "k"), "dense"),
         "temperature": (_FLOAT, (), "dense"),
+        **_RETRIEVAL,
     },
     "product": {
         "left": (_FLOAT, ("U", "k"), "any"),
@@ -302,6 +309,23 @@ def _check_sparse(name, flat, expected, dims):
     _check_finite(f"{name}{SEP}data", data)
 
 
+def _check_retrieval(flat):
+    """The retrieval settings: all or none of them, each within its range."""
+    names = [f"hnsw_{name}" for name in _RETRIEVAL_LIMITS]
+    present = [name for name in ["retrieval", *names] if name in flat]
+    if not present:
+        return
+    if "retrieval" not in flat or str(flat["retrieval"]) != "hnsw":
+        _fail("retrieval", f"must be 'hnsw' with the members {names}, is "
+                           f"{str(flat['retrieval']) if 'retrieval' in flat else None!r}.")
+    for name, (low, high) in _RETRIEVAL_LIMITS.items():
+        member = f"hnsw_{name}"
+        if member not in flat:
+            _fail(member, "is missing; retrieval 'hnsw' needs it.")
+        if not low <= int(flat[member]) <= high:
+            _fail(member, f"must be in [{low}, {high}], is {int(flat[member])}.")
+
+
 def _check_values(flat, kind, dims, sparse_dims):
     for member, array in flat.items():
         _check_finite(member, array)
@@ -313,6 +337,7 @@ def _check_values(flat, kind, dims, sparse_dims):
         _fail("temperature", f"must be positive, is {flat['temperature']}.")
     if "rating_range" in flat and not flat["rating_range"][0] <= flat["rating_range"][1]:
         _fail("rating_range", f"must be (low, high), is {flat['rating_range'].tolist()}.")
+    _check_retrieval(flat)
     if "similar" in flat:
         if str(flat["similar"]) not in _SIMILAR:
             _fail("similar", f"is {str(flat['similar'])!r}, expected one of {_SIMILAR}.")
