@@ -18,6 +18,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._explain import factor_model_terms
 from .base import RecommenderMixin, _implicit_tags
 from .utils._threads import thread_map
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
@@ -329,6 +330,9 @@ class ImplicitALS(RecommenderMixin, BaseEstimator):
     def _similar_item_scores(self, item_codes):
         unit = self._unit_item_factors()
         return unit[item_codes] @ unit.T
+
+    def _explain_terms(self, user_codes, item_codes):
+        return factor_model_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The factors, for :func:`sklearn_recs.serving.save_npz` (no biases)."""

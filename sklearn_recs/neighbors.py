@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._explain import item_item_terms, knn_terms
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
@@ -351,6 +352,9 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
 
     def _similar_entity_scores(self, codes):
         return self.similarity_[codes].toarray()
+
+    def _explain_terms(self, user_codes, item_codes):
+        return knn_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The implicit scores' sparse factors, for :func:`sklearn_recs.serving.save_npz`."""
@@ -812,6 +816,9 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
 
     def _similar_item_scores(self, item_codes):
         return self.similarity_[item_codes].toarray()
+
+    def _explain_terms(self, user_codes, item_codes):
+        return item_item_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The sparse factors of the scores, for :func:`sklearn_recs.serving.save_npz`."""
