@@ -1,7 +1,7 @@
 """
-=============================================
+===============================================
 Why was this recommended? ``explain`` per model
-=============================================
+===============================================
 
 Every model whose score is a sum of terms explains it with
 ``explain(users, items)``: a DataFrame with one row per term. For item
