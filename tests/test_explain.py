@@ -8,6 +8,7 @@ import pytest
 import scipy.sparse as sp
 
 from sklearn_recs.baselines import BiasBaseline, Popularity
+from sklearn_recs.content import ContentRecommender
 from sklearn_recs.decomposition import ImplicitALS
 from sklearn_recs.hybrid import RankingBlend
 from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
@@ -257,3 +258,48 @@ def test_sparse_right_operand_and_empty_history():
     assert why.empty and list(why.columns)[-1] == "exact"
     assert model.predict([["u3", "a"]])[0] == 0.0
     assert sp.issparse(model.similarity_)
+
+
+def _item_features(items):
+    """Genres and a year for the items of tiny_ratings."""
+    genres = ["Action", "Drama", "Comedy", "Romance", "Sci-Fi"]
+    return pd.DataFrame({"genres": [[genres[i % 5], genres[(i * 3 + 1) % 5]] for i in items],
+                         "year": [1980 + 2 * i for i in items]}, index=items)
+
+
+def _user_features(users):
+    return pd.DataFrame({"age": [20 + (i * 7) % 40 for i in range(len(users))],
+                         "occupation": [["a", "b", "c"][i % 3] for i in range(len(users))]},
+                        index=users)
+
+
+@pytest.mark.parametrize("make, kind", [
+    (lambda: ContentRecommender(profile="centroid"), "ratings"),
+    (lambda: ContentRecommender(profile="centroid", similarity="dot", centering="mean"),
+     "ratings"),
+    (lambda: ContentRecommender(profile="centroid", feedback="implicit"), "implicit"),
+    (lambda: ContentRecommender(), "ratings"),
+    (lambda: ItemKNN(centering="mean", similarity="pearson"), "ratings"),
+    (lambda: ItemKNN(n_neighbors=10, n_stored_neighbors=5, min_neighbors=2), "ratings"),
+    (lambda: UserKNN(n_neighbors=3), "ratings"),
+    (lambda: ItemKNN(feedback="implicit", weighting="tfidf"), "weights"),
+    (lambda: Popularity(n_neighbors=5), "users"),
+    (lambda: MatrixFactorization(n_factors=3, max_epochs=2, clip=False, random_state=0),
+     "ratings"),
+])
+def test_exact_terms_sum_to_predict_in_other_settings(make, kind):
+    X, y = tiny_ratings()
+    fit_kw = {}
+    if isinstance(make(), ContentRecommender):
+        fit_kw["item_features"] = _item_features(np.sort(X["item_id"].unique()))
+    if kind == "users":
+        fit_kw["user_features"] = _user_features(np.sort(X["user_id"].unique()))
+    target = {"ratings": y, "weights": y * 1.37}.get(kind)
+    model = make().fit(X, target, **fit_kw)
+    users = np.repeat(model.users_, 4)
+    items = np.resize(model.items_, len(users))
+    why = model.explain(users, items)
+    np.testing.assert_allclose(_sums(why, users, items), model.predict(_pairs(users, items)),
+                               rtol=1e-6, atol=1e-8)
+    assert why["kind"].isin(["item", "user", "feature", "bias", "factors", "clip",
+                             "similar_item"]).all()
