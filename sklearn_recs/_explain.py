@@ -16,6 +16,9 @@ returns an :class:`Explanation` built by the functions here:
 - :meth:`Explanation.add_constant`: the bias terms of any model.
 
 Rows with ``exact=True`` are additive: per pair they sum to ``predict``.
+The functions read the model's scoring formula (``_formula()`` or
+``_serving_arrays()``), so that :class:`~sklearn_recs.serving.ExportedRecommender`
+explains a served model by the same code (:data:`EXPORTED_TERMS`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._scoring import FORMULAS
+from ._scoring import FORMULAS, TwoTowerFormula
 from .utils._topk import block_size
 
 # The kinds of rows that name a source (ranked and cut by ``n_contributions``);
@@ -122,22 +125,31 @@ def product_terms(explanation, left, right, user_codes, item_codes, *, kind, ids
     return explanation
 
 
+def _formula_of(estimator):
+    """The scoring formula of a model: its cached one (formula-scored models,
+    :class:`~sklearn_recs.serving.ExportedRecommender`), else built from
+    ``_serving_arrays()``."""
+    cached = getattr(estimator, "_formula", None)
+    if cached is not None:
+        return cached()
+    kind, arrays = estimator._serving_arrays()
+    return FORMULAS[kind](arrays)
+
+
 def formula_product_terms(estimator, explanation, user_codes, item_codes, *, kind, ids,
                           user_offset=None, item_offset=None):
-    """:func:`product_terms` of a model whose ``_serving_arrays()`` is a
-    ``"product"`` formula, with its offsets as constant rows named
-    ``user_offset`` and ``item_offset`` (``(name, kind)`` pairs; an offset
-    that is 0 for everyone is left out)."""
-    _, arrays = estimator._serving_arrays()
-    for names, key, codes in ((user_offset, "user_offset", user_codes),
-                              (item_offset, "item_offset", item_codes)):
-        values = arrays.get(key)
+    """:func:`product_terms` of a model scored by the ``"product"`` formula,
+    with its offsets as constant rows named ``user_offset`` and
+    ``item_offset`` (``(name, kind)`` pairs; an offset that is 0 for
+    everyone is left out)."""
+    formula = _formula_of(estimator)
+    for names, values, codes in ((user_offset, formula.user_offset, user_codes),
+                                 (item_offset, formula.item_offset, item_codes)):
         if names is not None and values is not None and np.any(values):
             explanation.add_constant(*names, np.asarray(values)[codes])
-    scale = arrays.get("scale")
-    return product_terms(explanation, arrays["left"], arrays["right"], user_codes,
-                         item_codes, kind=kind, ids=ids,
-                         scale=1.0 if scale is None else float(scale))
+    scale = 1.0 if formula.scale is None else float(formula.scale)
+    return product_terms(explanation, formula.left, formula._right_rows(), user_codes,
+                         item_codes, kind=kind, ids=ids, scale=scale)
 
 
 def neighbour_terms(estimator, user_codes, item_codes, base_names):
@@ -229,15 +241,20 @@ def item_item_terms(estimator, user_codes, item_codes):
                                  item_codes, kind="item", ids=estimator.items_)
 
 
+def user_user_terms(estimator, user_codes, item_codes):
+    """User-user models (``left`` = the user's similarities to the other
+    users): one row per neighbour."""
+    return formula_product_terms(estimator, Explanation(len(user_codes)), user_codes,
+                                 item_codes, kind="user", ids=estimator.users_)
+
+
 def knn_terms(estimator, user_codes, item_codes):
     """ItemKNN / UserKNN: similar history items or neighbour users, and on
     ratings the baseline of ``centering``."""
     user_based = estimator._user_based
     if estimator.feedback_ == "implicit":
-        if not user_based:
-            return item_item_terms(estimator, user_codes, item_codes)
-        return formula_product_terms(estimator, Explanation(len(user_codes)), user_codes,
-                                     item_codes, kind="user", ids=estimator.users_)
+        terms = user_user_terms if user_based else item_item_terms
+        return terms(estimator, user_codes, item_codes)
     entity, rater = ("user", "item") if user_based else ("item", "user")
     if estimator.centering == "mean":
         names = (None, f"{entity} mean", None)
@@ -282,9 +299,8 @@ def bias_terms(estimator, user_codes, item_codes):
 def factor_model_terms(estimator, user_codes, item_codes):
     """Factor models (``"factors"`` and ``"two_tower"`` formulas): the biases,
     the dot product (exact) and the nearest history items (approximate)."""
-    kind, arrays = estimator._serving_arrays()
-    formula = FORMULAS[kind](arrays)
-    if kind == "two_tower":
+    formula = _formula_of(estimator)
+    if isinstance(formula, TwoTowerFormula):
         dot = dot_rows(formula.user_vectors[user_codes],
                        formula.item_vectors[item_codes]) / formula.temperature
         return factor_terms(estimator, user_codes, item_codes, [], dot)
@@ -301,3 +317,16 @@ def factor_model_terms(estimator, user_codes, item_codes):
     dot = dot_rows(formula.user_factors[user_codes], formula.item_factors[item_codes])
     return factor_terms(estimator, user_codes, item_codes, biases, dot,
                         formula.rating_range)
+
+
+# The explanation of a model served by ExportedRecommender, by the name of
+# the estimator it was exported from: the families whose formula says what
+# its terms are (the sources of a product, the factors), without the
+# estimator. A served factor model names its user term "user offset"
+# (MatrixFactorization's global mean and user bias are exported summed).
+EXPORTED_TERMS = {
+    **dict.fromkeys(("ItemKNN", "RP3Beta", "EASE", "SparseEASE", "SLIM"), item_item_terms),
+    "UserKNN": user_user_terms,
+    **dict.fromkeys(("MatrixFactorization", "ImplicitMatrixFactorization", "ImplicitALS",
+                     "TwoTower"), factor_model_terms),
+}

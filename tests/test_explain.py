@@ -1,5 +1,6 @@
 """explain(): the terms of each score, against brute-force references."""
 
+import io
 import warnings
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn_recs.hybrid import RankingBlend
 from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
 from sklearn_recs.neural import GMF, MatrixFactorization
+from sklearn_recs.serving import load_npz, save_npz
 from sklearn_recs.utils._testing import tiny_ratings
 
 # u0: a b, u1: a b c, u2: b c. Item columns over the users: a = (1, 1, 0),
@@ -303,3 +305,31 @@ def test_exact_terms_sum_to_predict_in_other_settings(make, kind):
                                rtol=1e-6, atol=1e-8)
     assert why["kind"].isin(["item", "user", "feature", "bias", "factors", "clip",
                              "similar_item"]).all()
+
+
+@pytest.mark.parametrize("estimator", [
+    EASE(alpha=10.0), SLIM(alpha=0.01), RP3Beta(n_neighbors=5),
+    UserKNN(feedback="implicit"), ImplicitALS(n_factors=4, max_iter=3, random_state=0),
+    MatrixFactorization(n_factors=3, max_epochs=2, random_state=0)])
+def test_served_model_explains_as_the_estimator(estimator):
+    X, y = tiny_ratings()
+    model = estimator.fit(X, y if isinstance(estimator, MatrixFactorization) else None)
+    buffer = io.BytesIO()
+    save_npz(model, buffer)
+    served = load_npz(io.BytesIO(buffer.getvalue()))
+    users, items = np.repeat(model.users_[:6], 2), np.resize(model.items_[::2], 12)
+    live, out = model.explain(users, items), served.explain(users, items)
+    if isinstance(estimator, MatrixFactorization):  # mu + b_u exported summed
+        np.testing.assert_allclose(_sums(out, users, items), _sums(live, users, items),
+                                   rtol=1e-10)
+        assert "user offset" in set(out["source"])
+        live, out = (frame[frame["kind"] != "bias"].reset_index(drop=True)
+                     for frame in (live, out))
+    pd.testing.assert_frame_equal(out, live)
+
+
+def test_served_model_without_explanation():
+    model = BiasBaseline().fit(*tiny_ratings())
+    buffer = io.BytesIO()
+    save_npz(model, buffer)
+    assert not hasattr(load_npz(io.BytesIO(buffer.getvalue())), "explain")
