@@ -94,13 +94,6 @@ class Explanation:
                             columns=COLUMNS)
 
 
-def _rows(matrix, codes):
-    """Rows ``codes`` of a dense array or a sparse matrix, as CSR or ndarray."""
-    if sp.issparse(matrix):
-        return sp.csr_matrix(matrix)[codes]
-    return np.asarray(matrix)[codes]
-
-
 def product_terms(explanation, left, right, user_codes, item_codes, *, kind, ids,
                   scale=1.0):
     """Rows ``scale * left[u, j] * right[i, j]`` for every nonzero term.
@@ -112,13 +105,11 @@ def product_terms(explanation, left, right, user_codes, item_codes, *, kind, ids
     ``working_memory``.
     """
     left = sp.csr_matrix(left)
-    if sp.issparse(right):
-        right = sp.csr_matrix(right)
+    right = sp.csr_matrix(right) if sp.issparse(right) else np.asarray(right)
     step = block_size(left.shape[1])
     for start in range(0, len(user_codes), step):
         block = slice(start, start + step)
-        terms = sp.coo_matrix(left[user_codes[block]].multiply(
-            _rows(right, item_codes[block])))
+        terms = sp.coo_matrix(left[user_codes[block]].multiply(right[item_codes[block]]))
         nonzero = terms.data != 0
         explanation.add(start + terms.row[nonzero], ids[terms.col[nonzero]], kind,
                         float(scale) * terms.data[nonzero])
@@ -157,10 +148,11 @@ def neighbour_terms(estimator, user_codes, item_codes, base_names):
 
     The prediction is ``base + sum_j w_j r_j / (sum_j w_j + damping)`` over
     the pair's selected neighbours ``j`` (``r_j`` their residual ratings),
-    clipped to the rating range: the base terms (named by ``base_names``,
-    ``(name, values)`` with ``None`` for an absent term, in the order of
-    ``estimator._base``), one row ``w_j r_j / (sum w + damping)`` per
-    neighbour (none below ``min_neighbors``), and the clipping.
+    clipped to the rating range: the base terms (``base_names`` names the
+    three parts of ``estimator._base``, the constant, the entity's and the
+    rater's term, None for a part left out), one row ``w_j r_j / (sum w +
+    damping)`` per neighbour (none below ``min_neighbors``), and the
+    clipping.
     """
     # The neighbour selection of ``_BaseKNN._predict_chunk``.
     from .neighbors import _top_per_row
