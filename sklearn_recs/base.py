@@ -23,6 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from .exceptions import ColdStartWarning, DataWarning
 from .metrics._scorer import make_ranking_scorer
 from .utils._sparse_topk import topk_sparse_product
+from .utils._stack import user_stacklevel
 from .utils._topk import block_size, shared_working_memory, topk, topk_shared
 from .utils.validation import (_as_2d, _check_bool, check_ids, check_interactions, check_k,
                                warn_if_ratings)
@@ -381,7 +382,7 @@ class RecommenderMixin:
             f"{type(self).__name__}: {what}; their "
             f"{'weights were summed' if implicit else 'ratings were averaged'}.",
             DataWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
     def _set_interactions(self, matrix, implicit):
@@ -567,7 +568,7 @@ class RecommenderMixin:
                 "have a user or item unseen at fit; they were scored by the "
                 "fallback baseline.",
                 ColdStartWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
         return y_pred
 
@@ -677,7 +678,7 @@ class RecommenderMixin:
                 f"{type(self).__name__}: {cold.size} of {len(user_codes)} users "
                 "were unseen at fit; they get the popularity ranking.",
                 ColdStartWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
         item_codes = ranked if candidates is None else candidates[ranked]
         recommended = self.items_[item_codes]
@@ -734,7 +735,7 @@ class RecommenderMixin:
                 f"{type(self).__name__}: {int(unknown.sum())} item id(s) in exclude "
                 "were not seen at fit; they were ignored.",
                 DataWarning,
-                stacklevel=4,
+                stacklevel=user_stacklevel(),
             )
         codes = codes[~unknown].astype(np.intp)
         if per_user:

@@ -715,3 +715,25 @@ def test_train_test_split_bad_input():
     expected = model_selection.train_test_split(X0, Y0, random_state=0)
     np.testing.assert_array_equal(np.array(parts[1]), expected[1])
     np.testing.assert_array_equal(parts[3], expected[3])
+
+
+def test_warnings_point_at_the_callers_line():
+    """A warning raised deep inside fit, predict or recommend (through
+    scikit-learn's ``_fit_context`` and the package's helpers) names the
+    line of the user's code that made the call, not a package file."""
+    import warnings
+
+    from sklearn_recs.baselines import BiasBaseline
+    from sklearn_recs.exceptions import ColdStartWarning, DataWarning
+    from sklearn_recs.linear_model import EASE
+
+    X = pd.DataFrame({"user_id": [1, 1, 2, 2, 2], "item_id": [10, 10, 10, 20, 30]})
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        EASE().fit(X, [1.0, 2.0, 3.0, 4.5, 5.0])  # duplicates, ratings as weights
+        model = BiasBaseline().fit(X, [1.0, 2.0, 3.0, 4.5, 5.0])
+        model.predict(pd.DataFrame({"user_id": [99], "item_id": [10]}))
+        model.recommend([99], top_n=1)
+    ours = [w for w in record if issubclass(w.category, (DataWarning, ColdStartWarning))]
+    assert len(ours) >= 4
+    assert {w.filename for w in ours} == {__file__}

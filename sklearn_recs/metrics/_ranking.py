@@ -28,6 +28,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..utils._stack import user_stacklevel
 from ..utils.validation import check_ids, check_k
 
 __all__ = [
@@ -268,7 +269,7 @@ def _average(per_user: np.ndarray, average: Average) -> float | np.ndarray:
             "ranking metric; an empty list, or one item for diversity); "
             "returning nan.",
             UndefinedMetricWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         return float("nan")
     return float(per_user[defined].mean())

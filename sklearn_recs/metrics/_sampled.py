@@ -11,6 +11,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ..exceptions import ColdStartWarning
+from ..utils._stack import user_stacklevel
 from ..utils._topk import block_size
 from ..utils.validation import check_interactions, check_k
 from ._scorer import _final_recommender
@@ -128,7 +129,7 @@ def sampled_ranking_score(estimator: Any, X: Any, y: Any = None, *, metric: str 
         warnings.warn(
             f"sampled_ranking_score: {int((~known).sum())} of {len(known)} test rows have "
             "a user or item unseen at fit; they were left out.", ColdStartWarning,
-            stacklevel=2)
+            stacklevel=user_stacklevel())
     user_codes, item_codes = user_codes[known], item_codes[known]
     n_items = len(estimator.items_)
     train = estimator.interactions_.tocoo()

@@ -20,6 +20,7 @@ from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
 from sklearn.pipeline import Pipeline
 
+from ..utils._stack import user_stacklevel
 from ..utils.validation import _check_bool, check_interactions, check_k
 from . import _ranking
 
@@ -141,7 +142,7 @@ class RankingScorer:
                 "there is nothing to score; returning nan. Lower the threshold "
                 "or check the test split.",
                 UndefinedMetricWarning,
-                stacklevel=2,
+                stacklevel=user_stacklevel(),
             )
             return float("nan")
         user_codes, test_users = pd.factorize(users)

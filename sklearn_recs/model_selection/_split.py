@@ -28,6 +28,7 @@ from sklearn.model_selection import BaseCrossValidator, ShuffleSplit
 from sklearn.utils import check_random_state
 
 from ..exceptions import DataWarning
+from ..utils._stack import user_stacklevel
 from ..utils.validation import check_ids, check_k, get_column
 
 __all__ = [
@@ -48,31 +49,14 @@ _STRATEGIES = ("per_user", "leave_last", "temporal", "random")
 
 
 def _check_n_splits(n_splits: Any, owner: str) -> None:
-    if isinstance(n_splits, bool) or not isinstance(n_splits, numbers.Integral):
-        raise TypeError(
-            f"{owner}: n_splits={n_splits!r} is invalid; n_splits must be an "
-            "int >= 2 (the number of folds)."
-        )
-    if n_splits < 2:
-        raise ValueError(
-            f"{owner}: n_splits={n_splits} is invalid; cross-validation needs "
-            "at least one train/test split with n_splits >= 2. Use "
-            "PerUserShuffleSplit for a single holdout."
-        )
+    check_k(n_splits, name="n_splits", estimator=owner, minimum=2,
+            why="Cross-validation needs at least two folds; use "
+                "PerUserShuffleSplit for a single holdout.")
 
 
 def _check_min_rows(min_rows: Any, owner: str) -> None:
-    if isinstance(min_rows, bool) or not isinstance(min_rows, numbers.Integral):
-        raise TypeError(
-            f"{owner}: min_rows={min_rows!r} is invalid; min_rows must be an "
-            "int >= 2."
-        )
-    if min_rows < 2:
-        raise ValueError(
-            f"{owner}: min_rows={min_rows} is invalid; a user needs at least 2 "
-            "rows to have one in test and one in train, so min_rows must be "
-            ">= 2."
-        )
+    check_k(min_rows, name="min_rows", estimator=owner, minimum=2,
+            why="A user needs at least 2 rows to have one in test and one in train.")
 
 
 def _check_test_size(test_size: Any, owner: str, *, unit: str) -> None:
@@ -790,7 +774,7 @@ class TemporalSplit(_InteractionSplitter):
                 warnings.warn(
                     f"{owner}: drop_cold_users=True dropped {int(cold.sum())} test "
                     f"rows of {np.unique(codes[cold]).size} users without a "
-                    "training row; they are in neither set.", DataWarning, stacklevel=2)
+                    "training row; they are in neither set.", DataWarning, stacklevel=user_stacklevel())
             if not test.any():
                 raise ValueError(
                     f"{owner}: drop_cold_users=True left no test rows: no "

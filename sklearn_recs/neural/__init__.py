@@ -22,6 +22,11 @@ from this sub-package does (the classes load on first access).
 
 import importlib
 
+from ._optimized_mode import keep_skorch_docstrings
+
+# Before any module of this package imports skorch (a no-op without -OO).
+keep_skorch_docstrings()
+
 __all__ = [
     "GMF",
     "MLP",

@@ -19,6 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from ..exceptions import DataWarning
+from ._stack import user_stacklevel
 
 __all__ = [
     "check_interactions",
@@ -366,7 +367,7 @@ def check_interactions(
             "A column-vector y was passed when a 1d array was expected. Please "
             "change the shape of y to (n_samples,), for example using ravel().",
             DataConversionWarning,
-            stacklevel=3,
+            stacklevel=user_stacklevel(),
         )
         y_arr = y_arr.ravel()
     if y_arr.ndim != 1:
@@ -412,8 +413,9 @@ def check_interactions(
     return users, items, values
 
 
-def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
-    """Validate a positive integer such as ``k`` or ``n_items``.
+def check_k(k: Any, *, name: str = "k", estimator: Any = None, minimum: int = 1,
+            why: str = "") -> int:
+    """Validate a positive integer such as ``k`` or ``top_n``.
 
     Parameters
     ----------
@@ -423,6 +425,11 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
         The parameter's name, for the error message.
     estimator : object or str, default=None
         Named in error messages.
+    minimum : int, default=1
+        The smallest valid value.
+    why : str, default=""
+        Why ``minimum`` is the bound, and what to do instead: a sentence
+        appended to the message of a value below it.
 
     Returns
     -------
@@ -438,11 +445,12 @@ def check_k(k: Any, *, name: str = "k", estimator: Any = None) -> int:
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
         raise TypeError(
             f"{_name(estimator)}{name}={k!r} is invalid; {name} must be an int "
-            ">= 1."
+            f">= {minimum}."
         )
-    if k < 1:
+    if k < minimum:
         raise ValueError(
-            f"{_name(estimator)}{name}={k} is invalid; {name} must be an int >= 1."
+            f"{_name(estimator)}{name}={k} is invalid; {name} must be an int "
+            f">= {minimum}.{' ' + why if why else ''}"
         )
     return int(k)
 
@@ -549,5 +557,5 @@ def warn_if_ratings(values: Any, *, estimator: Any = None) -> None:
         "the rows below the threshold dropped; models with a `weighting` "
         "parameter take an explicit weighting choice instead.",
         DataWarning,
-        stacklevel=4,
+        stacklevel=user_stacklevel(),
     )
