@@ -154,9 +154,6 @@ def neighbour_terms(estimator, user_codes, item_codes, base_names):
     damping)`` per neighbour (none below ``min_neighbors``), and the
     clipping.
     """
-    # The neighbour selection of ``_BaseKNN._predict_chunk``.
-    from .neighbors import _top_per_row
-
     raters, entities = estimator._orient(user_codes, item_codes)
     explanation = Explanation(len(user_codes))
     mean, entity_part, rater_part = estimator._base
@@ -166,16 +163,8 @@ def neighbour_terms(estimator, user_codes, item_codes, base_names):
         if name is not None:
             explanation.add_constant(name, "bias", values)
             total += values
-    rated = estimator._rater_values[raters]
-    sims = estimator.similarity_[entities].multiply(rated.astype(bool)).tocsr()
-    shifted = rated.multiply(sims.astype(bool)).tocsr()
-    sims.sort_indices()
-    shifted.sort_indices()
-    rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
-    weights = sims.data.astype(np.float64)
-    keep = _top_per_row(rows, weights, estimator.n_neighbors)
-    rows, weights, neighbours = rows[keep], weights[keep], sims.indices[keep]
-    residuals = shifted.data[keep] - estimator._shift
+    # The neighbours of the prediction (``_BaseKNN._predict_chunk``).
+    rows, neighbours, weights, residuals = estimator._neighbours(raters, entities)
     count = np.bincount(rows, minlength=len(raters))
     weight_sum = np.bincount(rows, weights, minlength=len(raters))
     used = (count >= estimator.min_neighbors)[rows]

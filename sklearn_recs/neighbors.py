@@ -263,8 +263,13 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
                 y_pred[chunk] = self._predict_chunk(raters[chunk], entities[chunk])
         return y_pred
 
-    def _predict_chunk(self, raters, entities):
-        """Weighted mean over the n_neighbors most similar neighbours each rater rated."""
+    def _neighbours(self, raters, entities):
+        """The n_neighbors most similar neighbours each rater rated, per pair.
+
+        Returns ``(rows, codes, weights, residuals)``, one entry per
+        selected neighbour: the pair's position, the neighbour's entity
+        code, its similarity and its residual rating.
+        """
         # The stored neighbours of each target that the rater rated; the product
         # with the shifted residuals keeps exactly that pattern (both are > 0).
         rated = self._rater_values[raters]
@@ -276,8 +281,11 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
         weights = sims.data.astype(np.float64)
         keep = _top_per_row(rows, weights, self.n_neighbors)
-        rows, weights = rows[keep], weights[keep]
-        residuals = shifted.data[keep] - self._shift
+        return rows[keep], sims.indices[keep], weights[keep], shifted.data[keep] - self._shift
+
+    def _predict_chunk(self, raters, entities):
+        """Weighted mean over the n_neighbors most similar neighbours each rater rated."""
+        rows, _, weights, residuals = self._neighbours(raters, entities)
         n = len(raters)
         count = np.bincount(rows, minlength=n)
         total = np.bincount(rows, weights, minlength=n)
