@@ -187,6 +187,10 @@ def _has_item_similarity(estimator) -> bool:
     return estimator._provided("_similar_item_scores") is not None
 
 
+def _has_explanation(estimator) -> bool:
+    return estimator._provided("_explain_terms") is not None
+
+
 class RecommenderMixin:
     """Mixin class for all recommenders of sklearn_recs.
 
@@ -251,6 +255,12 @@ class RecommenderMixin:
     - ``_serving_arrays()`` (optional, default None): ``(kind, arrays)``,
       the model's scores as one of the formulas of
       :mod:`sklearn_recs.serving`, for :func:`~sklearn_recs.serving.save_npz`.
+    - ``_explain_terms(user_codes, item_codes)`` (optional, default None):
+      the terms of each known pair's score, as a
+      :class:`sklearn_recs._explain.Explanation` (built by the per-family
+      functions of :mod:`sklearn_recs._explain`); providing it makes
+      ``explain`` available. Its rows marked exact must sum to
+      ``_predict_pairs``.
 
     An optional hook may also be made conditional with
     :func:`sklearn.utils.metaestimators.available_if`; :meth:`_provided`
@@ -286,6 +296,7 @@ class RecommenderMixin:
     _score_factors = None
     _retrieve = None
     _serving_arrays = None
+    _explain_terms = None
 
     def _score_users(self, user_codes, item_codes):
         """Scores of ``item_codes`` (None: every item) for each user code; required."""
@@ -840,6 +851,86 @@ class RecommenderMixin:
                                     width, None, exclude_self=True, n_columns=len(ids))
         similar = ids[ranked]
         return (similar, values) if return_scores else similar
+
+    # -- explain -----------------------------------------------------------
+    @available_if(_has_explanation)
+    def explain(self, users, items, *, n_contributions=None):
+        """Explain the score of each (user, item) pair by the terms it sums.
+
+        One row per term of a pair's score. Item-item models (ItemKNN,
+        EASE, SparseEASE, SLIM, RP3Beta) list the user's history items,
+        each with its weight times its coefficient towards the item;
+        UserKNN the neighbours; ContentRecommender the item features; the
+        baselines their bias terms (or the item's popularity). These rows
+        are exact: per pair they sum to ``predict``. On ratings, ItemKNN
+        and UserKNN add the baseline and each neighbour's share of the
+        weighted mean, and a ``"clip"`` row where the prediction was
+        clipped to the rating range. Factor models (MatrixFactorization,
+        ImplicitALS, TwoTower...) give their biases and the dot product of
+        the factors exactly, then the user's history items nearest the item
+        in factor space: those rows are an approximation (``exact=False``,
+        ``contribution`` is the ``similar_items`` similarity), not terms of
+        the score.
+
+        Parameters
+        ----------
+        users : array-like of shape (n_pairs,) or a single id
+            User ids, all seen at fit (an unseen user has no terms to
+            explain: ``predict`` gives them the fallback baseline).
+        items : array-like of shape (n_pairs,) or a single id
+            Item ids of the catalogue ``items_``. A single user with several
+            items (or the reverse) is broadcast.
+        n_contributions : int, default=None
+            Most rows per pair that name a source (history items,
+            neighbours, features), the largest ``|contribution|`` first;
+            the fixed terms (biases, factors, clipping) are always given.
+            None gives every row, so that the exact rows sum to the score.
+
+        Returns
+        -------
+        explanation : DataFrame
+            Columns ``user``, ``item``, ``source`` (the history item,
+            neighbour user or feature, or the name of a fixed term such as
+            ``"global mean"``), ``kind`` (``"item"``, ``"user"``,
+            ``"feature"``, ``"bias"``, ``"factors"``, ``"clip"`` or, for the
+            approximate rows, ``"similar_item"``), ``contribution`` and
+            ``exact`` (whether the row is a term of the score). Pairs in the
+            order given; in each, the fixed terms first, then the sources
+            by decreasing ``|contribution|``.
+
+        Examples
+        --------
+        >>> from sklearn_recs.baselines import BiasBaseline
+        >>> model = BiasBaseline(alpha_user=0, alpha_item=0).fit(
+        ...     [[1, "a"], [1, "b"], [2, "a"]], [4.0, 2.0, 5.0])
+        >>> model.explain(1, "a").round(2)
+           user item       source  kind  contribution  exact
+        0     1    a  global mean  bias          3.67   True
+        1     1    a    user bias  bias         -0.33   True
+        2     1    a    item bias  bias          0.67   True
+        >>> model.predict([[1, "a"]]).round(2)  # the sum of the terms
+        array([4.])
+        """
+        check_is_fitted(self)
+        if n_contributions is not None:
+            n_contributions = check_k(n_contributions, name="n_contributions",
+                                      estimator=self)
+        user_codes = self._encode_users(users, unknown="error")
+        item_codes = self._encode_items(items)
+        if len(user_codes) != len(item_codes):
+            if min(len(user_codes), len(item_codes)) != 1:
+                raise ValueError(
+                    f"{type(self).__name__}.explain: got {len(user_codes)} users and "
+                    f"{len(item_codes)} items; pass one item per user (pairs), or a "
+                    "single user or a single item to pair with all the others."
+                )
+            n_pairs = max(len(user_codes), len(item_codes))
+            user_codes = np.broadcast_to(user_codes, n_pairs)
+            item_codes = np.broadcast_to(item_codes, n_pairs)
+        with shared_working_memory():
+            explanation = self._explain_terms(user_codes, item_codes)
+        return explanation.frame(self.users_[user_codes], self.items_[item_codes],
+                                 n_contributions)
 
     # -- score -------------------------------------------------------------
     def score(self, X, y=None, sample_weight=None):

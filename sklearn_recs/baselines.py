@@ -12,6 +12,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, KBinsDiscretizer, OneHotEncoder
 from sklearn.utils._param_validation import HasMethods, Interval
 
+from ._explain import bias_terms, popularity_terms
 from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import shared_doc
@@ -77,6 +78,9 @@ class GlobalMean(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator
         :func:`sklearn_recs.serving.save_npz`."""
         return _without_factors(self, np.zeros(self.n_items_),
                                 np.full(self.n_users_, self.global_mean_))
+
+    def _explain_terms(self, user_codes, item_codes):
+        return bias_terms(self, user_codes, item_codes)
 
 
 @shared_doc
@@ -206,6 +210,9 @@ class BiasBaseline(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimat
         """The biases: the formula of :mod:`sklearn_recs._scoring`, also for
         :func:`sklearn_recs.serving.save_npz`."""
         return _without_factors(self, self.item_bias_, self.global_mean_ + self.user_bias_)
+
+    def _explain_terms(self, user_codes, item_codes):
+        return bias_terms(self, user_codes, item_codes)
 
 
 def _without_factors(estimator, item_bias, user_offset, **extra):
@@ -522,6 +529,9 @@ class Popularity(FormulaScoring, RecommenderMixin, BaseEstimator):
             return _without_factors(self, self.popularity_, np.zeros(self.n_users_))
         return "product", dict(left=self.neighbors_, right=self._item_weights,
                                item_offset=self._share)
+
+    def _explain_terms(self, user_codes, item_codes):
+        return popularity_terms(self, user_codes, item_codes)
 
     def __sklearn_tags__(self):
         return _implicit_tags(super().__sklearn_tags__())

@@ -22,8 +22,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
+from ._explain import content_terms
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .exceptions import DataWarning
 from .utils._docs import shared_doc
@@ -319,9 +319,11 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
            [40, 50]])
     >>> model.similar_items([40], top_n=1)
     array([[30]])
-    >>> model.explain(1, 20)
-      feature  contribution
-    0  genres__Action     0.120...
+    >>> model.explain(1, 20).round(3)  # sums to predict([[1, 20]])
+       user  item          source     kind  contribution  exact
+    0     1    20       user mean     bias         3.000   True
+    1     1    20       item bias     bias         0.000   True
+    2     1    20  genres__Action  feature         0.121   True
     """
 
     _parameter_constraints: dict = {
@@ -545,43 +547,8 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
                 arrays.update(left=self._P * self.beta_, scale=1.0)
         return "product", arrays
 
-    # -- explanations ----------------------------------------------------------
-    def explain(self, user, item, n_features=5):
-        """The item features that contribute most to a user's score of an item.
-
-        A score is a sum over features of ``profile[f] * item_vector[f]``
-        (scaled for cosine); the largest terms say why the item was
-        recommended: the genres, tags or words the user liked.
-
-        Parameters
-        ----------
-        user : user id
-            A user seen at fit.
-        item : item id
-            An item of the catalogue ``items_``.
-        n_features : int, default=5
-            How many features to return (fewer if fewer contribute).
-
-        Returns
-        -------
-        explanation : DataFrame
-            Columns ``feature`` (the transformer's output feature name) and
-            ``contribution``, largest first; only positive contributions.
-        """
-        check_is_fitted(self)
-        user_code = self._encode_users([user])[0]
-        if user_code < 0:
-            raise ValueError(
-                f"ContentRecommender: user {user!r} was unseen at fit, so it has "
-                "no profile to explain. Known users are in users_."
-            )
-        item_code = self._encode_items([item])[0]
-        terms = self._P[user_code].multiply(self._V[item_code]).tocoo()
-        keep = terms.data > 0
-        order = np.argsort(-terms.data[keep], kind="stable")[:n_features]
-        columns = terms.col[keep][order]
-        return pd.DataFrame({"feature": self._feature_names()[columns],
-                             "contribution": terms.data[keep][order]})
+    def _explain_terms(self, user_codes, item_codes):
+        return content_terms(self, user_codes, item_codes)
 
     def _feature_names(self):
         if self.transformer_ is None:

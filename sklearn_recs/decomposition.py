@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from threadpoolctl import threadpool_limits
 
+from ._explain import factor_model_terms
 from ._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
@@ -415,6 +416,9 @@ class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
     def _similar_item_scores(self, item_codes):
         unit = self._unit_item_factors()
         return unit[item_codes] @ unit.T
+
+    def _explain_terms(self, user_codes, item_codes):
+        return factor_model_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The factors, for :func:`sklearn_recs.serving.save_npz` (no biases)."""

@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import ElasticNet
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ._explain import item_item_terms
 from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
@@ -137,6 +138,9 @@ class _BaseItemRegression(FormulaScoring, RecommenderMixin, BaseEstimator):
 
     def _similar_item_scores(self, item_codes):
         return self._formula().similar_item_scores(item_codes)
+
+    def _explain_terms(self, user_codes, item_codes):
+        return item_item_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """``weights @ coef_``: the formula's operands, for scoring and ``save_npz``."""

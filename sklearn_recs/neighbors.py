@@ -15,6 +15,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
+from ._explain import item_item_terms, knn_terms
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
@@ -262,8 +263,13 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
                 y_pred[chunk] = self._predict_chunk(raters[chunk], entities[chunk])
         return y_pred
 
-    def _predict_chunk(self, raters, entities):
-        """Weighted mean over the n_neighbors most similar neighbours each rater rated."""
+    def _neighbours(self, raters, entities):
+        """The n_neighbors most similar neighbours each rater rated, per pair.
+
+        Returns ``(rows, codes, weights, residuals)``, one entry per
+        selected neighbour: the pair's position, the neighbour's entity
+        code, its similarity and its residual rating.
+        """
         # The stored neighbours of each target that the rater rated; the product
         # with the shifted residuals keeps exactly that pattern (both are > 0).
         rated = self._rater_values[raters]
@@ -275,8 +281,11 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
         weights = sims.data.astype(np.float64)
         keep = _top_per_row(rows, weights, self.n_neighbors)
-        rows, weights = rows[keep], weights[keep]
-        residuals = shifted.data[keep] - self._shift
+        return rows[keep], sims.indices[keep], weights[keep], shifted.data[keep] - self._shift
+
+    def _predict_chunk(self, raters, entities):
+        """Weighted mean over the n_neighbors most similar neighbours each rater rated."""
+        rows, _, weights, residuals = self._neighbours(raters, entities)
         n = len(raters)
         count = np.bincount(rows, minlength=n)
         total = np.bincount(rows, weights, minlength=n)
@@ -351,6 +360,9 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
 
     def _similar_entity_scores(self, codes):
         return self.similarity_[codes].toarray()
+
+    def _explain_terms(self, user_codes, item_codes):
+        return knn_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The implicit scores' sparse factors, for :func:`sklearn_recs.serving.save_npz`."""
@@ -812,6 +824,9 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
 
     def _similar_item_scores(self, item_codes):
         return self.similarity_[item_codes].toarray()
+
+    def _explain_terms(self, user_codes, item_codes):
+        return item_item_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The sparse factors of the scores, for :func:`sklearn_recs.serving.save_npz`."""

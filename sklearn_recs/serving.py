@@ -5,8 +5,9 @@ loaded from a trusted source. :func:`save_npz` writes what a fitted model
 learnt as plain arrays instead (numpy's ``.npz``: the vocabularies, the
 training interactions and the model's own arrays); :func:`load_npz` reads
 them back with ``allow_pickle=False`` into an :class:`ExportedRecommender`,
-which serves ``recommend``, ``predict`` and ``similar_items`` with exactly
-the output of the original estimator, without the estimator's class,
+which serves ``recommend``, ``predict``, ``similar_items`` and (item-item,
+UserKNN and factor models) ``explain`` with exactly the output of the
+original estimator, without the estimator's class,
 PyTorch, or the training data beyond the seen items.
 
 The export is a protocol: an estimator opts in with one hook,
@@ -44,12 +45,15 @@ predictions select each pair's neighbours. Persist those with
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ._explain import EXPORTED_TERMS
 from ._scoring import FORMULAS as _KINDS
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin
@@ -257,7 +261,10 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
     """A fitted recommender loaded by :func:`load_npz`: serving only.
 
     It answers ``recommend``, ``predict`` and (where the original estimator
-    had it) ``similar_items`` exactly as the estimator it was exported from,
+    had them) ``similar_items`` and ``explain`` exactly as the estimator it
+    was exported from (``explain``: for the item-item models, UserKNN and
+    the factor models; a served MatrixFactorization gives its global mean
+    and user bias summed, as ``"user offset"``),
     with the same handling of unknown users and items and of seen items.
     It cannot be refitted: fit the original estimator and export it again.
 
@@ -343,3 +350,8 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
     def _similar_item_scores(self):
         formula = self._loaded_formula
         return formula.similar_item_scores if formula.has_similarity else None
+
+    @property
+    def _explain_terms(self):
+        terms = EXPORTED_TERMS.get(getattr(self, "estimator_name_", None))
+        return None if terms is None else partial(terms, self)

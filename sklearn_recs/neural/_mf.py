@@ -15,6 +15,7 @@ import torch
 from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from .._explain import factor_model_terms
 from .._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
@@ -73,6 +74,9 @@ class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
 
     def _similar_item_scores(self, item_codes):
         return self._formula().similar_item_scores(item_codes)
+
+    def _explain_terms(self, user_codes, item_codes):
+        return factor_model_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The ``"factors"`` formula's arrays (scoring and :func:`~sklearn_recs.serving.save_npz`)."""

@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .._explain import factor_model_terms
 from .._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from .._scoring import FormulaScoring
 from ..base import _implicit_tags
@@ -473,6 +474,9 @@ class TwoTower(FormulaScoring, TorchRecommender):
     # -- scoring (the "two_tower" formula of sklearn_recs._scoring) ----------
     def _similar_item_scores(self, item_codes):
         return self._formula().similar_item_scores(item_codes)
+
+    def _explain_terms(self, user_codes, item_codes):
+        return factor_model_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
         """The towers' vectors: the formula's operands, for scoring and ``save_npz``."""

@@ -1,8 +1,8 @@
 """Recommender checks that every estimator of sklearn_recs must pass.
 
 They complement scikit-learn's ``parametrize_with_checks`` with the parts of
-the contract that scikit-learn does not know: ``recommend`` and
-``similar_items``, seen-item exclusion, cold-start fallbacks, string ids,
+the contract that scikit-learn does not know: ``recommend``,
+``similar_items`` and ``explain``, seen-item exclusion, cold-start fallbacks, string ids,
 and model selection with ranking scorers. A new estimator is covered by
 adding an instance to the list given to
 :func:`parametrize_with_recommender_checks`.
@@ -230,6 +230,41 @@ def check_similar_items(name: str, estimator: Any) -> None:
     assert (np.diff(scores, axis=1) <= 1e-12).all(), name
 
 
+def check_explain(name: str, estimator: Any) -> None:
+    """explain (where offered): its exact rows sum to predict for every pair,
+    sources are known ids, ``n_contributions`` cuts the sources, unseen
+    users are an error naming them."""
+    X, y = _data(estimator)
+    model = _fit(estimator, X, y)
+    if not hasattr(model, "explain"):
+        return
+    users = np.repeat(model.users_[::4], 3)
+    items = np.resize(model.items_[::3], len(users))
+    why = model.explain(users, items)
+    assert list(why.columns) == ["user", "item", "source", "kind", "contribution",
+                                 "exact"], name
+    exact = why[why["exact"].astype(bool)]
+    sums = exact.groupby(["user", "item"])["contribution"].sum()
+    totals = np.array([sums.get((u, i), 0.0) for u, i in zip(users, items)])
+    pairs = pd.DataFrame({"user_id": users, "item_id": items})
+    np.testing.assert_allclose(totals, model.predict(pairs), rtol=1e-5, atol=1e-5,
+                               err_msg=f"{name}: the exact terms do not sum to predict")
+    for kind, ids in (("item", model.items_), ("similar_item", model.items_),
+                      ("user", model.users_)):
+        assert np.isin(why.loc[why["kind"] == kind, "source"], ids).all(), name
+    cut = model.explain(users, items, n_contributions=1)
+    named = cut["kind"].isin(["item", "user", "feature", "similar_item"])
+    assert (named.groupby([cut["user"], cut["item"]]).sum() <= 1).all(), name
+    assert (~named).sum() == (~why["kind"].isin(
+        ["item", "user", "feature", "similar_item"])).sum(), name
+    try:
+        model.explain(["nobody"], items[:1])
+    except ValueError as error:
+        assert "nobody" in str(error), name
+    else:
+        raise AssertionError(f"{name}: explain accepted an unseen user")
+
+
 def check_partial_fit_new_ids(name: str, estimator: Any) -> None:
     """partial_fit grows the vocabularies with new users and items (where offered).
 
@@ -274,6 +309,7 @@ _CHECKS = (
     check_deterministic,
     check_grid_search_with_ranking_scorer,
     check_similar_items,
+    check_explain,
     check_partial_fit_new_ids,
 )
 
