@@ -167,17 +167,22 @@ def _drain(heap_scores, heap_columns, size, out_columns, out_values, offset):
         _sift_down(heap_scores, heap_columns, last, 0)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _accumulate(scores, weight, mat_idx, mat_data, begin, end):
+    """``scores[mat_idx[q]] += weight * mat_data[q]`` for ``q`` in ``begin:end``."""
+    for q in range(begin, end):
+        scores[mat_idx[q]] += weight * mat_data[q]
+
+
 @numba.njit(nogil=True, cache=True)
 def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, ex_idx,
                start, stop, n_columns, dense_products, k, out_columns, out_values):
     """Rank rows ``start:stop`` of the product into ``out_*`` (see topk_sparse_product)."""
     scores = np.zeros(n_columns, dtype=row_data.dtype)
     reached = np.zeros(n_columns, dtype=np.bool_)
-    excluded = np.zeros(n_columns, dtype=np.bool_)
     touched = np.empty(n_columns, dtype=np.int64)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_columns = np.empty(k, dtype=np.int64)
-    every_column = np.arange(n_columns)
     for row in range(start, stop):
         # Scores: the row's entries times their rows of the matrix, in
         # stored order (scipy's order of summation). A row that reaches
@@ -187,14 +192,12 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         for p in range(row_ptr[row], row_ptr[row + 1]):
             n_products += mat_ptr[row_idx[p] + 1] - mat_ptr[row_idx[p]]
         dense = n_products > dense_products
-        n_touched = n_columns if dense else 0
-        candidates = every_column if dense else touched
+        n_touched = 0
         for p in range(row_ptr[row], row_ptr[row + 1]):
-            weight = row_data[p]
             inner = row_idx[p]
             if dense:
-                for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
-                    scores[mat_idx[q]] += weight * mat_data[q]
+                _accumulate(scores, row_data[p], mat_idx, mat_data, mat_ptr[inner],
+                            mat_ptr[inner + 1])
                 continue
             for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
                 column = mat_idx[q]
@@ -202,26 +205,38 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
                     reached[column] = True
                     touched[n_touched] = column
                     n_touched += 1
-                scores[column] += weight * mat_data[q]
+                scores[column] += row_data[p] * mat_data[q]
+        # Excluded columns score -inf (no product is infinite).
         for p in range(ex_ptr[row], ex_ptr[row + 1]):
-            excluded[ex_idx[p]] = True
+            scores[ex_idx[p]] = -np.inf
         columns = out_columns[row]
         values = out_values[row]
+        if dense:
+            # Every column, by a heap of the k best (scanned in column
+            # order, so an entry equal to the root never enters it).
+            size = 0
+            for column in range(n_columns):
+                score = np.float64(scores[column])
+                if size < k or score > heap_scores[0]:
+                    size = _heap_push(heap_scores, heap_columns, size, k, score, column)
+            _drain(heap_scores, heap_columns, size, columns, values, 0)
+            scores[:] = 0
+            continue
         # 1. Positive scores, by a heap of the k best.
         size = 0
         for t in range(n_touched):
-            column = candidates[t]
+            column = touched[t]
             score = np.float64(scores[column])
             # (The heap is called only for an entry that enters it: most do not.)
-            if score > 0 and not excluded[column] and (
-                    size < k or not _worse(score, column, heap_scores[0], heap_columns[0])):
+            if score > 0 and (size < k or not _worse(score, column, heap_scores[0],
+                                                      heap_columns[0])):
                 size = _heap_push(heap_scores, heap_columns, size, k, score, column)
         _drain(heap_scores, heap_columns, size, columns, values, 0)
         filled = size
         # 2. Zero scores (unreached or summed to 0), by column.
         column = 0
         while filled < k and column < n_columns:
-            if not excluded[column] and scores[column] == 0:  # reached or not
+            if scores[column] == 0:
                 columns[filled] = column
                 values[filled] = 0.0
                 filled += 1
@@ -230,9 +245,9 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         if filled < k:
             size = 0
             for t in range(n_touched):
-                column = candidates[t]
+                column = touched[t]
                 score = np.float64(scores[column])
-                if score < 0 and not excluded[column]:
+                if -np.inf < score < 0:
                     size = _heap_push(heap_scores, heap_columns, size, k - filled, score,
                                       column)
             _drain(heap_scores, heap_columns, size, columns, values, filled)
@@ -240,13 +255,13 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         # 4. Excluded columns, -inf, by column.
         column = 0
         while filled < k:
-            if excluded[column]:
+            if scores[column] == -np.inf:
                 columns[filled] = column
                 values[filled] = -np.inf
                 filled += 1
             column += 1
         for t in range(n_touched):
-            scores[candidates[t]] = 0
-            reached[candidates[t]] = False
+            scores[touched[t]] = 0
+            reached[touched[t]] = False
         for p in range(ex_ptr[row], ex_ptr[row + 1]):
-            excluded[ex_idx[p]] = False
+            scores[ex_idx[p]] = 0
