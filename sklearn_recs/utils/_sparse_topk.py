@@ -89,11 +89,10 @@ def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n
     if exclude is None:
         exclude = sp.csr_matrix((n_rows, n_columns))
     exclude = sp.csr_matrix(exclude)
-    factors = (rows.indptr.astype(np.int64), rows.indices.astype(np.int64),
-               rows.data.astype(dtype, copy=False),
-               matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
-               matrix.data.astype(dtype, copy=False),
-               exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64))
+    # (The index arrays as they are, int32 or int64: numba compiles each.)
+    factors = (rows.indptr, rows.indices, rows.data.astype(dtype, copy=False),
+               matrix.indptr, matrix.indices, matrix.data.astype(dtype, copy=False),
+               exclude.indptr, exclude.indices)
     indices = np.empty((n_rows, k), dtype=np.intp)
     values = np.empty((n_rows, k), dtype=np.float64)
     n_jobs = effective_n_jobs(n_jobs)
