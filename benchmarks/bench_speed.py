@@ -64,7 +64,8 @@ def knn_rows(d, args):
     import skrecsys.recommendation as sk
 
     X, _, _, _, users, relevant = d
-    ours = lambda: ItemKNN(n_neighbors=50, feedback="implicit", n_jobs=args.threads)  # noqa: E731
+    ours = lambda: ItemKNN(n_neighbors=50, feedback="implicit", shrinkage=0.0,  # noqa: E731
+                           amplification=1.0, n_jobs=args.threads)
     peer = lambda: sk.ItemKNNRecommender(n_neighbors=50, n_jobs=args.threads)  # noqa: E731
     fit_o, model_o = best_time(lambda: ours().fit(X), args.repeat)
     fit_p, model_p = best_time(lambda: peer().fit(X), args.repeat)

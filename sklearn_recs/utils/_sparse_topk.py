@@ -264,3 +264,130 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
             reached[touched[t]] = False
         for p in range(ex_ptr[row], ex_ptr[row + 1]):
             scores[ex_idx[p]] = 0
+
+
+def top_positive(dense, k):
+    """Each row's ``k`` largest positive entries: ``(columns, values)``, best first.
+
+    Equal entries are ordered by column; a row with fewer than ``k``
+    positive entries ends with column ``-1`` and value 0. One pass over
+    each row: the entries above the current threshold are appended to a
+    buffer of ``4 * k``, which is cut back to its ``k`` best (raising the
+    threshold) whenever it fills, so most entries cost one comparison.
+
+    Parameters
+    ----------
+    dense : ndarray of shape (n_rows, n_columns)
+        The scores (float32 or float64).
+    k : int
+        How many to keep, ``k >= 1``.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_rows, k)
+        Column indices (int64), best first; -1 in unused slots.
+    values : ndarray of shape (n_rows, k)
+        The entries, in ``dense``'s dtype; 0 in unused slots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.utils._sparse_topk import top_positive
+    >>> top_positive(np.array([[0.5, -1.0, 0.5, 2.0], [0.0, 0.0, 0.0, 0.1]]), 2)
+    (array([[ 3,  0],
+           [ 3, -1]]), array([[2. , 0.5],
+           [0.1, 0. ]]))
+    """
+    dense = np.asarray(dense)
+    columns = np.empty((dense.shape[0], k), dtype=np.int64)
+    values = np.empty((dense.shape[0], k), dtype=dense.dtype)
+    _top_positive_rows(dense, k, columns, values)
+    return columns, values
+
+
+@numba.njit(nogil=True, cache=True)
+def _select(values, size, rank):
+    """The ``rank``-th smallest of ``values[:size]`` (quickselect, in place)."""
+    low, high = 0, size - 1
+    while low < high:
+        pivot = values[(low + high) // 2]
+        i, j = low, high
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if rank <= j:
+            high = j
+        elif rank >= i:
+            low = i
+        else:
+            break
+    return values[rank]
+
+
+@numba.njit(nogil=True, cache=True)
+def _cut(buffer_values, buffer_columns, size, k, scratch):
+    """Keep the ``k`` best of the buffer's ``size`` entries, in their order; return their threshold.
+
+    The threshold is the ``k``-th largest value; of the entries equal to
+    it, the first ones (lower columns) are kept.
+    """
+    scratch[:size] = buffer_values[:size]
+    threshold = _select(scratch, size, size - k)
+    above = 0
+    for i in range(size):
+        above += buffer_values[i] > threshold
+    at_threshold = k - above
+    kept = 0
+    for i in range(size):
+        value = buffer_values[i]
+        if value > threshold or (value == threshold and at_threshold > 0):
+            if value == threshold:
+                at_threshold -= 1
+            buffer_values[kept] = value
+            buffer_columns[kept] = buffer_columns[i]
+            kept += 1
+    return threshold
+
+
+@numba.njit(nogil=True, cache=True)
+def _top_positive_rows(dense, k, out_columns, out_values):
+    """Rank each row of ``dense`` into ``out_*`` (see top_positive)."""
+    capacity = 4 * k
+    buffer_values = np.empty(capacity, dtype=np.float64)
+    buffer_columns = np.empty(capacity, dtype=np.int64)
+    scratch = np.empty(capacity, dtype=np.float64)
+    for row in range(dense.shape[0]):
+        entries = dense[row]
+        size = 0
+        threshold = 0.0  # in column order: an entry equal to the threshold comes too late
+        for column in range(entries.shape[0]):
+            value = np.float64(entries[column])
+            if value > threshold:
+                buffer_values[size] = value
+                buffer_columns[size] = column
+                size += 1
+                if size == capacity:
+                    threshold = _cut(buffer_values, buffer_columns, size, k, scratch)
+                    size = k
+        if size > k:
+            _cut(buffer_values, buffer_columns, size, k, scratch)
+            size = k
+        # Best first (an insertion sort: the buffer is in column order, and
+        # an entry moves only past smaller ones, so ties stay by column).
+        for slot in range(size):
+            value, column = buffer_values[slot], buffer_columns[slot]
+            position = slot
+            while position > 0 and out_values[row, position - 1] < value:
+                out_values[row, position] = out_values[row, position - 1]
+                out_columns[row, position] = out_columns[row, position - 1]
+                position -= 1
+            out_values[row, position] = value
+            out_columns[row, position] = column
+        out_columns[row, size:] = -1
+        out_values[row, size:] = 0
