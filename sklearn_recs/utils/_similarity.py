@@ -37,6 +37,10 @@ KERNELS = ("cosine", "dot", "co_cosine", "msd")
 # Dense float32 arrays of one block's width held at once (products, the
 # similarity, top-k's scratch), in bytes per entry.
 _BYTES_PER_ENTRY = 48
+# Rows longer than this many times the entries kept are pruned by a numba
+# selection (top_positive: one comparison per entry); shorter ones by
+# argpartition, faster where the kept entries are a large share of the row.
+_SELECTION_RATIO = 64
 # Right-hand operands are made dense when they hold at most this many entries.
 _DENSE_LIMIT = 2**24
 # Otherwise a rater is multiplied as dense when it holds more than this share
@@ -248,7 +252,8 @@ class _BlockProduct:
             _torch_csr(left[:1])
         self.small = n_rows * n_raters <= _DENSE_LIMIT
         if self.small:
-            self.right_dense = torch.from_numpy(right.T.toarray())
+            dense = right.T.toarray().astype(np.float32, copy=False)
+            self.right_dense = torch.from_numpy(dense)
             return
         dense = np.bincount(right.indices, minlength=n_raters) > n_rows * _DENSE_SHARE
         self.light, self.heavy = np.flatnonzero(~dense), np.flatnonzero(dense)
@@ -306,10 +311,17 @@ def _kernel_block(kernel, block):
 
 def _prune(sim, keep, offset):
     """(rows, columns, values) of each row's ``keep`` largest positive entries."""
-    if keep >= sim.shape[1]:
+    n_columns = sim.shape[1]
+    if keep >= n_columns:
         rows, cols = np.nonzero(sim > 0)
         return rows + offset, cols, sim[rows, cols]
-    cols, values = top_positive(sim, keep)
+    if keep * _SELECTION_RATIO > n_columns:
+        # (Where keep is a large share of the row, a partial sort wins.)
+        cols = np.argpartition(sim, n_columns - keep, axis=1)[:, n_columns - keep:]
+        values = np.take_along_axis(sim, cols, axis=1)
+        cols[values <= 0] = -1
+    else:
+        cols, values = top_positive(sim, keep)
     rows = np.broadcast_to(np.arange(offset, offset + sim.shape[0])[:, None], cols.shape)
     positive = cols >= 0
     return rows[positive], cols[positive], values[positive]

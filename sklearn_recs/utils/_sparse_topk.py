@@ -170,7 +170,8 @@ def _drain(heap_scores, heap_columns, size, out_columns, out_values, offset):
 def _accumulate(scores, weight, mat_idx, mat_data, begin, end):
     """``scores[mat_idx[q]] += weight * mat_data[q]`` for ``q`` in ``begin:end``."""
     for q in range(begin, end):
-        scores[mat_idx[q]] += weight * mat_data[q]
+        # (unsigned: no check for a negative index)
+        scores[np.uint64(mat_idx[q])] += weight * mat_data[q]
 
 
 @numba.njit(nogil=True, cache=True)
