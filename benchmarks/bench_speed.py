@@ -255,6 +255,11 @@ def main():
         rows += scale_rows(args)
     for r in rows:
         r["holds"] = holds(r)
+    write(rows, args.threads, args.repeat)
+
+
+def write(rows, threads, repeat, note=""):
+    """Write ``results/speed.{json,md}`` from the rows (``note``: a closing line)."""
     header = ["work", "ours", "peer", "ours (s)", "peer (s)", "ratio", "target", "holds",
               "settings", "extra"]
     keys = {"work", "ours", "peer", "ours_s", "peer_s", "ratio", "target", "holds", "settings"}
@@ -262,10 +267,11 @@ def main():
               r["holds"], r["settings"],
               ", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                         for k, v in r.items() if k not in keys)] for r in rows]
-    markdown = (f"# Speed targets (issue 16)\n\nMachine: {machine()}; {args.threads} thread(s) "
-                f"for BLAS, torch and n_jobs on every side; best of {args.repeat} "
-                "(neural fits: 1).\n\n" + markdown_table(header, table))
-    write_results("speed", dict(machine=machine(), threads=args.threads, rows=rows), markdown)
+    markdown = (f"# Speed targets (issue 16)\n\nMachine: {machine()}; {threads} thread(s) "
+                f"for BLAS, torch and n_jobs on every side; best of {repeat} "
+                "(neural fits: 1; recommend rows of ItemKNN: 5x as many).\n\n"
+                + markdown_table(header, table) + (f"\n{note}\n" if note else ""))
+    write_results("speed", dict(machine=machine(), threads=threads, rows=rows), markdown)
 
 
 if __name__ == "__main__":
