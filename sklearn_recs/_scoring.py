@@ -227,8 +227,14 @@ class FormulaScoring:
     to the estimator. A new ``interactions_`` (a new fit, items added)
     makes it build again. A subclass with an item similarity or a sparse
     factor path defines ``_similar_item_scores`` or ``_score_factors`` by
-    :meth:`_formula` too.
+    :meth:`_formula` too. A model whose scores are a formula only for some
+    fits (KNN: implicit feedback) overrides :meth:`_scored_by_formula`, and
+    answers the hooks itself for the other fits.
     """
+
+    def _scored_by_formula(self):
+        """Whether the fitted model's scores are its formula (True here)."""
+        return True
 
     def _formula(self):
         """The formula of the fitted model, built again when ``interactions_`` is replaced."""
@@ -247,7 +253,7 @@ class FormulaScoring:
 
     def __setstate__(self, state):
         super().__setstate__(state)
-        if "interactions_" in state:
+        if "interactions_" in state and self._scored_by_formula():
             self._formula()
 
     def _predict_pairs(self, user_codes, item_codes):

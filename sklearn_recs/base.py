@@ -657,7 +657,8 @@ class RecommenderMixin:
         ranked = np.empty((len(user_codes), width), dtype=np.intp)
         scores = np.empty((len(user_codes), width), dtype=np.float64)
         known = np.flatnonzero(user_codes >= 0)
-        known_excluded = None if excluded is None else excluded[known]
+        known_excluded = (excluded if excluded is None or known.size == len(user_codes)
+                          else excluded[known])
         shared = self._shared_item_scores()
         if shared is not None and candidates is None and known.size:
             codes = user_codes[known]
@@ -705,6 +706,8 @@ class RecommenderMixin:
         ``i`` the items of row ``user_codes[i]`` of ``seen`` (none for
         unknown users) and of ``exclude`` (see ``recommend``)."""
         n_rows = len(user_codes)
+        if exclude is None and seen is not None and (user_codes >= 0).all():
+            return seen[user_codes]  # (the rows as they are: no copy through COO)
         rows, cols = [], []
         if seen is not None:
             known = user_codes >= 0

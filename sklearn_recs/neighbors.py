@@ -16,6 +16,7 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ._explain import item_item_terms, knn_terms
+from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
@@ -40,8 +41,14 @@ _BYTES_PER_NEIGHBOUR = 40
 
 
 @shared_doc
-class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
-    """The neighbourhood engine shared by ItemKNN and UserKNN (see their docs)."""
+class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
+    """The neighbourhood engine shared by ItemKNN and UserKNN (see their docs).
+
+    Implicit scores are the "product" formula of :mod:`sklearn_recs._scoring`
+    (the estimator and its ``save_npz`` export score through the same
+    object); rating predictions select each pair's neighbours, which is
+    not a formula, and are computed here.
+    """
 
     # Whether the entities are the users (UserKNN) or the items (ItemKNN).
     _user_based = False
@@ -161,11 +168,10 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
             return sp.csr_matrix((data, (entities, raters)), shape=(n_entities, n_raters))
 
         if implicit:
-            # Scoring sums the raw weights, interactions_ (raters x entities;
-            # UserKNN also needs entities x raters).
+            # Scoring sums the raw weights, interactions_ (raters x entities).
             del users, items, values, raters, entities  # (memory, at scale)
             if self._user_based:
-                matrix = self._entity_values = self.interactions_
+                matrix = self.interactions_
                 self._rater_values = matrix.T.tocsr()
             else:
                 self._rater_values = self.interactions_
@@ -177,6 +183,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
             # (The similarity is float32: drop the float64 copy first.)
             matrix = matrix.astype(np.float32)
             self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.n_neighbors)
+            self._formula()  # built now: serving never writes to the estimator
             return self
 
         mu, user_bias, item_bias = _fit_biases(
@@ -249,11 +256,18 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         """(rater codes, entity codes) of (user, item) pairs."""
         return (item_codes, user_codes) if self._user_based else (user_codes, item_codes)
 
+    def _scored_by_formula(self):
+        return self.feedback_ == "implicit"
+
+    def _predict_cold(self, user_codes, item_codes):
+        if self._scored_by_formula():
+            return super()._predict_cold(user_codes, item_codes)
+        return RecommenderMixin._predict_cold(self, user_codes, item_codes)
+
     def _predict_pairs(self, user_codes, item_codes):
+        if self._scored_by_formula():
+            return super()._predict_pairs(user_codes, item_codes)
         raters, entities = self._orient(np.asarray(user_codes), np.asarray(item_codes))
-        if self.feedback_ == "implicit":
-            return np.asarray(self.similarity_[entities].multiply(
-                self._rater_values[raters]).sum(axis=1), dtype=np.float64).ravel()
         y_pred = np.empty(len(raters))
         row_nnz = np.diff(self.similarity_.indptr)[entities]
         budget = max(1, int(memory_share() * 2**20) // _BYTES_PER_NEIGHBOUR)
@@ -297,24 +311,16 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         return np.clip(y_pred, *self._rating_range)
 
     def _score_users(self, user_codes, item_codes):
-        if self.feedback_ == "explicit" and np.diff(self.similarity_.indptr).max(
-                initial=0) <= self.n_neighbors:
+        if self._scored_by_formula():
+            return super()._score_users(user_codes, item_codes)
+        if np.diff(self.similarity_.indptr).max(initial=0) <= self.n_neighbors:
             # Every stored neighbour that a rater rated is used.
             scores = self._catalogue_predictions(user_codes)
             return scores if item_codes is None else scores[:, item_codes]
-        if self.feedback_ == "explicit":
-            items = np.arange(self.n_items_) if item_codes is None else item_codes
-            users = np.repeat(user_codes, len(items))
-            return self._predict_pairs(users, np.tile(items, len(user_codes))).reshape(
-                len(user_codes), len(items))
-        if self._user_based:
-            # Sum of the user's neighbours' weights: S[users] @ (users x items).
-            scores = self.similarity_[user_codes] @ self._entity_values
-        else:
-            # Sum of the similarities of each item's neighbours the user holds.
-            scores = self._rater_values[user_codes] @ self.similarity_.T
-        scores = scores.toarray()
-        return scores if item_codes is None else scores[:, item_codes]
+        items = np.arange(self.n_items_) if item_codes is None else item_codes
+        users = np.repeat(user_codes, len(items))
+        return self._predict_pairs(users, np.tile(items, len(user_codes))).reshape(
+            len(user_codes), len(items))
 
     def _catalogue_predictions(self, user_codes):
         """Rating predictions for every item, by sparse products.
@@ -354,9 +360,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
     @available_if(lambda self: self.feedback_ == "implicit")
     def _score_factors(self, user_codes):
         """Implicit scores as a sparse product (see ``RecommenderMixin``)."""
-        if self._user_based:
-            return self.similarity_[user_codes], self._entity_values
-        return self._rater_values[user_codes], self.similarity_.T.tocsr()
+        return self._formula().score_factors(user_codes)
 
     def _similar_entity_scores(self, codes):
         return self.similarity_[codes].toarray()
@@ -365,7 +369,7 @@ class _BaseKNN(RecommenderMixin, RegressorMixin, BaseEstimator):
         return knn_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
-        """The implicit scores' sparse factors, for :func:`sklearn_recs.serving.save_npz`."""
+        """The implicit scores' sparse factors: the formula that scores them (and ``save_npz``)."""
         if self.feedback_ != "implicit":
             raise TypeError(
                 f"save_npz: {type(self).__name__} fit on ratings does not support the "
@@ -668,7 +672,7 @@ def _walk_counts(weights, exponent):
 
 
 @shared_doc
-class RP3Beta(RecommenderMixin, BaseEstimator):
+class RP3Beta(FormulaScoring, RecommenderMixin, BaseEstimator):
     """Item-item random walk of three steps with a popularity penalty (RP3beta).
 
     A walk goes from an item to a user who interacted with it and on to
@@ -759,6 +763,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
         self._fit_interactions(X, y, implicit=True)
         self._walk = _walk_counts(self.interactions_, self.exponent)
         self.similarity_ = self._similarity()
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -785,6 +790,7 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
                       - _walk_counts(old[touched], self.exponent)
                       + _walk_counts(self.interactions_[touched], self.exponent))
         self.similarity_ = self._similarity()
+        self._formula()
         return self
 
     def _similarity(self):
@@ -809,27 +815,19 @@ class RP3Beta(RecommenderMixin, BaseEstimator):
             values = values / np.bincount(rows, values, minlength=n_items)[rows]
         return sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items))
 
-    # -- scoring -----------------------------------------------------------
-    def _predict_pairs(self, user_codes, item_codes):
-        return np.asarray(self.interactions_[user_codes].multiply(
-            self.similarity_.T.tocsr()[item_codes]).sum(axis=1), dtype=np.float64).ravel()
-
-    def _score_users(self, user_codes, item_codes):
-        scores = (self.interactions_[user_codes] @ self.similarity_).toarray()
-        return scores if item_codes is None else scores[:, item_codes]
-
+    # -- scoring (the "product" formula of sklearn_recs._scoring) -------------
     def _score_factors(self, user_codes):
         """Scores as the sparse product ``r_u @ similarity_`` (see ``RecommenderMixin``)."""
-        return self.interactions_[user_codes], self.similarity_
+        return self._formula().score_factors(user_codes)
 
     def _similar_item_scores(self, item_codes):
-        return self.similarity_[item_codes].toarray()
+        return self._formula().similar_item_scores(item_codes)
 
     def _explain_terms(self, user_codes, item_codes):
         return item_item_terms(self, user_codes, item_codes)
 
     def _serving_arrays(self):
-        """The sparse factors of the scores, for :func:`sklearn_recs.serving.save_npz`."""
+        """The sparse factors of the scores: the formula that scores them (and ``save_npz``)."""
         return "product", dict(left=self.interactions_, right=self.similarity_.T.tocsr(),
                                factor_path=True, similar="right_columns")
 

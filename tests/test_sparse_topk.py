@@ -69,3 +69,24 @@ def test_threads_give_the_same_ranking(monkeypatch):
     two = topk_sparse_product(rows, matrix, 5, exclude=exclude, n_jobs=-1)
     np.testing.assert_array_equal(two[0], one[0])
     np.testing.assert_array_equal(two[1], one[1])
+
+
+@pytest.mark.parametrize("k", [1, 3, 7, 50])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_top_positive_against_a_full_sort(k, dtype):
+    # Small integers (many ties, broken by column), negatives and zeros, rows
+    # with fewer than k positives; long rows cut the buffer many times.
+    rng = np.random.default_rng(k)
+    dense = rng.integers(-3, 6, size=(30, 400)).astype(dtype)
+    dense[:5] = np.minimum(dense[:5], 0)
+    dense[5, :3] = 1
+    columns, values = _sparse_topk.top_positive(dense, k)
+    for row, entries in enumerate(dense):
+        positive = np.flatnonzero(entries > 0)
+        best = positive[np.lexsort((positive, -entries[positive]))][:k]
+        expected = np.full(k, -1)
+        expected[:len(best)] = best
+        np.testing.assert_array_equal(columns[row], expected)
+        np.testing.assert_array_equal(values[row][:len(best)], entries[best])
+        assert not values[row][len(best):].any()
+    assert values.dtype == dtype

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 
+from ._sparse_topk import top_positive
 from ._threads import thread_map
 
 __all__ = ["KERNELS", "bm25_weight", "pairwise_similarity", "tfidf_weight"]
@@ -36,15 +37,16 @@ KERNELS = ("cosine", "dot", "co_cosine", "msd")
 # Dense float32 arrays of one block's width held at once (products, the
 # similarity, top-k's scratch), in bytes per entry.
 _BYTES_PER_ENTRY = 48
+# Rows longer than this many times the entries kept are pruned by a numba
+# selection (top_positive: one comparison per entry); shorter ones by
+# argpartition, faster where the kept entries are a large share of the row.
+_SELECTION_RATIO = 64
 # Right-hand operands are made dense when they hold at most this many entries.
 _DENSE_LIMIT = 2**24
 # Otherwise a rater is multiplied as dense when it holds more than this share
 # of the rows (measured on power-law data: about where a rater costs the
 # sparse product as much as BLAS).
 _DENSE_SHARE = 1 / 10
-# Columns per group when a row's top entries are searched among its groups'
-# maxima first (see _top_columns).
-_GROUP = 8
 
 
 def tfidf_weight(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -228,40 +230,43 @@ class _BlockProduct:
     """``left[start:stop] @ right.T`` for blocks of rows, as dense float32 blocks.
 
     ``left`` and ``right`` share their columns (the raters). When ``right``
-    is small it is made dense and each block is one sparse-dense product.
+    is small it is made dense and each block is one sparse-dense product
+    (torch's).
     Otherwise the raters that hold more than ``_DENSE_SHARE`` of ``right``'s
     rows are multiplied as dense matrices by BLAS, the others by a
     sparse-sparse product written straight into the dense block (torch's).
     """
 
     def __init__(self, left, right):
+        import torch
+
         n_rows, n_raters = right.shape
         self.n_rows = n_rows
         self.left = left
+        with warnings.catch_warnings():
+            # torch warns once per process that its sparse CSR support is in
+            # beta: here, in the calling thread, not in the threads of rows()
+            # (catch_warnings is not thread-safe), which then convert their
+            # blocks silently.
+            warnings.simplefilter("ignore", UserWarning)
+            _torch_csr(left[:1])
         self.small = n_rows * n_raters <= _DENSE_LIMIT
         if self.small:
-            self.right_dense = right.T.toarray()
+            dense = right.T.toarray().astype(np.float32, copy=False)
+            self.right_dense = torch.from_numpy(dense)
             return
         dense = np.bincount(right.indices, minlength=n_raters) > n_rows * _DENSE_SHARE
         self.light, self.heavy = np.flatnonzero(~dense), np.flatnonzero(dense)
-        self.right_sparse = None
-        if self.light.size:
-            with warnings.catch_warnings():
-                # torch warns once per process that its sparse CSR support is in
-                # beta: here, in the calling thread, not in the threads of
-                # rows() (catch_warnings is not thread-safe), which then
-                # convert their blocks silently.
-                warnings.simplefilter("ignore", UserWarning)
-                self.right_sparse = _torch_csr(right[:, self.light].T)
+        self.right_sparse = _torch_csr(right[:, self.light].T) if self.light.size else None
         self.right_dense = right[:, self.heavy].T.toarray() if self.heavy.size else None
 
     def rows(self, start, stop):
         """The dense float32 block ``left[start:stop] @ right.T``."""
-        left = self.left[start:stop]
-        if self.small:
-            return np.asarray(left @ self.right_dense, dtype=np.float32)
         import torch
 
+        left = self.left[start:stop]
+        if self.small:  # (torch's sparse-dense product is vectorised, scipy's is not)
+            return torch.sparse.mm(_torch_csr(left), self.right_dense).numpy()
         out = torch.empty((stop - start, self.n_rows), dtype=torch.float32)
         if self.right_sparse is None:
             out.zero_()
@@ -306,38 +311,17 @@ def _kernel_block(kernel, block):
 
 def _prune(sim, keep, offset):
     """(rows, columns, values) of each row's ``keep`` largest positive entries."""
-    if keep < sim.shape[1]:
-        cols = _top_columns(sim, keep)
+    n_columns = sim.shape[1]
+    if keep >= n_columns:
+        rows, cols = np.nonzero(sim > 0)
+        return rows + offset, cols, sim[rows, cols]
+    if keep * _SELECTION_RATIO > n_columns:
+        # (Where keep is a large share of the row, a partial sort wins.)
+        cols = np.argpartition(sim, n_columns - keep, axis=1)[:, n_columns - keep:]
         values = np.take_along_axis(sim, cols, axis=1)
+        cols[values <= 0] = -1
     else:
-        cols = np.broadcast_to(np.arange(sim.shape[1]), sim.shape)
-        values = sim
+        cols, values = top_positive(sim, keep)
     rows = np.broadcast_to(np.arange(offset, offset + sim.shape[0])[:, None], cols.shape)
-    positive = values > 0
+    positive = cols >= 0
     return rows[positive], cols[positive], values[positive]
-
-
-def _top_columns(sim, keep):
-    """Columns of each row's ``keep`` largest entries, in no order (ties at the cut: any).
-
-    The columns are dealt into ``n_groups`` strided groups of ``_GROUP``
-    (group ``g`` holds columns ``g, g + n_groups, ...``). The ``keep``-th
-    largest group maximum is a lower bound of the row's ``keep``-th largest
-    entry, and every entry above it lies in one of the ``keep`` groups of
-    largest maxima, so only those (and the columns left over) are searched.
-    """
-    n_rows, n_cols = sim.shape
-    n_groups = n_cols // _GROUP
-    if n_groups < 4 * keep:
-        return np.argpartition(sim, n_cols - keep, axis=1)[:, n_cols - keep:]
-    maxima = sim[:, :n_groups].copy()
-    for g in range(1, _GROUP):
-        np.maximum(maxima, sim[:, g * n_groups:(g + 1) * n_groups], out=maxima)
-    groups = np.argpartition(maxima, n_groups - keep, axis=1)[:, n_groups - keep:]
-    candidates = (groups[:, :, None] + n_groups * np.arange(_GROUP)).reshape(n_rows, -1)
-    left_over = np.arange(n_groups * _GROUP, n_cols)
-    candidates = np.concatenate(
-        [candidates, np.broadcast_to(left_over, (n_rows, left_over.size))], axis=1)
-    values = np.take_along_axis(sim, candidates, axis=1)
-    best = np.argpartition(values, values.shape[1] - keep, axis=1)[:, values.shape[1] - keep:]
-    return np.take_along_axis(candidates, best, axis=1)

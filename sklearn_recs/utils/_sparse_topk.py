@@ -89,11 +89,10 @@ def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n
     if exclude is None:
         exclude = sp.csr_matrix((n_rows, n_columns))
     exclude = sp.csr_matrix(exclude)
-    factors = (rows.indptr.astype(np.int64), rows.indices.astype(np.int64),
-               rows.data.astype(dtype, copy=False),
-               matrix.indptr.astype(np.int64), matrix.indices.astype(np.int64),
-               matrix.data.astype(dtype, copy=False),
-               exclude.indptr.astype(np.int64), exclude.indices.astype(np.int64))
+    # (The index arrays as they are, int32 or int64: numba compiles each.)
+    factors = (rows.indptr, rows.indices, rows.data.astype(dtype, copy=False),
+               matrix.indptr, matrix.indices, matrix.data.astype(dtype, copy=False),
+               exclude.indptr, exclude.indices)
     indices = np.empty((n_rows, k), dtype=np.intp)
     values = np.empty((n_rows, k), dtype=np.float64)
     n_jobs = effective_n_jobs(n_jobs)
@@ -167,17 +166,23 @@ def _drain(heap_scores, heap_columns, size, out_columns, out_values, offset):
         _sift_down(heap_scores, heap_columns, last, 0)
 
 
+@numba.njit(nogil=True, cache=True, inline="always")
+def _accumulate(scores, weight, mat_idx, mat_data, begin, end):
+    """``scores[mat_idx[q]] += weight * mat_data[q]`` for ``q`` in ``begin:end``."""
+    for q in range(begin, end):
+        # (unsigned: no check for a negative index)
+        scores[np.uint64(mat_idx[q])] += weight * mat_data[q]
+
+
 @numba.njit(nogil=True, cache=True)
 def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, ex_idx,
                start, stop, n_columns, dense_products, k, out_columns, out_values):
     """Rank rows ``start:stop`` of the product into ``out_*`` (see topk_sparse_product)."""
     scores = np.zeros(n_columns, dtype=row_data.dtype)
     reached = np.zeros(n_columns, dtype=np.bool_)
-    excluded = np.zeros(n_columns, dtype=np.bool_)
     touched = np.empty(n_columns, dtype=np.int64)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_columns = np.empty(k, dtype=np.int64)
-    every_column = np.arange(n_columns)
     for row in range(start, stop):
         # Scores: the row's entries times their rows of the matrix, in
         # stored order (scipy's order of summation). A row that reaches
@@ -187,14 +192,12 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         for p in range(row_ptr[row], row_ptr[row + 1]):
             n_products += mat_ptr[row_idx[p] + 1] - mat_ptr[row_idx[p]]
         dense = n_products > dense_products
-        n_touched = n_columns if dense else 0
-        candidates = every_column if dense else touched
+        n_touched = 0
         for p in range(row_ptr[row], row_ptr[row + 1]):
-            weight = row_data[p]
             inner = row_idx[p]
             if dense:
-                for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
-                    scores[mat_idx[q]] += weight * mat_data[q]
+                _accumulate(scores, row_data[p], mat_idx, mat_data, mat_ptr[inner],
+                            mat_ptr[inner + 1])
                 continue
             for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
                 column = mat_idx[q]
@@ -202,26 +205,38 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
                     reached[column] = True
                     touched[n_touched] = column
                     n_touched += 1
-                scores[column] += weight * mat_data[q]
+                scores[column] += row_data[p] * mat_data[q]
+        # Excluded columns score -inf (no product is infinite).
         for p in range(ex_ptr[row], ex_ptr[row + 1]):
-            excluded[ex_idx[p]] = True
+            scores[ex_idx[p]] = -np.inf
         columns = out_columns[row]
         values = out_values[row]
+        if dense:
+            # Every column, by a heap of the k best (scanned in column
+            # order, so an entry equal to the root never enters it).
+            size = 0
+            for column in range(n_columns):
+                score = np.float64(scores[column])
+                if size < k or score > heap_scores[0]:
+                    size = _heap_push(heap_scores, heap_columns, size, k, score, column)
+            _drain(heap_scores, heap_columns, size, columns, values, 0)
+            scores[:] = 0
+            continue
         # 1. Positive scores, by a heap of the k best.
         size = 0
         for t in range(n_touched):
-            column = candidates[t]
+            column = touched[t]
             score = np.float64(scores[column])
             # (The heap is called only for an entry that enters it: most do not.)
-            if score > 0 and not excluded[column] and (
-                    size < k or not _worse(score, column, heap_scores[0], heap_columns[0])):
+            if score > 0 and (size < k or not _worse(score, column, heap_scores[0],
+                                                      heap_columns[0])):
                 size = _heap_push(heap_scores, heap_columns, size, k, score, column)
         _drain(heap_scores, heap_columns, size, columns, values, 0)
         filled = size
         # 2. Zero scores (unreached or summed to 0), by column.
         column = 0
         while filled < k and column < n_columns:
-            if not excluded[column] and scores[column] == 0:  # reached or not
+            if scores[column] == 0:
                 columns[filled] = column
                 values[filled] = 0.0
                 filled += 1
@@ -230,9 +245,9 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         if filled < k:
             size = 0
             for t in range(n_touched):
-                column = candidates[t]
+                column = touched[t]
                 score = np.float64(scores[column])
-                if score < 0 and not excluded[column]:
+                if -np.inf < score < 0:
                     size = _heap_push(heap_scores, heap_columns, size, k - filled, score,
                                       column)
             _drain(heap_scores, heap_columns, size, columns, values, filled)
@@ -240,13 +255,140 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         # 4. Excluded columns, -inf, by column.
         column = 0
         while filled < k:
-            if excluded[column]:
+            if scores[column] == -np.inf:
                 columns[filled] = column
                 values[filled] = -np.inf
                 filled += 1
             column += 1
         for t in range(n_touched):
-            scores[candidates[t]] = 0
-            reached[candidates[t]] = False
+            scores[touched[t]] = 0
+            reached[touched[t]] = False
         for p in range(ex_ptr[row], ex_ptr[row + 1]):
-            excluded[ex_idx[p]] = False
+            scores[ex_idx[p]] = 0
+
+
+def top_positive(dense, k):
+    """Each row's ``k`` largest positive entries: ``(columns, values)``, best first.
+
+    Equal entries are ordered by column; a row with fewer than ``k``
+    positive entries ends with column ``-1`` and value 0. One pass over
+    each row: the entries above the current threshold are appended to a
+    buffer of ``4 * k``, which is cut back to its ``k`` best (raising the
+    threshold) whenever it fills, so most entries cost one comparison.
+
+    Parameters
+    ----------
+    dense : ndarray of shape (n_rows, n_columns)
+        The scores (float32 or float64).
+    k : int
+        How many to keep, ``k >= 1``.
+
+    Returns
+    -------
+    columns : ndarray of shape (n_rows, k)
+        Column indices (int64), best first; -1 in unused slots.
+    values : ndarray of shape (n_rows, k)
+        The entries, in ``dense``'s dtype; 0 in unused slots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recs.utils._sparse_topk import top_positive
+    >>> top_positive(np.array([[0.5, -1.0, 0.5, 2.0], [0.0, 0.0, 0.0, 0.1]]), 2)
+    (array([[ 3,  0],
+           [ 3, -1]]), array([[2. , 0.5],
+           [0.1, 0. ]]))
+    """
+    dense = np.asarray(dense)
+    columns = np.empty((dense.shape[0], k), dtype=np.int64)
+    values = np.empty((dense.shape[0], k), dtype=dense.dtype)
+    _top_positive_rows(dense, k, columns, values)
+    return columns, values
+
+
+@numba.njit(nogil=True, cache=True)
+def _select(values, size, rank):
+    """The ``rank``-th smallest of ``values[:size]`` (quickselect, in place)."""
+    low, high = 0, size - 1
+    while low < high:
+        pivot = values[(low + high) // 2]
+        i, j = low, high
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if rank <= j:
+            high = j
+        elif rank >= i:
+            low = i
+        else:
+            break
+    return values[rank]
+
+
+@numba.njit(nogil=True, cache=True)
+def _cut(buffer_values, buffer_columns, size, k, scratch):
+    """Keep the ``k`` best of the buffer's ``size`` entries, in their order; return their threshold.
+
+    The threshold is the ``k``-th largest value; of the entries equal to
+    it, the first ones (lower columns) are kept.
+    """
+    scratch[:size] = buffer_values[:size]
+    threshold = _select(scratch, size, size - k)
+    above = 0
+    for i in range(size):
+        above += buffer_values[i] > threshold
+    at_threshold = k - above
+    kept = 0
+    for i in range(size):
+        value = buffer_values[i]
+        if value > threshold or (value == threshold and at_threshold > 0):
+            if value == threshold:
+                at_threshold -= 1
+            buffer_values[kept] = value
+            buffer_columns[kept] = buffer_columns[i]
+            kept += 1
+    return threshold
+
+
+@numba.njit(nogil=True, cache=True)
+def _top_positive_rows(dense, k, out_columns, out_values):
+    """Rank each row of ``dense`` into ``out_*`` (see top_positive)."""
+    capacity = 4 * k
+    buffer_values = np.empty(capacity, dtype=np.float64)
+    buffer_columns = np.empty(capacity, dtype=np.int64)
+    scratch = np.empty(capacity, dtype=np.float64)
+    for row in range(dense.shape[0]):
+        entries = dense[row]
+        size = 0
+        threshold = 0.0  # in column order: an entry equal to the threshold comes too late
+        for column in range(entries.shape[0]):
+            value = np.float64(entries[column])
+            if value > threshold:
+                buffer_values[size] = value
+                buffer_columns[size] = column
+                size += 1
+                if size == capacity:
+                    threshold = _cut(buffer_values, buffer_columns, size, k, scratch)
+                    size = k
+        if size > k:
+            _cut(buffer_values, buffer_columns, size, k, scratch)
+            size = k
+        # Best first (an insertion sort: the buffer is in column order, and
+        # an entry moves only past smaller ones, so ties stay by column).
+        for slot in range(size):
+            value, column = buffer_values[slot], buffer_columns[slot]
+            position = slot
+            while position > 0 and out_values[row, position - 1] < value:
+                out_values[row, position] = out_values[row, position - 1]
+                out_columns[row, position] = out_columns[row, position - 1]
+                position -= 1
+            out_values[row, position] = value
+            out_columns[row, position] = column
+        out_columns[row, size:] = -1
+        out_values[row, size:] = 0
