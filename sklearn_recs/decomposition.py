@@ -23,7 +23,7 @@ from ._explain import factor_model_terms
 from ._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
-from .neural._fold_in import FoldInMixin
+from ._fold_in import FoldInMixin
 from .utils._threads import thread_map
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc

@@ -3,9 +3,11 @@
 One module per family, over a floor of shared parts: ``_mf`` (matrix
 factorisation), ``_ncf`` (neural collaborative filtering) and
 ``_two_tower`` (two-tower retrieval) each import only the floor: the
-estimator base ``_base``, fold-in ``_fold_in``, the skorch net ``_net``,
+estimator base ``_base``, the skorch net ``_net``,
 data loading ``_data``, checkpoints ``_checkpoint`` and the torch modules
-(``_modules``, ``_ncf_modules``, ``_two_tower_modules``).
+(``_modules``, ``_ncf_modules``, ``_two_tower_modules``). Fold-in of new
+users (``sklearn_recs._fold_in``) sits above this package: ImplicitALS uses
+it too.
 
 Importing :mod:`sklearn_recs` does not import torch; importing an estimator
 from this sub-package does (the classes load on first access).

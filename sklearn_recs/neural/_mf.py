@@ -3,7 +3,7 @@
 Both score ``user_factors[u] @ item_factors[i] + item_bias[i] +
 user_offset[u]``, the ``"factors"`` formula of :mod:`sklearn_recs._scoring`
 shared with the ``.npz`` export, and fold in new users at recommend time
-(:class:`~._fold_in.FoldInMixin`).
+(:class:`~sklearn_recs._fold_in.FoldInMixin`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from ._base import (
     store_params,
 )
 from ._data import InteractionData, sample_negatives
-from ._fold_in import FoldInMixin
+from .._fold_in import FoldInMixin
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss, SampledSoftmaxLoss
 
 __all__ = ["ImplicitMatrixFactorization", "MatrixFactorization"]

@@ -3,7 +3,8 @@
 :class:`FoldInMixin` adds the ``interactions`` / ``interactions_y``
 arguments to ``recommend``: each such user's vector is solved from those
 rows with the item side fixed, without refitting. Only the estimators that
-can solve a user vector use it (the matrix factorisations); they provide
+can solve a user vector use it (the matrix factorisations, neural and
+ALS); they provide
 ``_fold_in(matrix)`` and ``_score_fold_in(codes, item_codes, extra)``.
 """
 
@@ -16,8 +17,8 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
-from ..exceptions import ColdStartWarning
-from ..utils.validation import _check_bool, check_ids, check_interactions
+from .exceptions import ColdStartWarning
+from .utils.validation import _check_bool, check_ids, check_interactions
 
 __all__ = ["FoldInMixin"]
 
