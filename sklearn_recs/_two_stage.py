@@ -145,11 +145,13 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     holdout_size : float or int, default=0.2
         Share (float) or number (int) of each user's interactions held out
         to label the reranker's training candidates.
-    n_splits : int, default=1
+    n_splits : int, default=5
         Number of independent random holdouts whose labelled candidates
         are pooled to train the reranker: more labels (and ``n_splits``
-        fits of the generator and the feature recommenders). Only 1 with
-        ``time_column``.
+        fits of the generator and the feature recommenders). Ignored with
+        ``time_column`` (each user's latest rows are one holdout). The default was chosen on validation data carved
+        from ml-100k's training part (``benchmarks/select_defaults.py``:
+        NDCG@10 0.2606 with 5 against 0.2495 with 1).
     time_column : int or str, default=None
         Column of ``X`` with the interactions' times: the held-out
         interactions are each user's latest. None holds out at random.
@@ -230,7 +232,7 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     }
 
     def __init__(self, generator, reranker, *, n_candidates=100, feature_recommenders=None,
-                 holdout_size=0.2, n_splits=1, time_column=None, random_state=None):
+                 holdout_size=0.2, n_splits=5, time_column=None, random_state=None):
         self.generator = generator
         self.reranker = reranker
         self.n_candidates = n_candidates
@@ -276,14 +278,9 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
         if self.time_column is None:
             cv = PerUserShuffleSplit(n_splits=self.n_splits, test_size=self.holdout_size,
                                      random_state=self.random_state)
-        elif self.n_splits == 1:
+        else:  # each user's latest rows: one split, whatever n_splits
             cv = PerUserTemporalSplit(test_size=self.holdout_size,
                                       time_column=self.time_column)
-        else:
-            raise ValueError(
-                f"{owner}: n_splits={self.n_splits} with time_column="
-                f"{self.time_column!r}: the time holdout (each user's latest rows) is "
-                "one split; set n_splits=1, or time_column=None for random holdouts.")
         self.reranker_ = self._fit_reranker(X, y, cv)
         self.generator_, self.feature_recommenders_ = self._fit_stage(X, y)
         self._fit_interactions(X, y, implicit=implicit,
