@@ -6,10 +6,13 @@ Usage::
 
 ml-100k, per-user random 80/20 holdout (``train_test_split``,
 ``random_state=0``), full-catalogue ranking of unseen items, NDCG@10 and
-precision@10 (the package's scorers). Rows, all with default parameters:
-``EASE()``; ``TwoStageRecommender(EASE(), HistGradientBoostingClassifier())``
-(the reranker's labels come from a holdout of the training part only); the
-same with ``feature_recommenders`` (ItemKNN with BM25, Popularity); and
+precision@10 (the package's scorers). Rows, all with default parameters
+(``TwoStageRecommender``'s ``n_splits`` as chosen by ``select_defaults.py``
+on validation data carved from the training part): ``EASE()``;
+``TwoStageRecommender(EASE(), HistGradientBoostingClassifier())`` (the
+reranker's labels come from holdouts of the training part only); the same
+with ``n_splits=1`` (the previous default, one holdout); the same with
+``feature_recommenders`` (ItemKNN with BM25, Popularity); and
 ``RankingBlend`` of EASE and ItemKNN by reciprocal-rank fusion. Fit and
 recommend seconds are wall-clock on a shared machine: compare ratios
 within one run. Results go to ``benchmarks/results/hybrid.json`` and
@@ -41,6 +44,9 @@ def _models():
         "EASE()": EASE(),
         "TwoStage(EASE, HGB)": TwoStageRecommender(
             EASE(), HistGradientBoostingClassifier(random_state=0), random_state=0),
+        "TwoStage(EASE, HGB), n_splits=1 (previous default)": TwoStageRecommender(
+            EASE(), HistGradientBoostingClassifier(random_state=0), n_splits=1,
+            random_state=0),
         "TwoStage(EASE, HGB) + ItemKNN, Popularity scores": TwoStageRecommender(
             EASE(), HistGradientBoostingClassifier(random_state=0), random_state=0,
             feature_recommenders=[("knn", knn), ("pop", Popularity())]),

@@ -48,10 +48,13 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import root_mean_squared_error
 
 from sklearn_recs._leaderboard import make_splits
 from sklearn_recs.datasets import fetch_movielens
+from sklearn_recs.linear_model import EASE
 from sklearn_recs.metrics import make_ranking_scorer
 from sklearn_recs.model_selection import PerUserShuffleSplit
 
@@ -63,7 +66,9 @@ class Search:
     """One estimator's search: where it lives, its grid and its protocol.
 
     ``fixed`` are non-default settings every candidate shares (seeds,
-    ``feedback``); ``item_features`` names the ml-100k item columns given to
+    ``feedback``); ``members`` are estimators passed to every candidate
+    (a meta-estimator's required ``generator``, ``reranker``), recorded by
+    their repr; ``item_features`` names the ml-100k item columns given to
     ``fit``; ``rounded`` maps a parameter to the round value kept as the
     default when it scores within noise of the grid's best (with the reason
     in ``note``).
@@ -76,6 +81,7 @@ class Search:
     item_features: list | None = None
     rounded: dict = field(default_factory=dict)
     note: str = ""
+    members: dict = field(default_factory=dict)
 
     @property
     def metric(self) -> str:
@@ -127,6 +133,13 @@ SEARCHES = {
         "sklearn_recs.linear_model.SLIM", protocol="ranking",
         grid={"alpha": [0.03, 0.1, 0.2, 0.4], "l1_ratio": [0.001, 0.01, 0.1]},
     ),
+    "TwoStageRecommender": Search(
+        "sklearn_recs.hybrid.TwoStageRecommender", protocol="ranking",
+        grid={"n_splits": [1, 5]},
+        fixed={"random_state": 0},
+        members={"generator": EASE(),
+                 "reranker": HistGradientBoostingClassifier(random_state=0)},
+    ),
     "RP3Beta": Search(
         "sklearn_recs.neighbors.RP3Beta", protocol="ranking",
         grid={"exponent": [0.5, 1.0], "beta": [0.3, 0.6], "n_neighbors": [100, 200, 400],
@@ -171,7 +184,9 @@ def run_search(name: str, search: Search, split) -> dict:
     start = time.perf_counter()
     for values in itertools.product(*(search.grid[key] for key in keys)):
         params = dict(zip(keys, values))
-        model = estimator_class(**search.fixed, **params)
+        model = estimator_class(**{name: clone(member)
+                                   for name, member in search.members.items()},
+                                **search.fixed, **params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             if search.protocol == "rating":
@@ -195,6 +210,8 @@ def run_search(name: str, search: Search, split) -> dict:
         "metric": search.metric,
         "grid": search.grid,
         "fixed": search.fixed,
+        **({"members": {name: repr(member) for name, member in search.members.items()}}
+           if search.members else {}),
         "candidates": candidates,
         "best": best,
         "choice": choice,

@@ -39,7 +39,7 @@ ndcg = make_ranking_scorer("ndcg", k=10)
 knn = ItemKNN(feedback="implicit", weighting="bm25")
 model = TwoStageRecommender(knn, DecisionTreeClassifier(min_samples_leaf=50, random_state=0),
                             feature_recommenders=[("popularity", Popularity())],
-                            random_state=0)
+                            n_splits=1, random_state=0)  # one holdout: a fast example
 search = GridSearchCV(model, {"reranker__max_depth": [2, 6], "n_candidates": [20, 50]},
                       scoring=ndcg, cv=PerUserShuffleSplit(random_state=0))
 search.fit(X_train)

@@ -25,8 +25,8 @@ from .metrics._scorer import make_ranking_scorer
 from .utils._sparse_topk import topk_sparse_product
 from .utils._stack import user_stacklevel
 from .utils._topk import block_size, shared_working_memory, topk, topk_shared
-from .utils.validation import (_as_2d, _check_bool, check_ids, check_interactions, check_k,
-                               warn_if_ratings)
+from .utils.validation import (_as_2d, _check_bool, _is_per_user_exclude, check_ids,
+                               check_interactions, check_k, warn_if_ratings)
 
 __all__ = ["RecommenderMixin"]
 
@@ -729,9 +729,7 @@ class RecommenderMixin:
     def _exclude_pairs(self, exclude, n_rows):
         """(row, item code) pairs of ``recommend``'s ``exclude`` for ``n_rows``
         users; unknown ids dropped, with a warning."""
-        per_user = (isinstance(exclude, (list, tuple)) and len(exclude) > 0
-                    and all(np.ndim(entry) == 1 or isinstance(entry, (set, frozenset))
-                            for entry in exclude))
+        per_user = _is_per_user_exclude(exclude)
         if per_user:
             if len(exclude) != n_rows:
                 raise ValueError(

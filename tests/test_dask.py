@@ -156,6 +156,32 @@ def test_recommend_in_parallel_on_local_backends(ratings, backend):
     np.testing.assert_array_equal(lists, model.recommend(model.users_, top_n=6))
 
 
+@pytest.mark.parametrize("backend", ["threading", "loky"])
+def test_recommend_in_parallel_exclude_equals_recommend(ratings, backend):
+    """Flat and per-user ``exclude`` give ``recommend``'s lists, and no list
+    holds an excluded item (blocks of 7 users cut the per-user lists)."""
+    X, y, _ = ratings
+    model = ItemKNN(n_neighbors=10).fit(X, y)
+    users = model.users_[::-1]  # not the fit order
+    rng = np.random.default_rng(0)
+    per_user = [list(rng.choice(model.items_, size=rng.integers(0, 6), replace=False))
+                for _ in users]
+    flat = list(model.items_[:5])
+    for exclude in (per_user, flat):
+        expected = model.recommend(users, top_n=6, exclude=exclude, return_scores=True)
+        with joblib.parallel_backend(backend, n_jobs=2):
+            got = recommend_in_parallel(model, users, top_n=6, block_size=7,
+                                        exclude=exclude, return_scores=True)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+    lists, scores = recommend_in_parallel(model, users, top_n=6, block_size=7,
+                                          exclude=per_user, return_scores=True)
+    for row, row_scores, excluded in zip(lists, scores, per_user):  # -inf: no item
+        assert not set(row[np.isfinite(row_scores)]) & set(excluded)
+    with pytest.raises(ValueError, match="exclude has 2 lists but 60 users"):
+        recommend_in_parallel(model, users, exclude=[[1], [2]])
+
+
 def test_recommend_in_parallel_string_ids_and_unknown_users():
     X = pd.DataFrame({"user": ["ann", "ann", "bob", "bob", "cy", "cy"],
                       "item": ["a", "b", "b", "c", "a", "c"]})

@@ -4,6 +4,7 @@ holdout without leakage, group routing and grid search."""
 import warnings
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin
 from sklearn.linear_model import LogisticRegression
@@ -11,6 +12,7 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.tree import DecisionTreeClassifier
 
 from sklearn_recs.baselines import Popularity
+from sklearn_recs.content import ContentRecommender
 from sklearn_recs.exceptions import DataWarning
 from sklearn_recs.hybrid import TwoStageRecommender
 from sklearn_recs.linear_model import EASE
@@ -31,7 +33,7 @@ class _Column(RegressorMixin, BaseEstimator):
         return self
 
     def predict(self, X):
-        return self.sign * X[:, self.column]
+        return np.nan_to_num(self.sign * X[:, self.column], nan=-1e9)  # NaN last
 
 
 class _GroupRanker(ClassifierMixin, BaseEstimator):
@@ -89,7 +91,7 @@ def test_reranking_by_popularity_matches_hand_reranking(X):
 def test_no_leakage_and_labels_by_hand(X):
     _Spy.fits.clear()
     model = TwoStageRecommender(_Spy(alpha=10.0), _Column(0), n_candidates=100,
-                                random_state=3).fit(X)
+                                n_splits=1, random_state=3).fit(X)
     train, held = next(PerUserShuffleSplit(test_size=0.2, random_state=3).split(X))
     rows = X[["user_id", "item_id"]].to_numpy(dtype=object)
     first, final = _Spy.fits
@@ -105,8 +107,8 @@ def test_no_leakage_and_labels_by_hand(X):
 def test_group_sizes_reach_a_ranker(X):
     model = TwoStageRecommender(EASE(alpha=10.0), _GroupRanker(), n_candidates=4,
                                 random_state=0).fit(X)
-    group = model.reranker_.group_
-    assert group.sum() == 4 * len(group) and len(group) == X["user_id"].nunique()
+    group = model.reranker_.group_  # each user's candidates, in each of the 5 holdouts
+    assert group.sum() == 4 * len(group) and len(group) == 5 * X["user_id"].nunique()
 
 
 def test_time_holdout_uses_the_latest(X):
@@ -147,3 +149,79 @@ def test_all_labels_equal_falls_back_to_the_generator():
     assert model.reranker_ is None
     np.testing.assert_array_equal(model.recommend([0, 1], 3, exclude_seen=False),
                                   EASE().fit(X).recommend([0, 1], 3, exclude_seen=False))
+
+
+def test_pooled_holdouts_label_every_split(X):
+    _Spy.fits.clear()
+    model = TwoStageRecommender(_Spy(alpha=10.0), _GroupRanker(), n_candidates=100,
+                                n_splits=3, random_state=5).fit(X)
+    splits = list(PerUserShuffleSplit(n_splits=3, test_size=0.2, random_state=5).split(X))
+    rows = X[["user_id", "item_id"]].to_numpy(dtype=object)
+    assert len(_Spy.fits) == 4  # one labelling fit per split, then the final one
+    for fitted, (train, _) in zip(_Spy.fits, splits):
+        assert sorted(map(tuple, fitted.tolist())) == sorted(map(tuple, rows[train].tolist()))
+    # The three splits' candidates are pooled: every user's group in each split.
+    assert len(model.reranker_.group_) == 3 * X["user_id"].nunique()
+    _Spy.fits.clear()  # the time holdout is one split
+    TwoStageRecommender(_Spy(alpha=10.0), _Column(0), time_column="timestamp").fit(X)
+    assert len(_Spy.fits) == 2
+
+
+def test_item_features_rerank_by_hand_and_unknown_ids_are_nan(X):
+    items = np.unique(X["item_id"])
+    # Items 0-2 are missing from the frame: their feature is NaN.
+    frame = pd.DataFrame({"quality": (items[3:] * 7) % 11}, index=items[3:])
+    model = TwoStageRecommender(EASE(alpha=10.0), _Column(4), n_candidates=6,
+                                random_state=0).fit(X, item_features=frame)
+    assert model.feature_names_[4] == "item_quality"
+    training = model.reranker_.X_
+    assert np.isnan(training[:, 4]).any() and not np.isnan(training[:, :4]).any()
+    ease = EASE(alpha=10.0).fit(X)
+    value = frame["quality"].reindex(items).to_dict()
+    for user in ease.users_[:10]:
+        candidates = ease.recommend([user], 6)[0]
+        # NaN last (the reranker's rule); ties keep the generator's order.
+        by_hand = sorted(candidates, key=lambda item: (np.isnan(value[item]),
+                                                      -np.nan_to_num(value[item])))
+        assert model.recommend([user], 6)[0].tolist() == by_hand
+
+
+def test_user_features_are_joined_by_user_id(X):
+    users = np.unique(X["user_id"])
+    frame = pd.DataFrame({"age": np.arange(len(users) - 1.0), "member": True},
+                         index=users[1:])  # the first user is missing
+    model = TwoStageRecommender(EASE(alpha=10.0), _Column(0), n_candidates=5,
+                                random_state=0).fit(X, user_features=frame)
+    assert model.feature_names_[-2:] == ["user_age", "user_member"]
+    codes = np.arange(model.generator_.n_users_)
+    features, candidates = model._candidate_features(
+        (model.generator_, model.feature_recommenders_), codes)
+    joined = features[:, -2:].reshape(len(codes), candidates.shape[1], 2)
+    for code, user in enumerate(model.generator_.users_):
+        expected = ([np.nan, np.nan] if user not in frame.index
+                    else [frame.loc[user, "age"], 1.0])
+        np.testing.assert_array_equal(joined[code], np.tile(expected, (5, 1)))
+
+
+def test_item_features_reach_a_generator_that_takes_them(X):
+    items = np.unique(X["item_id"])
+    frame = pd.DataFrame(np.random.default_rng(0).normal(size=(len(items), 3)),
+                         index=items)  # continuous: no ties between the content scores
+    content = ContentRecommender(feedback="implicit")
+    model = TwoStageRecommender(content, _Column(0), n_candidates=5,
+                                random_state=0).fit(X, item_features=frame)
+    alone = ContentRecommender(feedback="implicit").fit(X, item_features=frame)
+    users = alone.users_[:8]
+    np.testing.assert_array_equal(model.recommend(users, 5), alone.recommend(users, 5))
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"item_features": [[1.0]]}, TypeError, "item_features must be a pandas DataFrame"),
+    ({"user_features": pd.DataFrame({"city": ["a"]}, index=["u00"])}, ValueError,
+     r"user_features columns \['city'\] are not numeric; encode them first"),
+    ({"item_features": pd.DataFrame({"f": [1, 2]}, index=[0, 0])}, ValueError,
+     r"item_features has duplicated ids \[0\]"),
+])
+def test_bad_feature_frames(X, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        TwoStageRecommender(EASE(), _Column(0)).fit(X, **kwargs)

@@ -9,7 +9,7 @@ from joblib.parallel import get_active_backend
 from sklearn.utils.parallel import Parallel, delayed
 from sklearn.utils.validation import check_is_fitted
 
-from .validation import check_ids, check_k
+from .validation import _is_per_user_exclude, check_ids, check_k
 
 __all__ = ["recommend_in_parallel"]
 
@@ -71,7 +71,9 @@ def recommend_in_parallel(estimator: Any, users: Any, top_n: int = 10, *,
         for the Dask backend); -1 means all processors.
     **recommend_params : dict
         Passed to every block's ``recommend``: ``exclude_seen``, ``items``,
-        ``return_scores``.
+        ``exclude``, ``return_scores``. A per-user ``exclude`` (one list of
+        item ids per user, in the order of ``users``) is cut into the
+        blocks' lists; a flat list goes to every block.
 
     Returns
     -------
@@ -125,13 +127,24 @@ def recommend_in_parallel(estimator: Any, users: Any, top_n: int = 10, *,
     users = check_ids(users, what="user ids", estimator="recommend_in_parallel")
     top_n = check_k(top_n, name="top_n", estimator="recommend_in_parallel")
     block_size = check_k(block_size, name="block_size", estimator="recommend_in_parallel")
+    exclude = recommend_params.pop("exclude", None)
+    per_user = _is_per_user_exclude(exclude)
+    if per_user and len(exclude) != users.size:
+        raise ValueError(
+            f"recommend_in_parallel: exclude has {len(exclude)} lists but {users.size} "
+            "users were given; pass one list of item ids per user, or a flat list "
+            "of item ids to exclude for every user."
+        )
     if users.size == 0:
-        return estimator.recommend(users, top_n, **recommend_params)
+        return estimator.recommend(users, top_n, exclude=exclude, **recommend_params)
     shipped = _shipped_once(estimator)
+    starts = range(0, users.size, block_size)
     blocks = Parallel(n_jobs=n_jobs)(
-        delayed(_recommend_block)(shipped, users[start:start + block_size], top_n,
-                                  recommend_params)
-        for start in range(0, users.size, block_size))
+        delayed(_recommend_block)(
+            shipped, users[start:start + block_size], top_n,
+            {**recommend_params,
+             "exclude": list(exclude[start:start + block_size]) if per_user else exclude})
+        for start in starts)
     if recommend_params.get("return_scores", False):
         return (np.concatenate([ranked for ranked, _ in blocks]),
                 np.concatenate([scores for _, scores in blocks]))

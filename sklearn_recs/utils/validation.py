@@ -559,3 +559,12 @@ def warn_if_ratings(values: Any, *, estimator: Any = None) -> None:
         DataWarning,
         stacklevel=user_stacklevel(),
     )
+
+
+def _is_per_user_exclude(exclude):
+    """Whether ``recommend``'s ``exclude`` is one list of item ids per user
+    (a non-empty list or tuple of 1-D lists, arrays or sets) rather than
+    one flat list of item ids for every user."""
+    return (isinstance(exclude, (list, tuple)) and len(exclude) > 0
+            and all(np.ndim(entry) == 1 or isinstance(entry, (set, frozenset))
+                    for entry in exclude))
