@@ -268,5 +268,7 @@ class FormulaScoring:
     @property
     def _retrieve(self):
         """The approximate top-k of the formula's ``retrieval``, or None (exact)."""
+        if not self._scored_by_formula():
+            return None
         formula = self._formula()
         return None if formula.retrieval is None else formula.retrieve
