@@ -82,6 +82,9 @@ class Search:
         return "rmse" if self.protocol == "rating" else "ndcg@10"
 
 
+_KNN_IMPLICIT_GRID = {"weighting": [None, "bm25"], "n_neighbors": [40, 100, 200, 400],
+                      "shrinkage": [0.0, 10.0, 200.0], "amplification": [1.0, 1.3]}
+
 SEARCHES = {
     "BiasBaseline": Search(
         "sklearn_recs.baselines.BiasBaseline",
@@ -96,6 +99,15 @@ SEARCHES = {
         "sklearn_recs.neighbors.UserKNN",
         grid={"shrinkage": [0.0, 100.0, 200.0], "amplification": [1.0, 1.3],
               "damping": [0.0, 0.1]},
+    ),
+    # The implicit values of the KNN parameters whose default is "auto".
+    "ItemKNN (implicit)": Search(
+        "sklearn_recs.neighbors.ItemKNN", protocol="ranking", grid=_KNN_IMPLICIT_GRID,
+        fixed={"feedback": "implicit"},
+    ),
+    "UserKNN (implicit)": Search(
+        "sklearn_recs.neighbors.UserKNN", protocol="ranking", grid=_KNN_IMPLICIT_GRID,
+        fixed={"feedback": "implicit"},
     ),
     "ContentRecommender": Search(
         "sklearn_recs.content.ContentRecommender",
