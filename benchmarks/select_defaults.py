@@ -4,7 +4,11 @@ Usage::
 
     python benchmarks/select_defaults.py [--only ItemKNN,UserKNN]
 
-For every entry of ``SEARCHES`` (one per estimator class name) the script
+For every entry of ``SEARCHES`` (one per estimator class name, and a
+second one, ``"<name> (implicit)"``, where a model's defaults depend on
+the kind of feedback: the values the KNN models' ``"auto"`` parameters
+take on implicit feedback, ContentRecommender fit as an implicit model;
+its ``fixed`` sets ``feedback="implicit"``) the script
 fits each candidate of a small stated grid and scores it on a validation
 set carved from the **training** data only, never from a test fold:
 
@@ -22,7 +26,8 @@ The grid, every candidate's validation score, the choice and an optional
 note (for a default that is a deliberate round value near the optimum,
 ``rounded``) go to ``benchmarks/results/defaults.json``; ``--only`` re-runs
 some entries and keeps the others. ``tests/test_defaults.py`` asserts that
-each estimator's constructor defaults equal the recorded choice. Test
+each estimator's constructor defaults equal the recorded choice (for an
+``"auto"`` default, the value it resolves to for the entry's feedback). Test
 figures with those defaults come from the benchmarks (``bench_knn.py``,
 ``bench_ranking.py``, ...), never from this script.
 
@@ -131,8 +136,8 @@ SEARCHES = {
     ),
     "MatrixFactorization": Search(
         "sklearn_recs.neural.MatrixFactorization",
-        grid={"alpha": [0.05, 0.09, 0.15], "n_factors": [32, 64, 128],
-              "lr": [10.0, 20.0, 40.0]},
+        grid={"alpha": [0.07, 0.09, 0.11], "n_factors": [64, 128, 256],
+              "lr": [15.0, 20.0, 30.0]},
         fixed={"random_state": 0},
     ),
     "ImplicitMatrixFactorization": Search(
