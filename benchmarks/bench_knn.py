@@ -238,9 +238,17 @@ def implicit_models():
 
 
 def _describe(params):
-    """Readable best parameters (a peer's chosen object by its repr)."""
-    return {key: value if isinstance(value, (int, float, str, type(None))) else repr(value)
-            for key, value in params.items()}
+    """Readable best parameters (a peer's chosen object by its neighbour count)."""
+    def readable(value):
+        if isinstance(value, (int, float, str, type(None))):
+            return value
+        if hasattr(value, "K"):  # implicit's item-item models
+            return f"{type(value).__name__}(K={value.K})"
+        if hasattr(value, "config"):  # LensKit scorers
+            return f"{type(value).__name__}(max_nbrs={value.config.max_nbrs})"
+        return repr(value)
+
+    return {key: readable(value) for key, value in params.items()}
 
 
 def implicit_benchmark(data_home, repeat):
@@ -411,6 +419,10 @@ def main(argv=None):
     parser.add_argument("--scale-timeout", type=float, default=900)
     args = parser.parse_args(argv)
     report = {"machine": machine()}
+    previous = json.loads(PREVIOUS.read_text()) if PREVIOUS.exists() else {}
+    for section in args.skip:  # keep the last run's table of a skipped section
+        if section in previous:
+            report[section] = previous[section]
     if "explicit" not in args.skip:
         print("explicit (ml-100k u1..u5)", flush=True)
         report["explicit"] = explicit_benchmark(args.data_home, 1 if args.quick else 5, repeat=3,
@@ -422,8 +434,8 @@ def main(argv=None):
         print("scale", flush=True)
         report["scale"] = scale_benchmark(
             [(1_000_000, 50_000, 5_000), (10_000_000, 500_000, 50_000)], args.scale_timeout)
-    elif PREVIOUS.exists():  # keep the last --scale run's table
-        report["scale"] = json.loads(PREVIOUS.read_text()).get("scale")
+    elif "scale" in previous:  # keep the last --scale run's table
+        report["scale"] = previous["scale"]
     write_results("knn", report, to_markdown(report))
 
 
