@@ -140,7 +140,7 @@ SEARCHES = {
               "lr": [15.0, 20.0, 30.0]},
         fixed={"random_state": 0},
         rounded={"n_factors": 128},
-        note="n_factors 256 scores best (RMSE 0.9210) but fits about 4x slower than 64 on 2 "
+        note="n_factors 256 scores best (RMSE 0.9210) but fits 2-4x slower than 64 on 2 "
              "cores (issue 16 compares MF's fit time with Surprise SVD); 128 with the same "
              "alpha and lr scores 0.9223 and is kept as the default.",
     ),

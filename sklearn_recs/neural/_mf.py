@@ -107,7 +107,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         15, with ``alpha``, is the best of a ``{0.07, 0.09, 0.11} x
         {64, 128, 256} x {15, 20, 30}`` grid (``alpha x n_factors x lr``)
         on ratings carved from ml-100k's ``u1.base``; ``n_factors=128``
-        scores within 0.0013 of 256 at about half its fit time
+        scores within 0.0013 of 256 at about 60% of its fit time
         (``benchmarks/results/defaults.json``).
     max_epochs : int, default=50
         Passes over the training data (fewer with ``early_stopping``).
