@@ -5,7 +5,8 @@ Usage::
     python benchmarks/bench_defaults.py [--datasets ml-100k ml-latest-small]
         [--only NAME ...]
 
-Every model runs with its defaults (``random_state=0`` where it has one),
+Every model runs with its defaults (``random_state=0`` where it has one;
+the "chosen on" column names the select_defaults.py entry behind them),
 never tuned here: ``select_defaults.py`` chose those defaults on validation
 data carved from training data, and this script only reports test figures.
 
@@ -35,6 +36,7 @@ from _report import RESULTS, machine, markdown_table, write_results
 from sklearn_recs._leaderboard import evaluate_split, make_splits
 from sklearn_recs.datasets import fetch_movielens
 
+DEFAULTS = json.loads((RESULTS / "defaults.json").read_text())
 DATASETS = {"ml-100k": "100k", "ml-latest-small": "latest-small"}
 FEATURES = {"ml-100k": ["genres", "year"], "ml-latest-small": ["genres", "tags", "title"]}
 
@@ -43,8 +45,9 @@ def models() -> dict:
     """``name: (task, estimator)``: every estimator at its defaults."""
     from sklearn_recs.baselines import BiasBaseline, Popularity
     from sklearn_recs.content import ContentRecommender
-    from sklearn_recs.linear_model import EASE
-    from sklearn_recs.neighbors import ItemKNN, UserKNN
+    from sklearn_recs.decomposition import ImplicitALS
+    from sklearn_recs.linear_model import EASE, SLIM
+    from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
     from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
 
     return {
@@ -56,9 +59,21 @@ def models() -> dict:
         "Popularity": ("ranking", Popularity()),
         "EASE": ("ranking", EASE()),
         "ItemKNN (implicit)": ("ranking", ItemKNN(feedback="implicit")),
+        "UserKNN (implicit)": ("ranking", UserKNN(feedback="implicit")),
+        "ImplicitALS": ("ranking", ImplicitALS(random_state=0)),
+        "SLIM": ("ranking", SLIM()),
+        "RP3Beta": ("ranking", RP3Beta()),
         "ImplicitMatrixFactorization": ("ranking", ImplicitMatrixFactorization(random_state=0)),
         "ContentRecommender (implicit)": ("ranking", ContentRecommender(feedback="implicit")),
     }
+
+
+def _chosen_on(name: str) -> str:
+    """Where the row's defaults come from: a select_defaults.py entry, or none."""
+    entry = DEFAULTS.get(name)
+    if entry is None:
+        return "no search (fixed defaults)"
+    return f"ml-100k validation, {entry['metric']} (select_defaults.py)"
 
 
 def _take(data, rows):
@@ -85,7 +100,8 @@ def run(dataset: str, only: list | None) -> list[dict]:
             scores.append(result["rmse" if task == "rating" else "ndcg@10"])
         metric = "rmse" if task == "rating" else "ndcg@10"
         rows.append({"dataset": dataset, "task": task, "model": name,
-                     "setting": "default", metric: float(np.mean(scores))})
+                     "setting": "default", "chosen on": _chosen_on(name),
+                     metric: float(np.mean(scores))})
         print(rows[-1], flush=True)
     for row in rows:
         metric = "rmse" if row["task"] == "rating" else "ndcg@10"
@@ -108,7 +124,7 @@ def main(argv=None) -> None:
         kept = [row for row in json.loads(previous.read_text())["rows"]
                 if (row["dataset"], row["model"]) not in fresh]
         rows = kept + rows
-    columns = ["dataset", "task", "model", "setting", "rmse", "ndcg@10", "ratio"]
+    columns = ["dataset", "task", "model", "setting", "chosen on", "rmse", "ndcg@10", "ratio"]
     table = markdown_table(columns, [[row.get(c) for c in columns] for row in rows])
     write_results("defaults_test", {"machine": machine(), "rows": rows}, table)
 

@@ -67,8 +67,8 @@ def knn_rows(d, args):
     import skrecsys.recommendation as sk
 
     X, _, _, _, users, relevant = d
-    ours = lambda: ItemKNN(n_neighbors=50, feedback="implicit", shrinkage=0.0,  # noqa: E731
-                           amplification=1.0, n_jobs=args.threads)
+    ours = lambda: ItemKNN(n_neighbors=50, feedback="implicit", weighting=None,  # noqa: E731
+                           shrinkage=0.0, amplification=1.0, n_jobs=args.threads)
     peer = lambda: sk.ItemKNNRecommender(n_neighbors=50, n_jobs=args.threads)  # noqa: E731
     fit_o, model_o = best_time(lambda: ours().fit(X), args.repeat)
     fit_p, model_p = best_time(lambda: peer().fit(X), args.repeat)
@@ -212,7 +212,7 @@ from sklearn_recs.neighbors import ItemKNN
 X, _ = make_interactions(500_000, 50_000, 10_000_000, implicit=True, random_state=0,
                          as_frame=False, return_X_y=True, with_timestamps=False)
 X = np.ascontiguousarray(X[:, :2])
-start = time.perf_counter(); model = ItemKNN(n_neighbors=100, feedback="implicit").fit(X)
+start = time.perf_counter(); model = ItemKNN(n_neighbors=100, feedback="implicit", weighting=None).fit(X)
 fit = time.perf_counter() - start
 users = np.unique(X[:, 0])[:10_000]
 start = time.perf_counter(); model.recommend(users, 10); rec = time.perf_counter() - start

@@ -351,7 +351,7 @@ class RecommenderMixin:
         users, items, values = check_interactions(
             X, y, implicit=implicit, y_required=not implicit, estimator=self
         )
-        if implicit and getattr(self, "weighting", None) is None:
+        if implicit and getattr(self, "weighting", None) in (None, "auto"):
             warn_if_ratings(values, estimator=self)
         self.n_features_in_ = _as_2d(X).shape[1]
         user_codes, self.users_ = pd.factorize(users, sort=True)

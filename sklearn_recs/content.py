@@ -28,6 +28,7 @@ from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .exceptions import DataWarning
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
+from .utils._topk import block_size
 from .utils.validation import get_column, get_times
 
 __all__ = ["ContentRecommender"]
@@ -162,6 +163,33 @@ def _safe_inverse(values):
     return out
 
 
+def _batched_cg(gram, rhs):
+    """Solve ``gram(x_u) = rhs_u`` for every row ``u`` at once by conjugate gradient.
+
+    ``gram`` applies each row's symmetric positive definite system to the
+    rows of a matrix; each row takes its own step sizes and stops on its
+    own relative residual.
+    """
+    residual = rhs.copy()
+    coef = np.zeros_like(residual)
+    direction = residual.copy()
+    rs = np.einsum("ij,ij->i", residual, residual)
+    stop = _CG_TOL**2 * np.maximum(rs, 1e-300)
+    for _ in range(_CG_MAX_ITER):
+        active = rs > stop
+        if not active.any():
+            break
+        Hd = gram(direction)
+        curvature = np.einsum("ij,ij->i", direction, Hd)
+        step = np.where(active, rs * _safe_inverse(curvature), 0.0)
+        coef += step[:, None] * direction
+        residual -= step[:, None] * Hd
+        rs_new = np.einsum("ij,ij->i", residual, residual)
+        direction = residual + (rs_new * _safe_inverse(rs))[:, None] * direction
+        rs = rs_new
+    return coef
+
+
 @shared_doc
 class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     """Content-based recommender: item features against user profiles.
@@ -189,7 +217,17 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     each item's bias ``b_i`` of a regularised bias model (as in
     :class:`~sklearn_recs.baselines.BiasBaseline`), so the profiles explain
     what the biases leave over; ``b_i`` is added back by ``predict`` and
-    ``recommend``. For explicit ratings ``predict`` maps a score back to the
+    ``recommend``. For implicit feedback, ``centering="baseline"`` with the
+    ridge profiles fits each user's whole row of the catalogue (the weight
+    ``y_ui`` where they interacted, 0 elsewhere: unobserved items count as
+    weak negatives), less the item popularity ``b_i = mean_u y_ui``::
+
+        p_u = argmin_p  sum_i (y_ui - b_i - v_i . p)^2 + alpha |p|^2
+
+    and scores ``b_i + v_i . p_u``: the popularity, corrected by the
+    features the user favours (fit on the interacted items alone, the
+    profiles cannot tell a user's items from the rest and rank below
+    :class:`~sklearn_recs.baselines.Popularity`). For explicit ratings ``predict`` maps a score back to the
     user's scale, ``b_i + mean_u + beta_ * score`` (centroid; ``beta_``
     fitted by least squares on leave-one-out scores of the training ratings, each user's mean and
     profile recomputed without the rating) or ``b_i + mean_u + score``
@@ -216,20 +254,28 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         Score of the centroid profiles: cosine, or the dot product with the
         raw item vectors. The ridge profiles always use the dot product.
     alpha : float, default=10.0
-        Regularisation of the ridge profiles.
+        Regularisation of the ridge profiles. Chosen on ratings; the
+        implicit search of ``benchmarks/select_defaults.py`` keeps it, as
+        within noise of its best (``benchmarks/results/defaults.json``).
     centering : {"baseline", "mean"}, default="baseline"
         Explicit feedback: what the ratings are centred on before the
         profiles are fitted. "mean": each user's mean rating; "baseline":
         each item's bias as well (see above; without it the model scores
-        worse than :class:`~sklearn_recs.baselines.BiasBaseline`, see
-        ``benchmarks/results/defaults.json``).
+        worse than :class:`~sklearn_recs.baselines.BiasBaseline`).
+        Implicit feedback with the ridge profiles: "baseline" fits the
+        whole catalogue less the item popularity (see above; without it
+        the model ranks below :class:`~sklearn_recs.baselines.Popularity`),
+        "mean" the interacted items alone; the centroid profiles of
+        implicit feedback ignore it. Both defaults are the best of
+        validation grids (``benchmarks/results/defaults.json``).
     feedback : {"explicit", "implicit"}, default="explicit"
         ``"explicit"``: ``y`` holds ratings, centred on each user's mean.
         ``"implicit"``: ``y`` holds non-negative weights (or None, every
         interaction a positive).
     half_life : float, default=None
         Half-life of an interaction's weight in the profile, in the units of
-        ``time_column``, counted back from the user's latest interaction.
+        ``time_column``, counted back from the user's latest interaction
+        (implicit ``centering="baseline"``: of its weight ``y_ui``).
         None means no decay.
     time_column : int or str, default=2
         Column of ``X`` holding the interaction times, used only with
@@ -249,8 +295,9 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         Each user's mean rating, less the item biases (explicit feedback;
         zeros for implicit).
     item_bias_ : ndarray of shape (n_items_,)
-        Each item's bias (``centering="baseline"``, explicit feedback;
-        zeros otherwise and for items without ratings).
+        Each item's bias (``centering="baseline"``: explicit feedback, 0 for
+        items without ratings; implicit feedback with the ridge profiles,
+        the popularity ``mean_u y_ui``); zeros otherwise.
     beta_ : float
         Scale from score to centred rating used by ``predict`` (1.0 for the
         ridge profiles and for implicit feedback).
@@ -388,7 +435,13 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         decay = self._decay(X, users, items)
         if self.profile == "ridge":
             self._V = vectors
-            self.user_profiles_ = self._ridge_profiles(vectors, users, items, weights, decay)
+            if implicit and self.centering == "baseline":
+                targets = weights if decay is None else weights * decay
+                self.item_bias_ = np.bincount(items, targets, self.n_items_) / self.n_users_
+                self.user_profiles_ = self._catalogue_profiles(vectors, targets)
+            else:
+                self.user_profiles_ = self._ridge_profiles(vectors, users, items, weights,
+                                                           decay)
             self._P = self.user_profiles_
             self.beta_ = 1.0
         else:
@@ -476,6 +529,30 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         energy = float(loo @ loo)
         self.beta_ = float(loo @ weights) / energy if energy > 0 else 0.0
 
+    def _catalogue_profiles(self, vectors, targets):
+        """Ridge coefficients fit on each user's whole catalogue row, less the popularity.
+
+        Solves ``(V' V + alpha I) p_u = V' (y_u - b)`` (``y_u`` the user's
+        row of ``targets``, 0 off the interactions; ``b`` the item
+        popularity ``item_bias_``), for blocks of users at once by batched
+        conjugate gradient: the Gram is shared, so a step costs two sparse
+        products with ``V`` and no user x item matrix of the whole data.
+        """
+        R = sp.csr_matrix((targets, self.interactions_.indices, self.interactions_.indptr),
+                          shape=self.interactions_.shape)
+        V = sp.csr_matrix(vectors)
+        mean_row = self.item_bias_ @ V
+
+        def gram(D):
+            return np.asarray(V.T @ (V @ D.T)).T + self.alpha * D
+
+        step = block_size(self.n_items_)
+        parts = [_batched_cg(gram, np.asarray((R[start:start + step] @ V).todense()) - mean_row)
+                 for start in range(0, self.n_users_, step)]
+        profiles = sp.csr_matrix(np.vstack(parts) if parts else np.zeros((0, V.shape[1])))
+        profiles.sort_indices()
+        return profiles
+
     def _ridge_profiles(self, vectors, users, items, weights, decay):
         """Ridge coefficients of every user at once, by batched conjugate gradient.
 
@@ -498,23 +575,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
             return np.asarray((E @ V).todense()) + self.alpha * D
 
         B = sp.csr_matrix((c * weights, R.indices, R.indptr), shape=R.shape)
-        residual = np.asarray((B @ V).todense())
-        coef = np.zeros_like(residual)
-        direction = residual.copy()
-        rs = np.einsum("ij,ij->i", residual, residual)
-        stop = _CG_TOL**2 * np.maximum(rs, 1e-300)
-        for _ in range(_CG_MAX_ITER):
-            active = rs > stop
-            if not active.any():
-                break
-            Hd = gram(direction)
-            curvature = np.einsum("ij,ij->i", direction, Hd)
-            step = np.where(active, rs * _safe_inverse(curvature), 0.0)
-            coef += step[:, None] * direction
-            residual -= step[:, None] * Hd
-            rs_new = np.einsum("ij,ij->i", residual, residual)
-            direction = residual + (rs_new * _safe_inverse(rs))[:, None] * direction
-            rs = rs_new
+        coef = _batched_cg(gram, np.asarray((B @ V).todense()))
         full = sp.csr_matrix(coef)
         full = sp.csr_matrix((full.data, used[full.indices], full.indptr),
                              shape=(self.n_users_, vectors.shape[1]))

@@ -167,8 +167,8 @@ class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
     ...                                  ["Romance"], ["Action"]]},
     ...                      index=[10, 20, 30, 40, 50])
     >>> X = [[1, 10], [2, 10], [2, 30], [3, 30], [3, 40], [4, 30]]
-    >>> blend = RankingBlend(estimators=[
-    ...     ("content", ContentRecommender(feedback="implicit")),
+    >>> blend = RankingBlend(estimators=[  # the features alone, blended with popularity
+    ...     ("content", ContentRecommender(feedback="implicit", centering="mean")),
     ...     ("pop", Popularity())])
     >>> blend.fit(X, item_features=items).recommend([1], top_n=3)
     array([[20, 50, 30]])

@@ -54,15 +54,15 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     _user_based = False
 
     _parameter_constraints: dict = {
-        "n_neighbors": [Interval(Integral, 1, None, closed="left")],
+        "n_neighbors": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "min_neighbors": [Interval(Integral, 1, None, closed="left")],
         "similarity": [StrOptions({"auto", *EXPLICIT_SIMILARITIES, *IMPLICIT_SIMILARITIES})],
-        "shrinkage": [Interval(Real, 0, None, closed="left")],
+        "shrinkage": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "min_support": [Interval(Integral, 1, None, closed="left")],
-        "amplification": [Interval(Real, 0, None, closed="neither")],
+        "amplification": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "centering": [StrOptions({"mean", "baseline"})],
         "feedback": [StrOptions({"auto", "explicit", "implicit"})],
-        "weighting": [StrOptions({"tfidf", "bm25"}), None],
+        "weighting": [StrOptions({"auto", "tfidf", "bm25"}), None],
         "bm25_k1": [Interval(Real, 0, None, closed="neither")],
         "bm25_b": [Interval(Real, 0, 1, closed="both")],
         "n_stored_neighbors": [Interval(Integral, 1, None, closed="left"), None],
@@ -72,8 +72,14 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
         "n_jobs": [Integral, None],
     }
 
-    def __init__(self, *, n_neighbors=40, min_neighbors=1, similarity="auto", shrinkage=200.0, min_support=1,
-                 amplification=1.3, centering="baseline", feedback="auto", weighting=None,
+    # What the "auto" parameters resolve to for each kind of feedback (see
+    # _resolve_auto): the choices of benchmarks/select_defaults.py, its entries
+    # "<class>" (ratings) and "<class> (implicit)"; set on each subclass.
+    _auto: dict = {}
+
+    def __init__(self, *, n_neighbors="auto", min_neighbors=1, similarity="auto", shrinkage="auto",
+                 min_support=1, amplification="auto", centering="baseline", feedback="auto",
+                 weighting="auto",
                  bm25_k1=100.0, bm25_b=0.8, n_stored_neighbors=None, alpha_user=5.0, alpha_item=2.0,
                  damping=0.1, n_jobs=None):
         self.n_neighbors = n_neighbors
@@ -153,7 +159,15 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
                 "Pass the ratings as y, or set feedback='implicit' to learn from "
                 "interactions."
             )
+        self._resolve_auto(implicit)
         return implicit, self._check_params(implicit)
+
+    def _resolve_auto(self, implicit):
+        """Set ``n_neighbors_``, ``shrinkage_``, ``amplification_`` and ``weighting_``."""
+        chosen = self._auto["implicit" if implicit else "explicit"]
+        for name, value in chosen.items():
+            given = getattr(self, name)
+            setattr(self, name + "_", value if given == "auto" else given)
 
     def _fit_pairs(self, users, items, values, *, implicit, similarity):
         """The model of the aggregated pairs (the part of fit that partial_fit redoes)."""
@@ -176,13 +190,13 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
             else:
                 self._rater_values = self.interactions_
                 matrix = self._rater_values.T.tocsr()
-            if self.weighting == "tfidf":
+            if self.weighting_ == "tfidf":
                 matrix = tfidf_weight(matrix)
-            elif self.weighting == "bm25":
+            elif self.weighting_ == "bm25":
                 matrix = bm25_weight(matrix, k1=self.bm25_k1, b=self.bm25_b)
             # (The similarity is float32: drop the float64 copy first.)
             matrix = matrix.astype(np.float32)
-            self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.n_neighbors)
+            self.similarity_ = self._similarity(matrix, similarity, n_neighbors=self.n_neighbors_)
             self._formula()  # built now: serving never writes to the estimator
             return self
 
@@ -216,9 +230,9 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     def _check_params(self, implicit):
         """Cross-parameter checks; return the similarity name to use."""
         name = type(self).__name__
-        if self.min_neighbors > self.n_neighbors:
+        if self.min_neighbors > self.n_neighbors_:
             raise ValueError(
-                f"{name}: min_neighbors={self.min_neighbors} is larger than n_neighbors={self.n_neighbors}, so no "
+                f"{name}: min_neighbors={self.min_neighbors} is larger than n_neighbors={self.n_neighbors_}, so no "
                 "prediction could ever use its neighbours. Set min_neighbors <= n_neighbors."
             )
         valid = IMPLICIT_SIMILARITIES if implicit else EXPLICIT_SIMILARITIES
@@ -239,7 +253,7 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
                 f"{name}: similarity={similarity!r} is not available for {mode}; "
                 f"choose from {', '.join(map(repr, valid))} (or 'auto')."
             )
-        if self.weighting is not None and not implicit:
+        if self.weighting_ is not None and not implicit:
             raise ValueError(
                 f"{name}: weighting={self.weighting!r} applies to implicit feedback "
                 "only; set weighting=None for ratings, or feedback='implicit'."
@@ -248,8 +262,8 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
 
     def _similarity(self, matrix, kernel, *, n_neighbors):
         return pairwise_similarity(
-            matrix, kernel=kernel, n_neighbors=n_neighbors, shrinkage=self.shrinkage,
-            min_support=self.min_support, amplification=self.amplification, n_jobs=self.n_jobs)
+            matrix, kernel=kernel, n_neighbors=n_neighbors, shrinkage=self.shrinkage_,
+            min_support=self.min_support, amplification=self.amplification_, n_jobs=self.n_jobs)
 
     # -- scoring -----------------------------------------------------------
     def _orient(self, user_codes, item_codes):
@@ -294,7 +308,7 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
         shifted.sort_indices()
         rows = np.repeat(np.arange(len(raters)), np.diff(sims.indptr))
         weights = sims.data.astype(np.float64)
-        keep = _top_per_row(rows, weights, self.n_neighbors)
+        keep = _top_per_row(rows, weights, self.n_neighbors_)
         return rows[keep], sims.indices[keep], weights[keep], shifted.data[keep] - self._shift
 
     def _predict_chunk(self, raters, entities):
@@ -313,7 +327,7 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     def _score_users(self, user_codes, item_codes):
         if self._scored_by_formula():
             return super()._score_users(user_codes, item_codes)
-        if np.diff(self.similarity_.indptr).max(initial=0) <= self.n_neighbors:
+        if np.diff(self.similarity_.indptr).max(initial=0) <= self.n_neighbors_:
             # Every stored neighbour that a rater rated is used.
             scores = self._catalogue_predictions(user_codes)
             return scores if item_codes is None else scores[:, item_codes]
@@ -417,12 +431,12 @@ def _top_per_row(rows, values, k):
 _PARAMETERS = """
     Parameters
     ----------
-    n_neighbors : int, default=40
+    n_neighbors : int or "auto", default="auto"
         Neighbours per prediction. For ratings: the ``n_neighbors`` {entities} most
         similar to the target {entity} among those that rated it. For
         implicit feedback: each {entity}'s ``n_neighbors`` most similar {entities}
         are kept at fit (the implicit library's ``K``), and scoring sums
-        over them.
+        over them. "auto" is {auto_n_neighbors} (see Notes).
     min_neighbors : int, default=1
         Ratings only: with fewer than ``min_neighbors`` neighbours, the prediction
         falls back to the baseline of ``centering`` (the {entity}'s mean
@@ -445,18 +459,17 @@ _PARAMETERS = """
         (with ``weighting="bm25"``, implicit's ``BM25Recommender``).
         Norms of the co-rated similarities are taken over the co-raters
         only, as in Surprise.
-    shrinkage : float, default=200.0
+    shrinkage : float or "auto", default="auto"
         Significance shrinkage: ``sim * n_common / (n_common + shrinkage)``,
-        ``n_common`` the number of co-raters. 0 disables it. The default
-        (like ``amplification`` and ``damping``) is the best of a validation
-        grid on ratings carved from ml-100k's ``u1.base``: without shrinkage
-        a similarity from two or three co-raters counts as much as one from
-        hundreds (``benchmarks/results/defaults.json``).
+        ``n_common`` the number of co-raters. 0 disables it. "auto" is
+        {auto_shrinkage}: on ratings a similarity from two or three co-raters
+        would otherwise count as much as one from hundreds, while the
+        implicit ranking is best without shrinkage (see Notes).
     min_support : int, default=1
         {Entities} with fewer co-raters get no similarity.
-    amplification : float, default=1.3
+    amplification : float or "auto", default="auto"
         Exponent applied to the similarities (case amplification: > 1
-        favours the closest neighbours).
+        favours the closest neighbours). "auto" is {auto_amplification}.
     centering : {{"mean", "baseline"}}, default="baseline"
         Ratings only: the prediction is ``base + sum_j s_j z_j / sum_j s_j``
         over the neighbours ``j``, with ``z`` the ratings centred the same
@@ -467,10 +480,11 @@ _PARAMETERS = """
         "explicit": ``y`` holds ratings; "implicit": ``y`` holds
         non-negative weights or is None; "auto": explicit when ``y`` is
         given, implicit when it is None.
-    weighting : {{"tfidf", "bm25"}}, default=None
+    weighting : {{"auto", "tfidf", "bm25"}} or None, default="auto"
         Implicit feedback only: weights applied to the interactions before
         the similarity is computed (as in the implicit library, with the
-        {entities} as the documents).
+        {entities} as the documents); None uses them as they are. "auto" is
+        {auto_weighting} (ratings must use None or "auto").
     bm25_k1 : float, default=100.0
         BM25 saturation (``weighting="bm25"``).
     bm25_b : float, default=0.8
@@ -487,7 +501,8 @@ _PARAMETERS = """
         Ratings only: added to the sum of the similarities that divides the
         weighted mean, ``base + sum_j s_j z_j / (damping + sum_j s_j)``,
         which shrinks a prediction from few or weak neighbours toward
-        ``base``. 0 disables it.
+        ``base``. 0 disables it. Chosen with the rating values of
+        ``shrinkage`` and ``amplification`` (see Notes).
     n_jobs : int, default=None
         Threads computing the similarity at fit (each holds one block of
         ``working_memory``) and ranking implicit ``recommend`` lists (the
@@ -504,6 +519,10 @@ _ATTRIBUTES = """
         stored (negative correlations are dropped); the diagonal is empty.
     feedback_ : {{"explicit", "implicit"}}
         The kind of feedback learned from (see ``feedback``).
+    n_neighbors_ : int
+        The ``n_neighbors`` used: the parameter, or what "auto" resolved to
+        for ``feedback_``. Likewise ``shrinkage_`` (float),
+        ``amplification_`` (float) and ``weighting_`` (str or None).
     {vocabulary_attributes}
     interactions_ : scipy.sparse.csr_matrix of shape (n_users_, n_items_)
         The training ratings or weights.
@@ -514,6 +533,18 @@ _ATTRIBUTES = """
 _NOTES = """
     Notes
     -----
+    The defaults depend on the feedback, as the two tasks want different
+    similarities: each "auto" parameter resolves at fit to the best of a
+    validation grid of ``benchmarks/select_defaults.py`` (recorded in
+    ``benchmarks/results/defaults.json``; no test fold is used). For
+    ratings, ``shrinkage``, ``amplification`` and ``damping`` come from the
+    entry "{Name}", RMSE on a split of ml-100k's ``u1.base``
+    (``n_neighbors=40`` is Surprise's ``k``); for implicit feedback,
+    ``weighting``, ``n_neighbors``, ``shrinkage`` and ``amplification``
+    come from "{Name} (implicit)", NDCG@10 on a split of the training
+    part of a per-user 80/20 split. A value passed explicitly is used for
+    either kind.
+
     Similarities are computed block by block of {entities} with sparse (or,
     for small data, BLAS) products in float32, and each block is pruned to
     its rows' top neighbours before the next is computed: memory is
@@ -540,6 +571,10 @@ _NOTES = """
 
 class ItemKNN(_BaseKNN):
     _user_based = False
+    _auto = {
+        "explicit": dict(n_neighbors=40, shrinkage=200.0, amplification=1.3, weighting=None),
+        "implicit": dict(n_neighbors=200, shrinkage=0.0, amplification=1.0, weighting="bm25"),
+    }
 
     def _similar_item_scores(self, item_codes):
         return self._similar_entity_scores(item_codes)
@@ -547,6 +582,10 @@ class ItemKNN(_BaseKNN):
 
 class UserKNN(_BaseKNN):
     _user_based = True
+    _auto = {
+        "explicit": dict(n_neighbors=40, shrinkage=200.0, amplification=1.3, weighting=None),
+        "implicit": dict(n_neighbors=200, shrinkage=0.0, amplification=1.0, weighting="bm25"),
+    }
 
     def similar_users(self, users, top_n=10, *, return_scores=False):
         """Return the users most similar to each given user, best first.
@@ -574,11 +613,20 @@ class UserKNN(_BaseKNN):
                                   return_scores)
 
 
+def _auto_doc(cls):
+    """``auto_<name>``: what each "auto" parameter of ``cls`` resolves to, for its docs."""
+    explicit, implicit = cls._auto["explicit"], cls._auto["implicit"]
+    return {f"auto_{name}": f"``{explicit[name]!r}`` for ratings and ``{implicit[name]!r}`` "
+                            "for implicit feedback" for name in explicit}
+
+
 _SUBSTITUTIONS = {
     ItemKNN: dict(entity="item", entities="items", Entities="Items", rater="user",
-                  raters="users", vocabulary_attributes=VOCABULARY_ATTRIBUTES),
+                  raters="users", Name="ItemKNN", vocabulary_attributes=VOCABULARY_ATTRIBUTES,
+                  **_auto_doc(ItemKNN)),
     UserKNN: dict(entity="user", entities="users", Entities="Users", rater="item",
-                  raters="items", vocabulary_attributes=VOCABULARY_ATTRIBUTES),
+                  raters="items", Name="UserKNN", vocabulary_attributes=VOCABULARY_ATTRIBUTES,
+                  **_auto_doc(UserKNN)),
 }
 
 ItemKNN.__doc__ = """Item-based k-nearest-neighbours collaborative filtering.

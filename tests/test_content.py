@@ -105,8 +105,10 @@ def test_time_decay_favours_recent_tastes(catalogue):
     X.loc[X["user_id"] == 2, "timestamp"] = [0, 1000, 1001]  # romance is old news
     y = y.copy()
     y[(X["user_id"] == 2).to_numpy()] = [5.0, 1.0, 5.0]      # recent: action liked
-    plain = ContentRecommender(feedback="implicit").fit(X, None, item_features=items)
-    decayed = ContentRecommender(feedback="implicit", half_life=10.0).fit(
+    # (the profiles alone: the popularity of centering="baseline" would rank first here)
+    plain = ContentRecommender(feedback="implicit", centering="mean").fit(
+        X, None, item_features=items)
+    decayed = ContentRecommender(feedback="implicit", centering="mean", half_life=10.0).fit(
         X, None, item_features=items)
     assert plain.recommend([2], top_n=1)[0, 0] != decayed.recommend([2], top_n=1)[0, 0]
     assert decayed.recommend([2], top_n=1)[0, 0] in (20, 50)
@@ -242,3 +244,52 @@ def test_baseline_centering_is_the_mean_model_of_the_rating_less_item_bias(catal
     pairs = np.column_stack([np.repeat(users, 3), top.ravel()])
     np.testing.assert_allclose(model.predict(pairs).reshape(top.shape) - model.user_mean_[
         np.searchsorted(model.users_, users)][:, None], scores)
+
+
+@pytest.mark.parametrize("half_life", [None, 10.0])
+def test_implicit_baseline_is_popularity_plus_a_ridge_on_the_whole_catalogue(catalogue,
+                                                                            half_life):
+    """Implicit centering="baseline": b_i = mean of y_ui over users (0 off the
+    interactions) and p_u = (V'V + alpha I)^-1 V'(y_u - b), by a dense solve."""
+    X, _, items = catalogue
+    X = X.assign(timestamp=[1, 2, 30, 1, 2, 3, 1, 20])
+    weights = np.array([1.0, 2.0, 1.0, 1.0, 6.0, 1.0, 1.0, 1.0])  # counts
+    model = ContentRecommender(feedback="implicit", alpha=0.5, half_life=half_life).fit(
+        X, weights, item_features=items)
+    users = np.searchsorted(model.users_, X["user_id"])
+    codes = np.searchsorted(model.items_, X["item_id"])
+    target = weights.copy()
+    if half_life is not None:
+        latest = X.groupby("user_id")["timestamp"].transform("max").to_numpy()
+        target *= 0.5 ** ((latest - X["timestamp"].to_numpy()) / half_life)
+    Y = np.zeros((model.n_users_, model.n_items_))
+    np.add.at(Y, (users, codes), target)
+    V = model.item_vectors_.toarray()
+    b = Y.mean(axis=0)
+    P = np.linalg.solve(V.T @ V + 0.5 * np.eye(V.shape[1]), V.T @ (Y - b).T).T
+    np.testing.assert_allclose(model.item_bias_, b, atol=1e-12)
+    np.testing.assert_allclose(model.user_profiles_.toarray(), P, atol=1e-6)
+    scores = b + P @ V.T
+    np.testing.assert_allclose(model.predict(X), scores[users, codes], atol=1e-6)
+    top, got = model.recommend(model.users_, top_n=6, exclude_seen=False, return_scores=True)
+    np.testing.assert_allclose(got, -np.sort(-scores, axis=1), atol=1e-6)
+    assert (model.user_mean_ == 0).all() and model.beta_ == 1.0
+
+
+def test_implicit_baseline_ranks_above_popularity_on_movielens():
+    """The catalogue ridge adds the genres to the popularity it starts from."""
+    from sklearn_recs._leaderboard import evaluate_split, make_splits
+    from sklearn_recs.baselines import Popularity
+    from sklearn_recs.datasets import fetch_movielens
+
+    bunch = fetch_movielens()
+    X = bunch.data
+    (train, test), = make_splits(X, "holdout")
+    ndcg = {}
+    for name, model, params in [
+            ("popularity", Popularity(), None),
+            ("content", ContentRecommender(feedback="implicit"),
+             {"item_features": bunch.item_info[["genres"]]})]:
+        ndcg[name] = evaluate_split(model, X.iloc[train], None, X.iloc[test], None,
+                                    fit_params=params)["ndcg@10"]
+    assert ndcg["content"] > ndcg["popularity"]

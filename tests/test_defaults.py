@@ -1,4 +1,10 @@
-"""Constructor defaults equal the choices recorded by ``benchmarks/select_defaults.py``."""
+"""Constructor defaults equal the choices recorded by ``benchmarks/select_defaults.py``.
+
+A default may be ``"auto"``, resolved at fit for the kind of feedback (the
+KNN models' ``shrinkage``...): then the value it resolves to, the fitted
+attribute ``<name>_`` of a model fit as the entry's protocol fits it, must
+equal the choice.
+"""
 
 import importlib
 import inspect
@@ -7,17 +13,49 @@ from pathlib import Path
 
 import pytest
 
+from sklearn_recs.utils._testing import checkerboard, tiny_ratings
+
 DEFAULTS = json.loads(
     (Path(__file__).parents[1] / "benchmarks" / "results" / "defaults.json").read_text())
+
+
+def _effective_defaults(entry):
+    """The constructor defaults, each ``"auto"`` replaced by the value it resolves to."""
+    module, cls = entry["estimator"].rsplit(".", 1)
+    klass = getattr(importlib.import_module(module), cls)
+    # The signature's defaults: a meta-estimator has required members.
+    signature = inspect.signature(klass).parameters
+    params = {key: signature[key].default for key in entry["choice"]}
+    if "auto" in params.values():
+        # Fit as the protocol does: on ratings, or on interactions (y=None).
+        model = klass(**entry["fixed"])
+        if entry["protocol"] == "rating":
+            model.fit(*tiny_ratings())
+        else:
+            model.fit(checkerboard(10, 10))
+        params = {key: getattr(model, key + "_") if value == "auto" else value
+                  for key, value in params.items()}
+    return params
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_constructor_defaults_equal_the_validated_choice(name):
     entry = DEFAULTS[name]
-    module, cls = entry["estimator"].rsplit(".", 1)
-    # The signature's defaults: a meta-estimator has required members.
-    params = inspect.signature(getattr(importlib.import_module(module), cls)).parameters
-    assert {key: params[key].default for key in entry["choice"]} == entry["choice"]
+    assert _effective_defaults(entry) == entry["choice"]
+
+
+def test_auto_defaults_resolve_per_feedback():
+    """The same ``ItemKNN()`` takes the rating choice on ratings, the ranking one on y=None."""
+    from sklearn_recs.neighbors import ItemKNN
+
+    explicit = ItemKNN().fit(*tiny_ratings())
+    implicit = ItemKNN().fit(checkerboard(10, 10))
+    for key, value in DEFAULTS["ItemKNN"]["choice"].items():
+        assert getattr(explicit, key + "_", getattr(explicit, key)) == value
+    for key, value in DEFAULTS["ItemKNN (implicit)"]["choice"].items():
+        assert getattr(implicit, key + "_") == value
+    # An explicit value is kept whatever the feedback.
+    assert ItemKNN(shrinkage=7.0).fit(checkerboard(10, 10)).shrinkage_ == 7.0
 
 
 @pytest.mark.parametrize("name", sorted(DEFAULTS))

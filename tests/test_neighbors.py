@@ -64,7 +64,8 @@ def _centred(model, mask, values, similarity):
 
 def _settings(model):
     """The similarity settings of a fitted model, for the reference."""
-    return {key: getattr(model, key) for key in ("shrinkage", "min_support", "amplification")}
+    return {"shrinkage": model.shrinkage_, "min_support": model.min_support,
+            "amplification": model.amplification_}
 
 
 def _reference_similarity(mask, v, kernel, *, shrinkage, min_support, amplification):
@@ -151,7 +152,7 @@ def _reference_predictions(model, mask, values, users, items):
                 else (lambda v: user_mean[v])
         del entity_mean
         neighbours = [j for j in rated if sim[target, j] > 0]
-        neighbours = sorted(neighbours, key=lambda j: -sim[target, j])[:model.n_neighbors]
+        neighbours = sorted(neighbours, key=lambda j: -sim[target, j])[:model.n_neighbors_]
         pred = base_of(target)
         if len(neighbours) >= model.min_neighbors:
             weights = np.array([sim[target, j] for j in neighbours])
@@ -231,10 +232,12 @@ def test_similar_items_and_users_follow_the_similarity(ratings):
 
 # -- bad input ------------------------------------------------------------------
 @pytest.mark.parametrize("params, match", [
-    ({"n_neighbors": 0}, r"'n_neighbors' parameter of ItemKNN must be an int in the range \[1, inf\). Got 0"),
+    ({"n_neighbors": 0}, r"'n_neighbors' parameter of ItemKNN must be an int in the range \[1, inf\) "
+                         r"or a str among {'auto'}. Got 0"),
+    ({"shrinkage": "big"}, r"'shrinkage' parameter of ItemKNN .* or a str among {'auto'}. Got 'big'"),
     ({"min_neighbors": 5, "n_neighbors": 3}, "min_neighbors=5 is larger than n_neighbors=3.*Set min_neighbors <= n_neighbors"),
     ({"similarity": "jaccard"}, "'similarity' parameter .*'pearson_baseline'"),
-    ({"shrinkage": -1.0}, r"'shrinkage' parameter of ItemKNN .* range \[0.0, inf\). Got -1.0"),
+    ({"shrinkage": -1.0}, r"'shrinkage' parameter of ItemKNN .* range \[0.0, inf\) or .*Got -1.0"),
     ({"weighting": "bm25"}, "weighting='bm25' applies to implicit feedback only"),
     ({"similarity": "dot"}, "similarity='dot' is not available for ratings; choose from "
                             "'cosine', 'pearson'"),
@@ -359,7 +362,7 @@ def test_dense_and_sparse_raters_split_matches_the_reference(monkeypatch, rating
     kernel = "msd" if similarity == "msd" else "co_cosine"
     expected = _reference_similarity(ent_mask, v, kernel, **_settings(model))
     np.testing.assert_allclose(model.similarity_.toarray(), expected, rtol=1e-4, atol=1e-5)
-    implicit = ItemKNN(feedback="implicit", n_neighbors=N_ITEMS).fit(X)
+    implicit = ItemKNN(feedback="implicit", n_neighbors=N_ITEMS, weighting=None).fit(X)
     expected = _reference_similarity(ent_mask, ent_mask.astype(float), "cosine",
                                      **_settings(implicit))
     np.testing.assert_allclose(implicit.similarity_.toarray(), expected, rtol=1e-5, atol=1e-6)
