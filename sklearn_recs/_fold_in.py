@@ -18,6 +18,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ColdStartWarning
+from .utils._stack import user_stacklevel
 from .utils.validation import _check_bool, check_ids, check_interactions
 
 __all__ = ["FoldInMixin"]
@@ -143,7 +144,7 @@ class FoldInMixin:
             warnings.warn(
                 f"{type(self).__name__}: {int(unknown.sum())} of {len(items)} "
                 "interactions have an item unseen at fit; they were ignored "
-                "for fold-in.", ColdStartWarning, stacklevel=3)
+                "for fold-in.", ColdStartWarning, stacklevel=user_stacklevel())
         row_codes, fold_users = pd.factorize(users[~unknown], sort=True)
         fold_index = pd.Index(np.asarray(fold_users))
         data = np.ones(len(row_codes)) if values is None else values[~unknown]

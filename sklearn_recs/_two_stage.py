@@ -20,6 +20,8 @@ from .exceptions import DataWarning
 from .model_selection import PerUserShuffleSplit, PerUserTemporalSplit
 from .model_selection._split import _take
 from .utils._docs import shared_doc
+from .utils._params import store_params
+from .utils._stack import user_stacklevel
 from .utils._topk import block_size, topk
 from .utils.validation import check_interactions
 
@@ -233,14 +235,7 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
 
     def __init__(self, generator, reranker, *, n_candidates=100, feature_recommenders=None,
                  holdout_size=0.2, n_splits=5, time_column=None, random_state=None):
-        self.generator = generator
-        self.reranker = reranker
-        self.n_candidates = n_candidates
-        self.feature_recommenders = feature_recommenders
-        self.holdout_size = holdout_size
-        self.n_splits = n_splits
-        self.time_column = time_column
-        self.random_state = random_state
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, *, item_features=None, user_features=None):
@@ -335,7 +330,7 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
             f"TwoStageRecommender: no reranker was fit ({reason}); the model ranks "
             "as its generator.",
             DataWarning,
-            stacklevel=4,
+            stacklevel=user_stacklevel(),
         )
 
     def _fit_stage(self, X, y):

@@ -17,6 +17,7 @@ from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
+from .utils._params import store_params
 from .utils._topk import block_size, topk
 from .utils.validation import get_column, get_times
 
@@ -160,9 +161,7 @@ class BiasBaseline(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimat
     }
 
     def __init__(self, *, alpha_user=5.0, alpha_item=2.0, max_iter=10):
-        self.alpha_user = alpha_user
-        self.alpha_item = alpha_item
-        self.max_iter = max_iter
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -373,10 +372,7 @@ class Popularity(FormulaScoring, RecommenderMixin, BaseEstimator):
 
     def __init__(self, *, half_life=None, time_column=2, n_neighbors=100,
                  user_transformer=None):
-        self.half_life = half_life
-        self.time_column = time_column
-        self.n_neighbors = n_neighbors
-        self.user_transformer = user_transformer
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, user_features=None):

@@ -24,10 +24,13 @@ from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardSc
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ._explain import content_terms
+from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _fit_biases, _implicit_tags
 from .exceptions import DataWarning
 from .utils._docs import shared_doc
 from .utils._features import check_feature_frame, transform_features
+from .utils._params import store_params
+from .utils._stack import user_stacklevel
 from .utils._topk import block_size
 from .utils.validation import get_column, get_times
 
@@ -191,7 +194,7 @@ def _batched_cg(gram, rhs):
 
 
 @shared_doc
-class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
+class ContentRecommender(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
     """Content-based recommender: item features against user profiles.
 
     Item features (a DataFrame indexed by item id, passed to ``fit``) are
@@ -387,14 +390,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
     def __init__(self, *, transformer=None, profile="ridge", similarity="cosine",
                  alpha=10.0, centering="baseline", feedback="explicit", half_life=None,
                  time_column=2):
-        self.transformer = transformer
-        self.profile = profile
-        self.similarity = similarity
-        self.alpha = alpha
-        self.centering = centering
-        self.feedback = feedback
-        self.half_life = half_life
-        self.time_column = time_column
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y=None, item_features=None):
@@ -447,6 +443,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         else:
             self._centroid_profiles(vectors, users, items, weights, decay, implicit)
         self._unit_items = _scale_rows(vectors, _safe_inverse(_row_norms(vectors)))
+        self._formula()  # built now: serving never writes to the estimator
         return self
 
     # -- fit helpers ---------------------------------------------------------
@@ -458,7 +455,7 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
                 "its own one-hot feature: the model predicts user means and "
                 "cannot rank unrated items. Pass fit(X, y, item_features=...).",
                 DataWarning,
-                stacklevel=3,
+                stacklevel=user_stacklevel(),
             )
             self.transformer_ = None
             self.item_vectors_ = sp.identity(self.n_items_, format="csr")
@@ -583,26 +580,17 @@ class ContentRecommender(RecommenderMixin, RegressorMixin, BaseEstimator):
         return full
 
     # -- hooks of RecommenderMixin -------------------------------------------
-    def _predict_pairs(self, user_codes, item_codes):
-        scores = _sampled_dot(self._P, self._V, user_codes, item_codes)
-        return self.user_mean_[user_codes] + self.beta_ * scores + self.item_bias_[item_codes]
-
-    def _score_users(self, user_codes, item_codes):
-        V = self._V if item_codes is None else self._V[item_codes]
-        scores = (self._P[user_codes] @ V.T).toarray()
-        if not self.item_bias_.any():
-            return scores
-        bias = self.item_bias_ if item_codes is None else self.item_bias_[item_codes]
-        return self.beta_ * scores + bias
-
     def _similar_item_scores(self, item_codes):
-        return (self._unit_items[item_codes] @ self._unit_items.T).toarray()
+        return self._formula().similar_item_scores(item_codes)
 
     def _serving_arrays(self):
-        """Profiles and item vectors, for :func:`sklearn_recs.serving.save_npz`."""
+        """Profiles and item vectors: the formula of :mod:`sklearn_recs._scoring`
+        (``predict``: ``user_mean_ + beta_ * profile @ item + item_bias_``;
+        ``recommend`` ranks without the user's constant), also for
+        :func:`sklearn_recs.serving.save_npz`."""
         arrays = dict(left=self._P, right=self._V, user_offset=self.user_mean_,
                       scale=self.beta_, similarity_vectors=self._unit_items)
-        if self.item_bias_.any():  # ranked by beta_ * score + b_i, as in _score_users
+        if self.item_bias_.any():  # ranked by beta_ * score + b_i
             arrays["item_offset"] = self.item_bias_
             if self.beta_ != 1.0:
                 arrays.update(left=self._P * self.beta_, scale=1.0)

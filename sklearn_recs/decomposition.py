@@ -24,9 +24,10 @@ from ._retrieval import RETRIEVAL_CONSTRAINTS, check_retrieval, retrieval_arrays
 from ._scoring import FormulaScoring
 from .base import RecommenderMixin, _implicit_tags
 from ._fold_in import FoldInMixin
-from .utils._threads import thread_map
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
+from .utils._params import store_params
+from .utils._threads import thread_map
 
 __all__ = ["ImplicitALS"]
 
@@ -258,18 +259,7 @@ class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
                  confidence_scale=5.0, max_iter=15, cg_steps=3, init_scale=0.01,
                  retrieval="exact", retrieval_params=None, n_jobs=None, random_state=None,
                  verbose=False):
-        self.n_factors = n_factors
-        self.alpha = alpha
-        self.confidence = confidence
-        self.confidence_scale = confidence_scale
-        self.max_iter = max_iter
-        self.cg_steps = cg_steps
-        self.init_scale = init_scale
-        self.retrieval = retrieval
-        self.retrieval_params = retrieval_params
-        self.n_jobs = n_jobs
-        self.random_state = random_state
-        self.verbose = verbose
+        store_params(self, locals())
 
     # -- fitting ---------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)

@@ -32,6 +32,7 @@ from ._switch import SwitchRecommender
 from ._two_stage import TwoStageRecommender, _pair_scores
 from .base import RecommenderMixin
 from .utils._docs import shared_doc
+from .utils._params import store_params
 from .utils._topk import block_size
 
 __all__ = ["RankingBlend", "SwitchRecommender", "TwoStageRecommender"]
@@ -183,10 +184,7 @@ class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
 
     def __init__(self, *, estimators, weights=None, normalization="zscore",
                  rank_constant=60):
-        self.estimators = estimators
-        self.weights = weights
-        self.normalization = normalization
-        self.rank_constant = rank_constant
+        store_params(self, locals())
 
     def _check_weights(self):
         names = [name for name, _ in self.estimators]

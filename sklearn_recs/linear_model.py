@@ -28,6 +28,7 @@ from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
+from .utils._params import store_params
 from .utils._similarity import _BlockProduct, _prune, pairwise_similarity
 from .utils._threads import thread_map
 from .utils.validation import check_interactions
@@ -319,9 +320,7 @@ class EASE(_BaseItemRegression):
     }
 
     def __init__(self, *, alpha=500.0, dtype="float32", max_memory=None):
-        self.alpha = alpha
-        self.dtype = dtype
-        self.max_memory = max_memory
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None):
@@ -693,9 +692,7 @@ class SparseEASE(_SparseItemRegression):
     }
 
     def __init__(self, *, alpha=500.0, n_neighbors=100, dtype="float32"):
-        self.alpha = alpha
-        self.n_neighbors = n_neighbors
-        self.dtype = dtype
+        store_params(self, locals())
 
     def _solve(self, weights, dtype):
         n_items = weights.shape[1]
@@ -904,14 +901,7 @@ class SLIM(_SparseItemRegression):
 
     def __init__(self, *, alpha=0.1, l1_ratio=0.01, max_iter=100, tol=1e-4,
                  n_neighbors=None, warm_start=False, dtype="float32", n_jobs=None):
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.max_iter = max_iter
-        self.tol = tol
-        self.n_neighbors = n_neighbors
-        self.warm_start = warm_start
-        self.dtype = dtype
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     def _solve(self, weights, dtype):
         from joblib import effective_n_jobs

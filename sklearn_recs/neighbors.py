@@ -20,6 +20,7 @@ from ._scoring import FormulaScoring
 from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _fit_biases, _implicit_tags
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import VOCABULARY_ATTRIBUTES, fill_doc, shared_doc
+from .utils._params import store_params
 from .utils._similarity import _prune, bm25_weight, pairwise_similarity, tfidf_weight
 from .utils._topk import block_size, memory_share
 
@@ -82,22 +83,7 @@ class _BaseKNN(FormulaScoring, RecommenderMixin, RegressorMixin, BaseEstimator):
                  weighting="auto",
                  bm25_k1=100.0, bm25_b=0.8, n_stored_neighbors=None, alpha_user=5.0, alpha_item=2.0,
                  damping=0.1, n_jobs=None):
-        self.n_neighbors = n_neighbors
-        self.min_neighbors = min_neighbors
-        self.similarity = similarity
-        self.shrinkage = shrinkage
-        self.min_support = min_support
-        self.amplification = amplification
-        self.centering = centering
-        self.feedback = feedback
-        self.weighting = weighting
-        self.bm25_k1 = bm25_k1
-        self.bm25_b = bm25_b
-        self.n_stored_neighbors = n_stored_neighbors
-        self.alpha_user = alpha_user
-        self.alpha_item = alpha_item
-        self.damping = damping
-        self.n_jobs = n_jobs
+        store_params(self, locals())
 
     # -- fitting ---------------------------------------------------------
     @_fit_context(prefer_skip_nested_validation=True)
@@ -793,10 +779,7 @@ class RP3Beta(FormulaScoring, RecommenderMixin, BaseEstimator):
     }
 
     def __init__(self, *, exponent=1.0, beta=0.6, n_neighbors=400, normalize=True):
-        self.exponent = exponent
-        self.beta = beta
-        self.n_neighbors = n_neighbors
-        self.normalize = normalize
+        store_params(self, locals())
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):

@@ -44,7 +44,7 @@ def _dense(X, y=None):
 
 
 def test_item_knn_history_items_by_hand():
-    model = ItemKNN(feedback="implicit", similarity="cosine", shrinkage=0.0,
+    model = ItemKNN(feedback="implicit", similarity="cosine", shrinkage=0.0, weighting=None,
                     amplification=1.0, n_neighbors=2).fit(TOY)
     why = model.explain("u0", "c")
     assert why["source"].tolist() == ["b", "a"]  # largest first
@@ -101,7 +101,7 @@ def test_user_knn_implicit_neighbours_by_brute_force():
     X, y = tiny_ratings()
     y = y * 1.37  # weights (not on the ratings' grid), so that similarities rarely tie
     n_neighbors = 4
-    model = UserKNN(feedback="implicit", shrinkage=0.0, amplification=1.0,
+    model = UserKNN(feedback="implicit", shrinkage=0.0, amplification=1.0, weighting=None,
                     n_neighbors=n_neighbors).fit(X, y)
     R = _dense(X, y).to_numpy()
     unit = R / np.linalg.norm(R, axis=1, keepdims=True)

@@ -20,6 +20,7 @@ from sklearn.metrics import get_scorer as _sklearn_get_scorer
 from sklearn.metrics import get_scorer_names as _sklearn_get_scorer_names
 from sklearn.pipeline import Pipeline
 
+from ..utils._params import store_params
 from ..utils._stack import user_stacklevel
 from ..utils.validation import _check_bool, check_interactions, check_k
 from . import _ranking
@@ -94,10 +95,7 @@ class RankingScorer:
         relevance_threshold: float | None,
         exclude_seen: bool,
     ) -> None:
-        self.metric = metric
-        self.k = k
-        self.relevance_threshold = relevance_threshold
-        self.exclude_seen = exclude_seen
+        store_params(self, locals())
 
     def __call__(self, estimator: Any, X: Any, y: Any = None) -> float:
         """Return the metric's mean over the test users of ``X``.

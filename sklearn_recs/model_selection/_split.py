@@ -28,6 +28,7 @@ from sklearn.model_selection import BaseCrossValidator, ShuffleSplit
 from sklearn.utils import check_random_state
 
 from ..exceptions import DataWarning
+from ..utils._params import store_params
 from ..utils._stack import user_stacklevel
 from ..utils.validation import check_ids, check_k, get_column
 
@@ -409,10 +410,7 @@ class PerUserKFold(_InteractionSplitter):
                 f"{owner}: random_state={random_state!r} has no effect since "
                 "shuffle=False. Leave random_state=None, or set shuffle=True."
             )
-        self.n_splits = n_splits
-        self.shuffle = shuffle
-        self.random_state = random_state
-        self.min_rows = min_rows
+        store_params(self, locals())
 
     def _iter_test_masks(
         self, X: Any, y: Any = None, groups: Any = None
@@ -500,10 +498,7 @@ class PerUserShuffleSplit(_InteractionSplitter):
         check_k(n_splits, name="n_splits", estimator=owner)
         _check_test_size(test_size, owner, unit="rows of each user")
         _check_min_rows(min_rows, owner)
-        self.n_splits = n_splits
-        self.test_size = test_size
-        self.random_state = random_state
-        self.min_rows = min_rows
+        store_params(self, locals())
 
     def _iter_test_masks(
         self, X: Any, y: Any = None, groups: Any = None
@@ -574,9 +569,7 @@ class PerUserTemporalSplit(_InteractionSplitter):
         _check_test_size(test_size, owner, unit="rows of each user")
         _check_time_column(time_column, owner)
         _check_min_rows(min_rows, owner)
-        self.test_size = test_size
-        self.time_column = time_column
-        self.min_rows = min_rows
+        store_params(self, locals())
 
     def _iter_test_masks(
         self, X: Any, y: Any = None, groups: Any = None
@@ -639,9 +632,7 @@ class LeaveLastOut(PerUserTemporalSplit):
         check_k(n, name="n", estimator=owner)
         _check_time_column(time_column, owner)
         _check_min_rows(min_rows, owner)
-        self.n = n
-        self.time_column = time_column
-        self.min_rows = min_rows
+        store_params(self, locals())
 
     @property
     def test_size(self) -> int:
@@ -730,10 +721,7 @@ class TemporalSplit(_InteractionSplitter):
         if test_size is not None:
             _check_test_size(test_size, owner, unit="rows")
         _check_time_column(time_column, owner)
-        self.test_size = test_size
-        self.cutoff = cutoff
-        self.time_column = time_column
-        self.drop_cold_users = drop_cold_users
+        store_params(self, locals())
 
     def _iter_masks(self, X: Any) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         owner = type(self).__name__

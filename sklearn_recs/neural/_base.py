@@ -35,6 +35,7 @@ from skorch.helper import predefined_split
 
 from ..base import RecommenderMixin
 from ..utils._docs import VOCABULARY_ATTRIBUTES, fill_class_doc, fill_text
+from ..utils._params import store_params as _store_params
 from ._checkpoint import EpochCheckpoint, fingerprint
 from ._data import IndexBatchIterator, InteractionData, per_user_split
 from ._net import RecommenderNet, StopOnNonFiniteLoss, TrainingInterrupted, ValidationNDCG
@@ -241,13 +242,9 @@ def split_validation(estimator, users, items, implicit, *, callback=ValidationND
 
 
 def store_params(estimator, params):
-    """``__init__`` body: store ``locals()`` verbatim, skorch's prefixed ``kwargs`` too."""
-    params = dict(params)
-    kwargs = params.pop("kwargs")
-    for name, value in params.items():
-        if name not in ("self", "__class__"):
-            setattr(estimator, name, value)
-    estimator._set_prefixed(kwargs)
+    """``__init__`` body: the parameters as given, and skorch's prefixed ``kwargs``."""
+    _store_params(estimator, params)
+    estimator._set_prefixed(params["kwargs"])
 
 
 class TorchRecommender(RecommenderMixin, BaseEstimator):

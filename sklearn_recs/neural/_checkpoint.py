@@ -45,6 +45,7 @@ from skorch.callbacks import Checkpoint, EarlyStopping, LRScheduler
 from skorch.history import History
 
 from ..exceptions import InvalidFileError
+from ..utils._stack import user_stacklevel
 from ._net import ValidationNDCG
 
 __all__ = ["EpochCheckpoint", "fingerprint", "skip_damaged_checkpoints"]
@@ -294,7 +295,7 @@ class EpochCheckpoint(Checkpoint):
                     raise InvalidFileError(
                         f"{exc} To resume from the previous good checkpoint instead, fit "
                         "inside sklearn_recs.neural.skip_damaged_checkpoints().") from exc
-                warnings.warn(f"{exc} Skipped it.", UserWarning, stacklevel=4)
+                warnings.warn(f"{exc} Skipped it.", UserWarning, stacklevel=user_stacklevel())
         return None
 
     def on_train_begin(self, net, **kwargs):
