@@ -225,10 +225,10 @@ def scale_rows(args):
     if error:
         return [row("10M ItemKNN", "ItemKNN", "(absolute)", None, None, "", "", error=error)]
     fit, rec, peak = map(float, out.split())
-    return [row("10M synthetic: ItemKNN fit", "ItemKNN k=100", "(absolute)", fit, None,
+    return [row("10M synthetic: ItemKNN fit", "ItemKNN n_neighbors=100", "(absolute)", fit, None,
                 "<= 10 s, <= 1.5 GB peak", "implicit cosine", peak_gib=peak,
                 holds=fit <= 10 and peak <= 1.5),
-            row("10M synthetic: recommend 10k users", "ItemKNN k=100", "(absolute)", rec, None,
+            row("10M synthetic: recommend 10k users", "ItemKNN n_neighbors=100", "(absolute)", rec, None,
                 "<= 0.5 s", "implicit cosine", holds=rec <= 0.5)]
 
 
