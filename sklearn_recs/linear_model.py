@@ -29,7 +29,9 @@ from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _impli
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 from .utils._params import store_params
-from .utils._similarity import _BlockProduct, _prune, pairwise_similarity
+from .utils._lapack import posv
+from .utils._similarity import pairwise_similarity
+from .utils._sparse_topk import _drain, _heap_push
 from .utils._threads import thread_map
 from .utils.validation import check_interactions
 
@@ -510,19 +512,6 @@ class _GramLookup:
         self.head_position = np.full(len(diagonal), -1, dtype=np.intp)
         self.head_position[head] = np.arange(len(head))
         self.head_block = head_block.astype(diagonal.dtype, copy=False)
-        self.complete = len(head) == len(diagonal)  # every item in the head block
-
-    def systems(self, targets, neighbours, alpha):
-        """The ridge systems of :func:`_neighbour_systems`, gathered straight from
-        the head block (only when it holds every item)."""
-        n_targets, width = neighbours.shape
-        dtype = self.head_block.dtype
-        lhs = np.empty((n_targets, width, width), dtype=dtype)
-        rhs = np.empty((n_targets, width), dtype=dtype)
-        _gather_systems(self.head_block, self.head_position[neighbours],
-                        self.head_position[targets], self.diagonal[neighbours] + alpha,
-                        lhs, rhs)
-        return lhs, rhs
 
     def block(self, items):
         """The dense Gram matrix among ``items`` (codes)."""
@@ -540,20 +529,6 @@ class _GramLookup:
         return block
 
 
-@numba.njit(nogil=True, cache=True)
-def _gather_systems(block, neighbours, targets, diagonals, lhs, rhs):
-    """``lhs[t]``: the lower triangle of ``block[N, N]`` with ``diagonals[t]`` on
-    its diagonal (``N = neighbours[t]``; the upper triangle is left unset:
-    ``posv`` reads the lower one); ``rhs[t] = block[N, targets[t]]``."""
-    for t in range(neighbours.shape[0]):
-        for r in range(neighbours.shape[1]):
-            row = block[neighbours[t, r]]
-            for c in range(r):
-                lhs[t, r, c] = row[neighbours[t, c]]
-            lhs[t, r, r] = diagonals[t, r]
-            rhs[t, r] = row[targets[t]]
-
-
 def _neighbour_systems(gram, targets, neighbours, alpha):
     """The ridge systems ``(G[N, N] + alpha I) b = G[N, j]`` of a batch of items.
 
@@ -563,8 +538,6 @@ def _neighbour_systems(gram, targets, neighbours, alpha):
     overlap much (they favour popular items), so the block is small. A
     batch whose block would exceed ``_BLOCK_ITEMS`` items is split in two.
     """
-    if gram.complete:
-        return gram.systems(targets, neighbours, alpha)
     involved, local = np.unique(np.concatenate([neighbours, targets[:, None]], axis=1),
                                 return_inverse=True)
     if len(involved) > _BLOCK_ITEMS and len(targets) > 1:
@@ -581,31 +554,143 @@ def _neighbour_systems(gram, targets, neighbours, alpha):
     return lhs, rhs
 
 
-def _dense_gram(item_rows):
-    """The dense float32 ``item_rows @ item_rows.T`` (diagonal included)."""
-    item_rows = sp.csr_matrix(item_rows, dtype=np.float32)
-    return _BlockProduct(item_rows, item_rows).rows(0, item_rows.shape[0])
+def _dense_gram(user_rows):
+    """The dense float32 Gram matrix ``user_rows.T @ user_rows`` (diagonal included)."""
+    user_rows = sp.csr_matrix(user_rows, dtype=np.float32)
+    user_rows.sum_duplicates()
+    gram = np.zeros((user_rows.shape[1],) * 2, dtype=np.float32)
+    _scatter_gram(user_rows.indptr, user_rows.indices, user_rows.data, gram)
+    return gram
+
+
+@numba.njit(nogil=True, cache=True)
+def _scatter_gram(indptr, indices, data, gram):
+    """``gram += X.T @ X`` for the CSR matrix X: each row's pairs of entries.
+
+    Faster than a sparse-dense product when rows are short against the
+    number of columns (ml-100k: 13M products against 2.8M outputs). Each
+    entry sums its users in ascending order, so ``gram`` is exactly symmetric.
+    """
+    for row in range(len(indptr) - 1):
+        start, stop = indptr[row], indptr[row + 1]
+        for p in range(start, stop):
+            weight = data[p]
+            out = gram[indices[p]]
+            for q in range(start, stop):
+                out[indices[q]] += weight * data[q]
+
+
+def _raise_not_positive_definite(info):
+    raise np.linalg.LinAlgError(
+        f"a neighbourhood's Gram matrix plus alpha is not positive definite "
+        f"(leading minor {info}); increase alpha.")
 
 
 def _solve_batch(lhs, rhs):
     """Solutions of the symmetric positive definite systems ``lhs @ x = rhs``.
 
-    LAPACK's Cholesky solver ``posv``, one system at a time: 2.5x faster
-    than numpy's batched LU solve on 100 x 100 systems (which copies each
-    system, and factorises in twice the flops). Not torch: its CPU batched
-    solve hangs after ``torch.set_num_threads`` changed (the neural
-    estimators set it during training).
+    LAPACK's Cholesky solver ``posv``, one system at a time, in one
+    compiled loop (``lhs`` is overwritten). Not numpy's batched solve (an
+    LU, in twice the flops, on a copy of each system) nor torch's (its CPU
+    batched solve hangs after ``torch.set_num_threads`` changed, which the
+    neural estimators do during training).
     """
-    posv = get_lapack_funcs("posv", (lhs,))
-    solutions = np.empty_like(rhs)
-    for system, (matrix, target) in enumerate(zip(lhs, rhs)):
-        # (The transpose is Fortran-ordered: no copy; its upper triangle is the lower one.)
-        _, solutions[system], info = posv(matrix.T, target, lower=False, overwrite_a=True)
-        if info:
-            raise np.linalg.LinAlgError(
-                f"a neighbourhood's Gram matrix plus alpha is not positive definite "
-                f"(leading minor {info}); increase alpha.")
+    solutions = np.array(rhs, order="C")
+    info = _posv_each(np.ascontiguousarray(lhs), solutions)
+    if info:
+        _raise_not_positive_definite(info)
     return solutions
+
+
+@numba.njit(nogil=True, cache=True)
+def _posv_each(lhs, rhs):
+    """``posv`` on each ``lhs[t], rhs[t]`` (lower triangles read); the first failure's info."""
+    for t in range(lhs.shape[0]):
+        info = posv(lhs[t], rhs[t])
+        if info:
+            return info
+    return 0
+
+
+@numba.njit(nogil=True, cache=True)
+def _solve_neighbourhoods(gram, diagonal, popular, alpha, neighbours, coef):
+    """Every item's neighbourhood and ridge solution, from the whole dense Gram matrix.
+
+    Item ``j``'s neighbours (written to ``neighbours[j]``) are its
+    ``width`` largest positive co-occurrences ``gram[j]`` (largest first,
+    equal ones: the lower code first), then the most ``popular`` other
+    items; ``coef[j]`` solves ``(G[N, N] + alpha I) b = G[N, j]``.
+    Selection, gathering and the solve run item by item, so the only
+    temporaries are one system and one heap. Returns 0, or the ``posv``
+    info of the first system that is not positive definite.
+    """
+    n_items, width = neighbours.shape
+    heap_scores = np.empty(width, dtype=gram.dtype)
+    heap_columns = np.empty(width, dtype=np.int64)
+    drained = np.empty(width, dtype=gram.dtype)
+    taken = np.zeros(n_items, dtype=np.bool_)
+    system = np.empty((width, width), dtype=coef.dtype)
+    for item in range(n_items):
+        cooccurrence = gram[item]
+        size = 0
+        threshold = 0.0  # (a full heap's worst: in column order, an equal one comes too late)
+        for column in range(n_items):
+            if cooccurrence[column] > threshold and column != item:
+                size = _heap_push(heap_scores, heap_columns, size, width,
+                                  cooccurrence[column], column)
+                if size == width:
+                    threshold = heap_scores[0]
+        chosen = neighbours[item]
+        _drain(heap_scores, heap_columns, size, chosen, drained, 0)
+        if size < width:
+            taken[item] = True
+            taken[chosen[:size]] = True
+            for candidate in popular:
+                if size == width:
+                    break
+                if not taken[candidate]:
+                    chosen[size] = candidate
+                    size += 1
+            taken[item] = False
+            taken[chosen] = False
+        rhs = coef[item]
+        for r in range(width):
+            row = gram[chosen[r]]
+            for c in range(r):  # (posv reads the lower triangle)
+                system[r, c] = row[chosen[c]]
+            system[r, r] = diagonal[chosen[r]] + alpha
+            rhs[r] = row[item]
+        info = posv(system, rhs)
+        if info:
+            return info
+    return 0
+
+
+def _solve_large_catalogue(weights, item_rows, diagonal, alpha, coef):
+    """SparseEASE's solve beyond ``_HEAD_ITEMS`` items: ``coef`` filled, the neighbours returned.
+
+    The co-occurrences are computed block by block and pruned; the Gram
+    entries come from a :class:`_GramLookup`; items sharing their nearest
+    neighbour are solved together in batches.
+    """
+    n_items, width = coef.shape
+    head = np.argsort(-diagonal, kind="stable")[:_HEAD_ITEMS]
+    working_memory = min(get_config()["working_memory"], _COOCCURRENCE_MEMORY)
+    cooccurrence = pairwise_similarity(item_rows, kernel="dot",
+                                       n_neighbors=min(_GRAM_FACTOR * width, n_items - 1),
+                                       working_memory=working_memory)
+    neighbours = _neighbourhoods(cooccurrence, diagonal, width)
+    gram = _GramLookup(cooccurrence, diagonal, head, _dense_gram(weights[:, head]))
+    del cooccurrence
+    # Items sharing their nearest neighbour share much of their
+    # neighbourhood: batching them together shrinks the gathered block.
+    order = np.lexsort((np.arange(n_items), neighbours[:, 0]))
+    step = max(1, _SOLVE_ENTRIES // width**2)
+    for start in range(0, n_items, step):
+        targets = order[start:start + step]
+        coef[targets] = _solve_batch(*_neighbour_systems(gram, targets, neighbours[targets],
+                                                         alpha))
+    return neighbours
 
 
 class SparseEASE(_SparseItemRegression):
@@ -701,34 +786,18 @@ class SparseEASE(_SparseItemRegression):
             return sp.csr_matrix((n_items, n_items), dtype=dtype)
         item_rows = weights.T.tocsr()
         diagonal = np.asarray(item_rows.multiply(item_rows).sum(axis=1), dtype=dtype).ravel()
-        head = np.argsort(-diagonal, kind="stable")[:_HEAD_ITEMS]
-        head_block = _dense_gram(item_rows[head])
-        keep = min(_GRAM_FACTOR * width, n_items - 1)
-        if len(head) == n_items:
-            # The head block is the whole Gram matrix: prune it, not a new product.
-            order = np.argsort(head)
-            full = head_block[np.ix_(order, order)]
-            full[np.arange(n_items), np.arange(n_items)] = 0.0
-            rows, cols, values = _prune(full, keep, 0)
-            cooccurrence = sp.csr_matrix((values, (rows, cols)), shape=(n_items, n_items))
-            cooccurrence.sort_indices()
-            del full
-        else:
-            working_memory = min(get_config()["working_memory"], _COOCCURRENCE_MEMORY)
-            cooccurrence = pairwise_similarity(item_rows, kernel="dot", n_neighbors=keep,
-                                               working_memory=working_memory)
-        neighbours = _neighbourhoods(cooccurrence, diagonal, width)
-        gram = _GramLookup(cooccurrence, diagonal, head, head_block)
-        del item_rows, cooccurrence
-        # Items sharing their nearest neighbour share much of their
-        # neighbourhood: batching them together shrinks the gathered block.
-        order = np.lexsort((np.arange(n_items), neighbours[:, 0]))
-        step = max(1, _SOLVE_ENTRIES // width**2)
         coef = np.empty((n_items, width), dtype=dtype)
-        for start in range(0, n_items, step):
-            targets = order[start:start + step]
-            coef[targets] = _solve_batch(*_neighbour_systems(
-                gram, targets, neighbours[targets], self.alpha))
+        if n_items <= _HEAD_ITEMS:
+            # The whole Gram matrix is one dense block: select, gather and
+            # solve item by item from it.
+            neighbours = np.empty((n_items, width), dtype=np.intp)
+            info = _solve_neighbourhoods(_dense_gram(weights), diagonal,
+                                         np.argsort(-diagonal, kind="stable"),
+                                         dtype(self.alpha), neighbours, coef)
+            if info:
+                _raise_not_positive_definite(info)
+        else:
+            neighbours = _solve_large_catalogue(weights, item_rows, diagonal, self.alpha, coef)
         columns = np.repeat(np.arange(n_items), width)
         return sp.csr_matrix((coef.ravel(), (neighbours.ravel(), columns)),
                              shape=(n_items, n_items), dtype=dtype)
