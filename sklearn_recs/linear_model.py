@@ -13,7 +13,6 @@ import os
 import warnings
 from numbers import Integral, Real
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import get_lapack_funcs
@@ -29,9 +28,8 @@ from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _impli
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 from .utils._params import store_params
-from .utils._lapack import posv
+from .utils._neighbourhood_ridge import posv_each, scatter_gram, solve_neighbourhoods
 from .utils._similarity import pairwise_similarity
-from .utils._sparse_topk import _drain, _heap_push
 from .utils._threads import thread_map
 from .utils.validation import check_interactions
 
@@ -557,27 +555,10 @@ def _neighbour_systems(gram, targets, neighbours, alpha):
 def _dense_gram(user_rows):
     """The dense float32 Gram matrix ``user_rows.T @ user_rows`` (diagonal included)."""
     user_rows = sp.csr_matrix(user_rows, dtype=np.float32)
-    user_rows.sum_duplicates()
+    user_rows.sum_duplicates()  # (sorted indices)
     gram = np.zeros((user_rows.shape[1],) * 2, dtype=np.float32)
-    _scatter_gram(user_rows.indptr, user_rows.indices, user_rows.data, gram)
+    scatter_gram(user_rows.indptr, user_rows.indices, user_rows.data, gram)
     return gram
-
-
-@numba.njit(nogil=True, cache=True)
-def _scatter_gram(indptr, indices, data, gram):
-    """``gram += X.T @ X`` for the CSR matrix X: each row's pairs of entries.
-
-    Faster than a sparse-dense product when rows are short against the
-    number of columns (ml-100k: 13M products against 2.8M outputs). Each
-    entry sums its users in ascending order, so ``gram`` is exactly symmetric.
-    """
-    for row in range(len(indptr) - 1):
-        start, stop = indptr[row], indptr[row + 1]
-        for p in range(start, stop):
-            weight = data[p]
-            out = gram[indices[p]]
-            for q in range(start, stop):
-                out[indices[q]] += weight * data[q]
 
 
 def _raise_not_positive_definite(info):
@@ -596,74 +577,10 @@ def _solve_batch(lhs, rhs):
     neural estimators do during training).
     """
     solutions = np.array(rhs, order="C")
-    info = _posv_each(np.ascontiguousarray(lhs), solutions)
+    info = posv_each(np.ascontiguousarray(lhs), solutions)
     if info:
         _raise_not_positive_definite(info)
     return solutions
-
-
-@numba.njit(nogil=True, cache=True)
-def _posv_each(lhs, rhs):
-    """``posv`` on each ``lhs[t], rhs[t]`` (lower triangles read); the first failure's info."""
-    for t in range(lhs.shape[0]):
-        info = posv(lhs[t], rhs[t])
-        if info:
-            return info
-    return 0
-
-
-@numba.njit(nogil=True, cache=True)
-def _solve_neighbourhoods(gram, diagonal, popular, alpha, neighbours, coef):
-    """Every item's neighbourhood and ridge solution, from the whole dense Gram matrix.
-
-    Item ``j``'s neighbours (written to ``neighbours[j]``) are its
-    ``width`` largest positive co-occurrences ``gram[j]`` (largest first,
-    equal ones: the lower code first), then the most ``popular`` other
-    items; ``coef[j]`` solves ``(G[N, N] + alpha I) b = G[N, j]``.
-    Selection, gathering and the solve run item by item, so the only
-    temporaries are one system and one heap. Returns 0, or the ``posv``
-    info of the first system that is not positive definite.
-    """
-    n_items, width = neighbours.shape
-    heap_scores = np.empty(width, dtype=gram.dtype)
-    heap_columns = np.empty(width, dtype=np.int64)
-    drained = np.empty(width, dtype=gram.dtype)
-    taken = np.zeros(n_items, dtype=np.bool_)
-    system = np.empty((width, width), dtype=coef.dtype)
-    for item in range(n_items):
-        cooccurrence = gram[item]
-        size = 0
-        threshold = 0.0  # (a full heap's worst: in column order, an equal one comes too late)
-        for column in range(n_items):
-            if cooccurrence[column] > threshold and column != item:
-                size = _heap_push(heap_scores, heap_columns, size, width,
-                                  cooccurrence[column], column)
-                if size == width:
-                    threshold = heap_scores[0]
-        chosen = neighbours[item]
-        _drain(heap_scores, heap_columns, size, chosen, drained, 0)
-        if size < width:
-            taken[item] = True
-            taken[chosen[:size]] = True
-            for candidate in popular:
-                if size == width:
-                    break
-                if not taken[candidate]:
-                    chosen[size] = candidate
-                    size += 1
-            taken[item] = False
-            taken[chosen] = False
-        rhs = coef[item]
-        for r in range(width):
-            row = gram[chosen[r]]
-            for c in range(r):  # (posv reads the lower triangle)
-                system[r, c] = row[chosen[c]]
-            system[r, r] = diagonal[chosen[r]] + alpha
-            rhs[r] = row[item]
-        info = posv(system, rhs)
-        if info:
-            return info
-    return 0
 
 
 def _solve_large_catalogue(weights, item_rows, diagonal, alpha, coef):
@@ -791,7 +708,7 @@ class SparseEASE(_SparseItemRegression):
             # The whole Gram matrix is one dense block: select, gather and
             # solve item by item from it.
             neighbours = np.empty((n_items, width), dtype=np.intp)
-            info = _solve_neighbourhoods(_dense_gram(weights), diagonal,
+            info = solve_neighbourhoods(_dense_gram(weights), diagonal,
                                          np.argsort(-diagonal, kind="stable"),
                                          dtype(self.alpha), neighbours, coef)
             if info:
