@@ -123,6 +123,32 @@ def test_sparse_ease_columns_solve_ridge_on_their_neighbourhood(weighted):
     assert (model.coef_.getnnz(axis=0) <= k).all()
 
 
+@pytest.mark.parametrize("continuous", [False, True])
+def test_sparse_ease_float32_against_a_float64_reference_solve(continuous):
+    """The default float32 path (one compiled loop over the items, LAPACK's
+    float32 posv) against float64 solves of each neighbourhood's normal
+    equations, on a catalogue with long co-occurrence rows."""
+    rng = np.random.default_rng(11)
+    mask = rng.random((300, 90)) < rng.uniform(0.05, 0.4, size=90)
+    users, items = np.nonzero(mask)
+    weights = rng.uniform(1, 3, len(users)) if continuous else np.ones(len(users))
+    dense = np.zeros(mask.shape)
+    dense[users, items] = weights
+    k, alpha = 25, 30.0
+    model = SparseEASE(alpha=alpha, n_neighbors=k).fit(np.column_stack([users, items]), weights)
+    assert model.coef_.dtype == np.float32
+    coef = model.coef_.toarray()
+    gram = dense.T @ dense
+    for j in range(mask.shape[1]):
+        # (Continuous weights: the float32 co-occurrences may reorder near-ties.)
+        neighbourhood = np.flatnonzero(coef[:, j]) if continuous else \
+            _reference_neighbourhood(gram, j, k)
+        assert len(neighbourhood) == k
+        expected = np.linalg.solve(gram[np.ix_(neighbourhood, neighbourhood)] + alpha * np.eye(k),
+                                   gram[neighbourhood, j])
+        np.testing.assert_allclose(coef[neighbourhood, j], expected, rtol=1e-3, atol=1e-5)
+
+
 def test_sparse_ease_approaches_exact_as_neighbourhoods_grow(weighted):
     X, weights, dense = weighted
     exact = dense @ EASE(alpha=20.0, dtype="float64").fit(X, weights).coef_
