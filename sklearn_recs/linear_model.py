@@ -715,9 +715,11 @@ class SparseEASE(_SparseItemRegression):
                 _raise_not_positive_definite(info)
         else:
             neighbours = _solve_large_catalogue(weights, item_rows, diagonal, self.alpha, coef)
-        columns = np.repeat(np.arange(n_items), width)
-        return sp.csr_matrix((coef.ravel(), (neighbours.ravel(), columns)),
-                             shape=(n_items, n_items), dtype=dtype)
+        # Column j holds j's neighbours: built as CSC, then transposed in one pass.
+        by_column = sp.csc_matrix((coef.ravel(), neighbours.ravel(),
+                                   np.arange(0, n_items * width + 1, width)),
+                                  shape=(n_items, n_items))
+        return by_column.tocsr()
 
     _factor_path = True
 
