@@ -28,7 +28,7 @@ from .base import _PARTIAL_FIT_DOC, RecommenderMixin, _extend_vocabulary, _impli
 from .utils._docs import IMPLICIT_FITTED_ATTRIBUTES as _FITTED_ATTRIBUTES
 from .utils._docs import fill_doc, shared_doc
 from .utils._params import store_params
-from .utils._neighbourhood_ridge import posv_each, scatter_gram, solve_neighbourhoods
+from .utils._neighbourhood_ridge import cholesky_solve_each, scatter_gram, solve_neighbourhoods
 from .utils._similarity import pairwise_similarity
 from .utils._threads import thread_map
 from .utils.validation import check_interactions
@@ -570,14 +570,14 @@ def _raise_not_positive_definite(info):
 def _solve_batch(lhs, rhs):
     """Solutions of the symmetric positive definite systems ``lhs @ x = rhs``.
 
-    LAPACK's Cholesky solver ``posv``, one system at a time, in one
-    compiled loop (``lhs`` is overwritten). Not numpy's batched solve (an
-    LU, in twice the flops, on a copy of each system) nor torch's (its CPU
-    batched solve hangs after ``torch.set_num_threads`` changed, which the
-    neural estimators do during training).
+    A Cholesky factorisation (LAPACK) and two triangular solves, one system
+    at a time, in one compiled loop (``lhs`` is overwritten). Not numpy's
+    batched solve (an LU, in twice the flops, on a copy of each system) nor
+    torch's (its CPU batched solve hangs after ``torch.set_num_threads``
+    changed, which the neural estimators do during training).
     """
     solutions = np.array(rhs, order="C")
-    info = posv_each(np.ascontiguousarray(lhs), solutions)
+    info = cholesky_solve_each(np.ascontiguousarray(lhs), solutions)
     if info:
         _raise_not_positive_definite(info)
     return solutions

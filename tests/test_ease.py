@@ -126,7 +126,7 @@ def test_sparse_ease_columns_solve_ridge_on_their_neighbourhood(weighted):
 @pytest.mark.parametrize("continuous", [False, True])
 def test_sparse_ease_float32_against_a_float64_reference_solve(continuous):
     """The default float32 path (one compiled loop over the items, LAPACK's
-    float32 posv) against float64 solves of each neighbourhood's normal
+    float32 Cholesky) against float64 solves of each neighbourhood's normal
     equations, on a catalogue with long co-occurrence rows."""
     rng = np.random.default_rng(11)
     mask = rng.random((300, 90)) < rng.uniform(0.05, 0.4, size=90)

@@ -1,5 +1,5 @@
 """SparseEASE's compiled kernels against brute force: the Gram matrix, the
-neighbour selection and LAPACK's posv called from numba."""
+neighbour selection and the Cholesky solve (LAPACK called from numba)."""
 
 import numpy as np
 import pytest
@@ -53,7 +53,7 @@ def test_scatter_gram_is_the_dense_product():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_posv_each_solves_and_reports_the_failing_minor(dtype):
+def test_cholesky_solve_each_solves_and_reports_the_failing_minor(dtype):
     rng = np.random.default_rng(1)
     factors = rng.normal(size=(4, 6, 8))
     matrices = factors @ factors.transpose(0, 2, 1) + np.eye(6)
@@ -61,8 +61,8 @@ def test_posv_each_solves_and_reports_the_failing_minor(dtype):
     # Only the lower triangles are read: garbage above them changes nothing.
     lhs = (np.tril(matrices) + np.triu(np.full((6, 6), 1e3), 1)).astype(dtype)
     solutions = rhs.astype(dtype)
-    assert ridge.posv_each(lhs, solutions) == 0
+    assert ridge.cholesky_solve_each(lhs, solutions) == 0
     np.testing.assert_allclose(solutions, np.linalg.solve(matrices, rhs[..., None])[..., 0],
                                rtol=1e-3 if dtype == np.float32 else 1e-10)
     indefinite = np.diag([2.0, 1.0, -1.0, 3.0]).astype(dtype)[None]
-    assert ridge.posv_each(indefinite, np.ones((1, 4), dtype=dtype)) == 3
+    assert ridge.cholesky_solve_each(indefinite, np.ones((1, 4), dtype=dtype)) == 3

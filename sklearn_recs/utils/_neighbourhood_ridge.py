@@ -2,14 +2,14 @@
 
 :func:`solve_neighbourhoods` goes item by item through a dense Gram matrix:
 it selects the item's neighbours, gathers their small ridge system and
-solves it with LAPACK's ``posv``, in one loop, so that there is neither a
+solves it by a Cholesky factorisation (LAPACK), in one loop, so that there is neither a
 Python-level loop over the items nor a temporary larger than one system.
 """
 
 import numba
 import numpy as np
 
-from ._lapack import posv
+from ._lapack import cholesky_solve
 from ._sparse_topk import _select
 
 # Side of the square blocks the Gram matrix is mirrored in.
@@ -106,7 +106,7 @@ def solve_neighbourhoods(gram, diagonal, popular, alpha, neighbours, coef):
     lower code first), in code order, then the most ``popular`` other
     items; ``coef[j]`` solves ``(G[N, N] + alpha I) b = G[N, j]`` with
     ``diagonal`` as the diagonal of ``G``. ``gram``: float32, C-ordered.
-    Returns 0, or the ``posv`` info of the first system that is not
+    Returns 0, or the LAPACK info of the first system that is not
     positive definite.
     """
     n_items, width = neighbours.shape
@@ -133,21 +133,21 @@ def solve_neighbourhoods(gram, diagonal, popular, alpha, neighbours, coef):
         rhs = coef[item]
         for r in range(width):
             row = gram[chosen[r]]
-            for c in range(r):  # (posv reads the lower triangle)
+            for c in range(r):  # (the solve reads the lower triangle)
                 system[r, c] = row[chosen[c]]
             system[r, r] = diagonal[chosen[r]] + alpha
             rhs[r] = row[item]
-        info = posv(system, rhs)
+        info = cholesky_solve(system, rhs)
         if info:
             return info
     return 0
 
 
 @numba.njit(nogil=True, cache=True)
-def posv_each(lhs, rhs):
-    """``posv`` on each ``lhs[t], rhs[t]`` (lower triangles read); the first failure's info."""
+def cholesky_solve_each(lhs, rhs):
+    """``cholesky_solve`` of each ``lhs[t], rhs[t]`` (lower triangles read); the first failure's info."""
     for t in range(lhs.shape[0]):
-        info = posv(lhs[t], rhs[t])
+        info = cholesky_solve(lhs[t], rhs[t])
         if info:
             return info
     return 0
