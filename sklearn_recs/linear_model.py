@@ -650,19 +650,25 @@ class SparseEASE(_SparseItemRegression):
     -----
     ``y`` is read as weights, as in :class:`EASE`.
 
-    The neighbourhoods come from the co-occurrence matrix pruned to each
-    item's ``2 * n_neighbors`` largest entries (computed block by block, as
-    for :class:`~sklearn_recs.neighbors.ItemKNN`). The Gram entries between
-    two neighbours of ``j`` are exact where either item keeps the other
-    among those largest (always, for an item that co-occurs with fewer
-    items), and among the 2048 most popular items, whose Gram block is
-    kept densely (neighbourhoods are mostly made of popular items); any
-    other entry is taken as 0. That, with the restriction of each
-    regression to ``N_j``, is the approximation. Items sharing their
-    nearest neighbour are solved together, their Gram entries gathered
-    once into a dense block. Memory is ``O(n_items * n_neighbors)`` plus
-    the 2048 x 2048 head block and one batch of systems; time is that of
-    the co-occurrences plus ``O(n_items * n_neighbors^3)`` for the solves.
+    Up to 2048 items, the whole Gram matrix is kept densely and every
+    system is exact; one compiled loop selects each item's neighbours,
+    gathers its system and solves it (a Cholesky factorisation), so that
+    the only temporaries are one system and the Gram matrix itself.
+
+    Beyond, the neighbourhoods come from the co-occurrence matrix pruned to
+    each item's ``2 * n_neighbors`` largest entries (computed block by
+    block, as for :class:`~sklearn_recs.neighbors.ItemKNN`). The Gram
+    entries between two neighbours of ``j`` are exact where either item
+    keeps the other among those largest (always, for an item that
+    co-occurs with fewer items), and among the 2048 most popular items,
+    whose Gram block is kept densely (neighbourhoods are mostly made of
+    popular items); any other entry is taken as 0. That, with the
+    restriction of each regression to ``N_j``, is the approximation. Items
+    sharing their nearest neighbour are solved together, their Gram entries
+    gathered once into a dense block. Memory is ``O(n_items *
+    n_neighbors)`` plus the 2048 x 2048 head block and one batch of
+    systems; time is that of the co-occurrences plus ``O(n_items *
+    n_neighbors^3)`` for the solves.
 
     The zero-diagonal constraint of EASE is implicit here, since an item
     is never its own neighbour. Restricting each item's regression to a
