@@ -160,6 +160,9 @@ def save_npz(estimator, file, *, compressed=True):
         )
     kind, arrays = hook()
     fallback = arrays.pop("fallback", estimator._fallback)
+    names = estimator._provided("_feature_names")
+    if names is not None:  # the sources of explain (ContentRecommender)
+        arrays = {**arrays, "feature_names": _plain_ids(names()).astype(str)}
     header = {"format": _FORMAT, "format_version": FORMAT_VERSION, "estimator": name,
               "kind": kind}
     common = {"users": _plain_ids(estimator.users_), "items": _plain_ids(estimator.items_),
@@ -312,6 +315,15 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
         self._fallback = (float(arrays["fallback_mean"]), arrays["fallback_user"],
                           arrays["fallback_item"])
         self._loaded_formula = formula
+        self._loaded_feature_names = arrays.get("feature_names")
+
+    def _feature_names(self):
+        """The item features' names (the sources of a served content model's
+        ``explain``): from the file, else ``x0, x1, ...`` (older files)."""
+        names = self._loaded_feature_names
+        if names is None:
+            names = np.array([f"x{j}" for j in range(self._loaded_formula.left.shape[1])])
+        return names.astype(object)
 
     def __repr__(self, N_CHAR_MAX=700):
         name = getattr(self, "estimator_name_", None)

@@ -99,6 +99,7 @@ FAMILIES = {
         "scale?": (_FLOAT, (), "dense"),
         "factor_path?": ("b", (), "dense"),
         "similar?": ("U", (), "dense"),
+        "feature_names?": ("U", ("k",), "dense"),
     },
 }
 _SIMILAR = ("right_rows", "right_columns")
