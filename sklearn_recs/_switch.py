@@ -58,6 +58,11 @@ class SwitchRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     An item a user's member does not know scores ``-inf`` for that user
     (it is never recommended to them).
 
+    Where every member has ``explain``, the switch has it too: per pair, a
+    ``"member"`` row naming the member the user is routed to (the whole
+    score), then that member's terms, its fixed terms named ``"<member>:
+    <term>"``.
+
     Examples
     --------
     >>> from sklearn_recs.baselines import Popularity

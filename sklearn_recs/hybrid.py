@@ -160,6 +160,13 @@ class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
     ``recommend`` lists; items equal in score are ranked by id, as in
     ``recommend``.
 
+    ``explain`` gives each member's part of a pair's score (``kind=
+    "member"``); with ``"zscore"`` and ``"minmax"`` the part is an affine
+    map of the member's score, so a member whose own ``explain`` sums to
+    the score it ranks by has its terms given too, scaled (and then the
+    exact ones), with a ``"<name>: normalisation"`` row for the shift.
+    With ``"rrf"`` the reciprocal ranks are the terms. See :ref:`explain`.
+
     References
     ----------
     .. [1] G. V. Cormack, C. L. A. Clarke and S. Buettcher, "Reciprocal rank

@@ -5,9 +5,8 @@ loaded from a trusted source. :func:`save_npz` writes what a fitted model
 learnt as plain arrays instead (numpy's ``.npz``: the vocabularies, the
 training interactions and the model's own arrays); :func:`load_npz` reads
 them back with ``allow_pickle=False`` into an :class:`ExportedRecommender`,
-which serves ``recommend``, ``predict``, ``similar_items`` and (item-item,
-UserKNN and factor models) ``explain`` with exactly the output of the
-original estimator, without the estimator's class,
+which serves ``recommend``, ``predict``, ``similar_items`` and ``explain``
+with exactly the output of the original estimator, without the estimator's class,
 PyTorch, or the training data beyond the seen items.
 
 The export is a protocol: an estimator opts in with one hook,
@@ -265,9 +264,10 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
 
     It answers ``recommend``, ``predict`` and (where the original estimator
     had them) ``similar_items`` and ``explain`` exactly as the estimator it
-    was exported from (``explain``: for the item-item models, UserKNN and
-    the factor models; a served MatrixFactorization gives its global mean
-    and user bias summed, as ``"user offset"``),
+    was exported from (``explain``: a served MatrixFactorization gives its
+    global mean and user bias summed, as ``"user offset"``; a content
+    model exported before the file held its features' names names them
+    ``x0, x1, ...``),
     with the same handling of unknown users and items and of seen items.
     It cannot be refitted: fit the original estimator and export it again.
 
