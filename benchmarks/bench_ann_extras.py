@@ -47,6 +47,8 @@ from bench_ann import catalogue, recall
 NAME = "ImplicitALS(n_factors=64, max_iter=10)"
 ESTIMATOR = ImplicitALS(n_factors=64, max_iter=10, random_state=0)
 TOP_N = 10
+CATALOGUE = {"n-items": 100_000, "n-users": 10_000, "n-interactions": 300_000,
+             "n-queries": 1000}
 
 
 def build_rows(model, users, truth, threads, repeat):
@@ -122,10 +124,8 @@ def fold_in_row(exact, hnsw, X, users, repeat):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n-items", type=int, default=100_000)
-    parser.add_argument("--n-users", type=int, default=10_000)
-    parser.add_argument("--n-interactions", type=int, default=300_000)
-    parser.add_argument("--n-queries", type=int, default=1000)
+    for name, default in CATALOGUE.items():  # (the defaults of bench_ann.py)
+        parser.add_argument(f"--{name}", type=int, default=default)
     parser.add_argument("--n-top", type=int, default=100,
                         help="each user's exact top items excluded (the first fetch)")
     parser.add_argument("--n-excluded", type=int, default=200)

@@ -45,6 +45,17 @@ def data():
     return X, y
 
 
+@pytest.fixture
+def fetched(monkeypatch):
+    """The (number of queries, items fetched) of each search of the graph."""
+    calls = []
+    search = _retrieval.HNSWIndex._search
+    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
+                        lambda self, q, k, *args: (calls.append((len(q), k))
+                                                   or search(self, q, k, *args)))
+    return calls
+
+
 def _fit(estimator, data, **params):
     X, y = data
     model = clone(estimator).set_params(**params)
@@ -101,12 +112,7 @@ def test_lists_match_brute_force_and_scores_are_exact(estimator, data, monkeypat
 
 
 @needs_hnswlib
-def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch):
-    fetched = []
-    search = _retrieval.HNSWIndex._search
-    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
-                        lambda self, q, k, *args: (fetched.append((len(q), k))
-                                                   or search(self, q, k, *args)))
+def test_excluded_items_are_never_returned_and_lists_stay_full(data, fetched):
     model = _fit(FACTOR_MODELS[0], data, retrieval="hnsw",
                  retrieval_params={"ef_search": 20, "M": 48})
     users = model.users_[:60]
@@ -140,15 +146,10 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch
 
 
 @needs_hnswlib
-def test_refetched_lists_equal_the_exact_ones_where_the_graph_is_exact(data, monkeypatch):
+def test_refetched_lists_equal_the_exact_ones_where_the_graph_is_exact(data, fetched):
     # a catalogue small enough, and a graph dense enough, for the graph to
     # find the exact top items: the lists of users whose first fetch is all
     # excluded, fetched again deeper, equal the exact model's
-    fetched = []
-    search = _retrieval.HNSWIndex._search
-    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
-                        lambda self, q, k, *args: (fetched.append((len(q), k))
-                                                   or search(self, q, k, *args)))
     X, _ = data
     X = X[X[:, 1] < 400]
     exact = ImplicitALS(n_factors=8, max_iter=3, random_state=0).fit(X)
