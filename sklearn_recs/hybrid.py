@@ -188,6 +188,18 @@ class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
     ...     ("pop", Popularity())])
     >>> blend.fit(X, item_features=items).recommend([1], top_n=3)
     array([[20, 50, 30]])
+
+    Each member's part of a score, split into the member's own terms:
+
+    >>> blend.explain(1, 30).round(2)
+       user  item                  source    kind  contribution  exact
+    0     1    30                 content  member         -0.61  False
+    1     1    30  content: normalisation    bias         -0.61   True
+    2     1    30                     pop  member          0.61  False
+    3     1    30         pop: popularity    bias          1.84   True
+    4     1    30      pop: normalisation    bias         -1.22   True
+    >>> blend.predict([[1, 30]]).round(2)  # the sum of the exact rows
+    array([0.])
     """
 
     _parameter_constraints: dict = {
