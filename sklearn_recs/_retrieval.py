@@ -26,9 +26,10 @@ Exclusions are exact: the graph returns more items than the list needs
 (``max(2 * top_n, ef_search)``: fewer than ``ef_search`` cost no less), the
 excluded ones are dropped, and the rest are rescored with the model's
 formula and ranked as ``recommend`` ranks (ties by item id). The users
-left with fewer than ``top_n`` are searched again, together, for ``top_n``
-plus their number of excluded items (rounded up to a power of two, one
-batch per size), which always leaves ``top_n``. A user for whom the graph
+left with fewer than ``top_n`` are searched again, together, twice as
+deep, until their lists fill (at most ``top_n`` plus their number of
+excluded items, rounded up to a power of two, which always leaves
+``top_n``). A user for whom the graph
 finds fewer items, or who could need more than a quarter of the catalogue
 fetched, is ranked exactly. Fold-in users (``recommend(interactions=...)``)
 search the graph with their folded-in vectors.
@@ -213,14 +214,21 @@ class HNSWIndex:
         n_threads = effective_n_jobs(n_jobs)
         short = self._fetch(np.flatnonzero(~by_exact), fetch, queries, rescore, codes, width,
                             excluded, n_threads, by_exact, ranked, scores)
-        # Too many of the fetched items excluded: fetch again, width plus the
-        # user's number of excluded items, which leaves width; one batch per
-        # power of two of that number.
-        size = np.minimum(2 ** np.ceil(np.log2(width + n_excluded[short])), limit)
-        for k in np.unique(size).astype(int):
-            left = self._fetch(short[size == k], k, queries, rescore, codes, width, excluded,
-                               n_threads, by_exact, ranked, scores)
-            by_exact[left] = True  # (none: k items hold width not excluded)
+        # Too many of the fetched items excluded: fetch again, twice as deep,
+        # in one batch, until the list fills; a user whose width plus number
+        # of excluded items is below the depth is fetched that deep (rounded
+        # up to a power of two), which always leaves width.
+        depth = fetch
+        while short.size:
+            depth = min(2 * depth, limit)
+            size = np.minimum(2 ** np.ceil(np.log2(width + n_excluded[short])), depth)
+            left = [self._fetch(short[size == k], k, queries, rescore, codes, width,
+                                excluded, n_threads, by_exact, ranked, scores)
+                    for k in np.unique(size).astype(int)]
+            short = np.concatenate(left)
+            if depth == limit:
+                by_exact[short] = True  # (none: limit items hold width not excluded)
+                break
         rows = np.flatnonzero(by_exact)
         if rows.size:
             ranked[rows], scores[rows] = exact(

@@ -129,13 +129,14 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data, fetched):
     for row, codes in enumerate(per_user):
         banned[row, codes] = True
     found_codes = model._item_index.get_indexer(found.ravel()).reshape(found.shape)
-    # the first fetch (ef_search = 20 items), then one batch of the short
-    # lists, 10 + about 300 excluded items rounded to 512, capped at a
-    # quarter of the catalogue
+    # the first fetch (ef_search = 20 items), then the short lists in
+    # batches twice as deep each time, until they fill (at the latest at a
+    # quarter of the catalogue, which 10 + about 300 excluded items fill)
     graph = (TOP_N + banned.sum(axis=1) <= model.n_items_ // 4).sum()  # the others: exact
     assert fetched[0] == (graph, 20) and graph >= 50
-    assert fetched[1][0] >= 30 and fetched[1][1] == model.n_items_ // 4
-    assert len(fetched) == 2
+    assert fetched[1] == (graph, 40)  # the top 10 excluded: no list fills from 20
+    depths = [k for _, k in fetched[1:]]
+    assert depths == sorted(depths) and set(depths) <= {40, 80, 160, 320, model.n_items_ // 4}
     assert np.isfinite(scores).all()
     assert not np.take_along_axis(banned, found_codes, axis=1).any()
     assert _recall(found_codes, _ranked(brute, banned)) >= 0.9
@@ -168,10 +169,9 @@ def test_refetched_lists_equal_the_exact_ones_where_the_graph_is_exact(data, fet
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
         # every user the graph ranks (all but those with many seen items)
-        # fetched again (64 items, or capped at a quarter of the catalogue)
+        # fetched again, twice as deep
         assert fetched[0][0] >= 40 and fetched[0][1] == max(2 * k, 10)
-        assert sum(n for n, _ in fetched[1:]) == fetched[0][0]
-        assert {size for _, size in fetched[1:]} <= {64, hnsw.n_items_ // 4}
+        assert fetched[1] == (fetched[0][0], 2 * fetched[0][1])
 
 
 @needs_hnswlib
