@@ -29,15 +29,15 @@ formula and ranked as ``recommend`` ranks (ties by item id). The users
 left with fewer than ``top_n`` are searched again, together, twice as
 deep, until their lists fill (at most ``top_n`` plus their number of
 excluded items, rounded up to a power of two, which always leaves
-``top_n``). A user for whom the graph
-finds fewer items, or who could need more than a quarter of the catalogue
-fetched, is ranked exactly. Fold-in users (``recommend(interactions=...)``)
-search the graph with their folded-in vectors.
+``top_n``). A user for whom the graph finds fewer items, or who could need
+more than a quarter of the catalogue fetched, is ranked exactly. Fold-in
+users (``recommend(interactions=...)``) search the graph with their
+folded-in vectors.
 
 The graph is built with a seed (``random_state`` when it is an int, else
 0) and, by default, one thread, so the same factors give the same graph
 and the same lists. ``retrieval_params={"n_jobs": 4}`` builds it on 4
-threads (-1: all cores), several times faster, but then the order in
+threads (-1: all cores), faster on as many cores, but then the order in
 which the threads insert items changes the graph from one build to the
 next: the lists are no longer reproducible to the bit (their recall is
 the same). The graph is rebuilt with the same setting when a pickled or
