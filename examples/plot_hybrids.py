@@ -75,6 +75,18 @@ for weight, score in zip(content_weights, blend_ndcg):
     print(f"content weight {weight:.1f}: NDCG@10 {score:.4f}")
 
 # %%
+# Why the blend recommends an item: each member's part of the score
+# (``kind="member"``). ItemKNN's part is split into the user's history items,
+# scaled by the blend's weight and normalisation (those rows are exact, the
+# member row their sum); the rating content model's part is one exact row,
+# as its ``predict`` adds the user's mean rating, which its ranking leaves out.
+blend.set_params(weights=[0.2, 0.8])
+blend.fit(X_train, y_train, item_features=movies.item_info[["genres", "title"]])
+user = X_train["user_id"].iloc[0]
+item = blend.recommend([user], top_n=1)[0, 0]
+print(blend.explain(user, item, n_contributions=5).round(3).to_string(index=False))
+
+# %%
 # Neither rating ensemble beats its best member, ItemKNN, here: the three
 # members make strongly correlated errors (all three are built on the same
 # biases), so averaging mostly adds the weaker members' error, and the
