@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ._scoring import FORMULAS, TwoTowerFormula
+from ._scoring import FORMULAS, ProductFormula, TwoTowerFormula
 from .utils._topk import block_size
 
 # The kinds of rows that name a source (ranked and cut by ``n_contributions``);
@@ -44,7 +44,8 @@ class Explanation:
         self._parts = []
 
     def add(self, pair, source, kind, contribution, *, exact=True):
-        """Rows ``(pair[r], source[r], kind, contribution[r])``."""
+        """Rows ``(pair[r], source[r], kind, contribution[r])`` (``kind`` and
+        ``exact``: one value, or one per row)."""
         pair = np.asarray(pair, dtype=np.intp)
         source = np.asarray(source, dtype=object)
         self._parts.append((pair, source, np.full(len(pair), kind, dtype=object),
@@ -66,13 +67,30 @@ class Explanation:
         change = np.clip(total, *rating_range) - total
         return self.add_constant("rating range", "clip", change, only=change != 0)
 
+    def arrays(self):
+        """The rows so far: ``pair, source, kind, contribution, exact`` arrays."""
+        if self._parts:
+            return tuple(np.concatenate(p) for p in zip(*self._parts))
+        return tuple(np.empty(0, dtype=t) for t in (np.intp, object, object, float, bool))
+
+    def merged(self):
+        """The same explanation with the rows of equal ``(pair, source, kind,
+        exact)`` summed into one (the first's place kept): a history item
+        several members of a blend give, as one row."""
+        pair, source, kind, value, exact = self.arrays()
+        rows = pd.DataFrame({"pair": pair, "source": source, "kind": kind, "exact": exact,
+                             "value": value})
+        rows = rows.groupby(["pair", "source", "kind", "exact"], sort=False,
+                            dropna=False)["value"].sum().reset_index()
+        merged = Explanation(self.n_pairs)
+        merged._parts.append((rows["pair"].to_numpy(np.intp), rows["source"].to_numpy(object),
+                              rows["kind"].to_numpy(object), rows["value"].to_numpy(np.float64),
+                              rows["exact"].to_numpy(bool)))
+        return merged
+
     def frame(self, users, items, n_contributions):
         """The DataFrame of ``explain``: ``users``/``items`` give each pair's ids."""
-        if self._parts:
-            pair, source, kind, value, exact = (np.concatenate(p) for p in zip(*self._parts))
-        else:
-            pair, source, kind, value, exact = (np.empty(0, dtype=t) for t in
-                                                (np.intp, object, object, float, bool))
+        pair, source, kind, value, exact = self.arrays()
         ranked = np.isin(kind, SOURCE_KINDS)
         # Per pair: the fixed terms in the order added, then the sources by
         # decreasing |contribution| (ties: the order added).
@@ -92,6 +110,49 @@ class Explanation:
         return pd.DataFrame({"user": users[pair], "item": items[pair], "source": source,
                              "kind": kind, "contribution": value, "exact": exact},
                             columns=COLUMNS)
+
+
+def member_terms(explanation, name, member, pairs, user_codes, item_codes, value, *,
+                 score=None, scale=None, shift=0.0):
+    """Rows of a composite model's pairs ``pairs`` for its member ``name``.
+
+    ``value`` is the member's part of each pair's score (``user_codes``,
+    ``item_codes``: the member's codes), given as one row of kind
+    ``"member"``. Where the part is ``scale * score + shift``, ``score``
+    the member's own score of the pair (``scale`` None: no such map, e.g.
+    a reciprocal rank), and the member explains its score exactly (its
+    exact rows sum to ``score``), the member's rows follow, the exact ones
+    scaled by ``scale`` (its fixed terms named ``"<name>: <term>"``), with
+    a ``"<name>: normalisation"`` row for ``shift``: these are then the
+    terms of the score, and the member row, their sum, is not (``exact``
+    False). Otherwise the member row is the term, and the member's rows
+    are left out.
+    """
+    pairs = np.asarray(pairs, dtype=np.intp)
+    value = np.asarray(value, dtype=np.float64)
+    split = np.zeros(len(pairs), dtype=bool)
+    hook = member._provided("_explain_terms")
+    if scale is not None and hook is not None and len(pairs):
+        scale = np.broadcast_to(np.asarray(scale, dtype=np.float64), len(pairs))
+        shift = np.broadcast_to(np.asarray(shift, dtype=np.float64), len(pairs))
+        pair, source, kind, terms, exact = hook(user_codes, item_codes).arrays()
+        sums = np.bincount(pair[exact], terms[exact], minlength=len(pairs))
+        split = np.isclose(sums, score, rtol=1e-5, atol=1e-6)
+    explanation.add(pairs, np.full(len(pairs), name, dtype=object), "member", value,
+                    exact=~split)
+    if not split.any():
+        return explanation
+    keep = split[pair]
+    pair, source, kind, terms, exact = (a[keep] for a in (pair, source, kind, terms, exact))
+    fixed = ~np.isin(kind, SOURCE_KINDS)
+    source = source.copy()
+    source[fixed] = [f"{name}: {term}" for term in source[fixed]]
+    explanation.add(pairs[pair], source, kind,
+                    np.where(exact, terms * scale[pair], terms), exact=exact)
+    shifted = split & (shift != 0)
+    return explanation.add(pairs[shifted], np.full(shifted.sum(), f"{name}: normalisation",
+                                                   dtype=object),
+                           "bias", shift[shifted])
 
 
 def product_terms(explanation, left, right, user_codes, item_codes, *, kind, ids,
@@ -253,27 +314,28 @@ def content_terms(estimator, user_codes, item_codes):
 
 
 def popularity_terms(estimator, user_codes, item_codes):
-    """Popularity: the item's popularity, or (with user features) the
-    demographic neighbours' weights on it and its share of all interactions."""
-    explanation = Explanation(len(user_codes))
-    if estimator.neighbors_ is None:
-        return explanation.add_constant("popularity", "bias",
-                                        estimator.popularity_[item_codes])
-    return formula_product_terms(estimator, explanation, user_codes, item_codes,
-                                 kind="user", ids=estimator.users_,
+    """Popularity: the item's popularity, or (with user features, the
+    ``"product"`` formula) the demographic neighbours' weights on it and
+    its share of all interactions."""
+    formula = _formula_of(estimator)
+    if not isinstance(formula, ProductFormula):
+        return Explanation(len(user_codes)).add_constant(
+            "popularity", "bias", np.asarray(formula.item_bias)[item_codes])
+    return formula_product_terms(estimator, Explanation(len(user_codes)), user_codes,
+                                 item_codes, kind="user", ids=estimator.users_,
                                  item_offset=("popularity share", "bias"))
 
 
 def bias_terms(estimator, user_codes, item_codes):
-    """GlobalMean and BiasBaseline: the global mean, the user's and the item's bias."""
-    explanation = Explanation(len(user_codes))
-    explanation.add_constant("global mean", "bias", estimator.global_mean_)
-    for name, values, codes in (("user bias", getattr(estimator, "user_bias_", None),
-                                 user_codes),
-                                ("item bias", getattr(estimator, "item_bias_", None),
-                                 item_codes)):
-        if values is not None:
-            explanation.add_constant(name, "bias", values[codes])
+    """GlobalMean and BiasBaseline: the global mean, the user's and the
+    item's bias (a bias 0 for everyone left out), read from the model's
+    fallback baseline, which is its score."""
+    mean, user_bias, item_bias = estimator._fallback
+    explanation = Explanation(len(user_codes)).add_constant("global mean", "bias", mean)
+    for name, values, codes in (("user bias", user_bias, user_codes),
+                                ("item bias", item_bias, item_codes)):
+        if np.any(values):
+            explanation.add_constant(name, "bias", np.asarray(values)[codes])
     return explanation
 
 
@@ -301,13 +363,17 @@ def factor_model_terms(estimator, user_codes, item_codes):
 
 
 # The explanation of a model served by ExportedRecommender, by the name of
-# the estimator it was exported from: the families whose formula says what
-# its terms are (the sources of a product, the factors), without the
-# estimator. A served factor model names its user term "user offset"
-# (MatrixFactorization's global mean and user bias are exported summed).
+# the estimator it was exported from: the families whose formula (and
+# fallback, and for content the exported feature names) says what its
+# terms are, without the estimator. A served factor model names its user
+# term "user offset" (MatrixFactorization's global mean and user bias are
+# exported summed).
 EXPORTED_TERMS = {
     **dict.fromkeys(("ItemKNN", "RP3Beta", "EASE", "SparseEASE", "SLIM"), item_item_terms),
     "UserKNN": user_user_terms,
+    "ContentRecommender": content_terms,
+    **dict.fromkeys(("GlobalMean", "BiasBaseline"), bias_terms),
+    "Popularity": popularity_terms,
     **dict.fromkeys(("MatrixFactorization", "ImplicitMatrixFactorization", "ImplicitALS",
                      "TwoTower"), factor_model_terms),
 }

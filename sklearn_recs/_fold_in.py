@@ -11,6 +11,7 @@ ALS); they provide
 from __future__ import annotations
 
 import warnings
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,9 @@ class FoldInMixin:
       their CSR rows over the catalogue (ratings averaged, or weights);
     - ``_score_fold_in(codes, item_codes, extra)``: scores where codes
       ``>= n_users_`` are fold-in users (rows of ``extra``);
+    - ``_fold_in_rows(codes, extra) -> (vectors, offsets)``: the same users'
+      factor rows and score offsets, with which an approximate-retrieval
+      graph (``retrieval="hnsw"``) is searched for them;
     - ``_implicit``: whether the rows are implicit weights (True) or
       ratings (False, ``interactions_y`` required).
     """
@@ -122,10 +126,13 @@ class FoldInMixin:
             fit_rows = pick @ self.interactions_
             fit_rows.data[:] = 1.0
             seen = _StackedRows(self.interactions_, (pattern + fit_rows).tocsr())
+        retrieve = self._provided("_retrieve")  # the graph, with the fold-in vectors
+        if retrieve is not None:
+            retrieve = partial(retrieve, user_rows=lambda block: self._fold_in_rows(block, extra))
         return self._recommend_codes(
             codes, top_n, items, return_scores,
             lambda block, cand: self._score_fold_in(block, cand, extra), seen,
-            exclude=exclude)
+            exclude=exclude, retrieve=retrieve)
 
     def _fold_in_matrix(self, interactions, interactions_y):
         """Encode fold-in rows: (index of their user ids, CSR of their items)."""

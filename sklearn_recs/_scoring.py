@@ -20,6 +20,8 @@ while scoring, so that concurrent calls share only read-only arrays.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -60,10 +62,18 @@ class Formula:
         scores = vectors[item_codes] @ vectors.T
         return scores.toarray() if sp.issparse(scores) else scores
 
-    def retrieve(self, user_codes, width, excluded, exact, n_jobs=None):
-        """The users' top ``width`` items by ``retrieval`` (see ``HNSWIndex.top``)."""
-        return self.retrieval.top(self.retrieval_queries, self.score_candidates, user_codes,
-                                  width, excluded, exact, n_jobs)
+    def retrieve(self, user_codes, width, excluded, exact, n_jobs=None, *, user_rows=None):
+        """The users' top ``width`` items by ``retrieval`` (see ``HNSWIndex.top``).
+
+        ``user_rows(user_codes) -> (vectors, offsets)`` (factor formulas)
+        gives the users' factor rows and offsets where they are not the
+        fitted ones (fold-in users).
+        """
+        queries, rescore = self.retrieval_queries, self.score_candidates
+        if user_rows is not None:
+            queries = partial(queries, user_rows=user_rows)
+            rescore = partial(rescore, user_rows=user_rows)
+        return self.retrieval.top(queries, rescore, user_codes, width, excluded, exact, n_jobs)
 
 
 class FactorFormula(Formula):
@@ -106,14 +116,19 @@ class FactorFormula(Formula):
         scores += offsets[:, None]
         return scores
 
-    def retrieval_queries(self, user_codes):
-        return np.column_stack([self.user_factors[user_codes], np.ones(len(user_codes))])
+    def user_rows(self, user_codes):
+        """The fitted users' factor rows and offsets."""
+        return self.user_factors[user_codes], self.user_offset[user_codes]
 
-    def score_candidates(self, user_codes, item_codes):
-        p = self.user_factors[user_codes].astype(np.float64)
+    def retrieval_queries(self, user_codes, user_rows=None):
+        vectors, _ = (user_rows or self.user_rows)(user_codes)
+        return np.column_stack([vectors, np.ones(len(user_codes))])
+
+    def score_candidates(self, user_codes, item_codes, user_rows=None):
+        vectors, offsets = (user_rows or self.user_rows)(user_codes)
         q = self.item_factors[item_codes].astype(np.float64)
-        return (np.einsum("rd,rkd->rk", p, q) + self.item_bias[item_codes]
-                + self.user_offset[user_codes][:, None])
+        return (np.einsum("rd,rkd->rk", vectors.astype(np.float64), q)
+                + self.item_bias[item_codes] + np.asarray(offsets)[:, None])
 
 
 class TwoTowerFormula(Formula):

@@ -9,6 +9,7 @@ from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.utils import get_tags
 
 from ._composition import MemberParams
+from ._explain import Explanation, member_terms
 from .base import RecommenderMixin
 from .utils._docs import shared_doc
 
@@ -56,6 +57,11 @@ class SwitchRecommender(RecommenderMixin, MemberParams, BaseEstimator):
     -----
     An item a user's member does not know scores ``-inf`` for that user
     (it is never recommended to them).
+
+    Where every member has ``explain``, the switch has it too: per pair, a
+    ``"member"`` row naming the member the user is routed to (the whole
+    score), then that member's terms, its fixed terms named ``"<member>:
+    <term>"``.
 
     Examples
     --------
@@ -144,6 +150,29 @@ class SwitchRecommender(RecommenderMixin, MemberParams, BaseEstimator):
             if known.any():
                 out[rows[known]] = est._predict_pairs(users[known], items[known])
         return out
+
+    @property
+    def _explain_terms(self):
+        """The routed members' explanations, where every member explains."""
+        members = getattr(self, "estimators_", None) or [est for _, est in self.estimators]
+        if any(est._provided("_explain_terms") is None for est in members):
+            return None
+        return self._explain_routes
+
+    def _explain_routes(self, user_codes, item_codes):
+        explanation = Explanation(len(user_codes))
+        route = self.user_estimator_[user_codes]
+        for j, ((name, _), est) in enumerate(zip(self.estimators, self.estimators_)):
+            pairs = np.flatnonzero(route == j)
+            users = self._member_users[j][user_codes[pairs]]
+            items = self._member_items[j][item_codes[pairs]]
+            known = items >= 0
+            member_terms(explanation, name, est, pairs[~known], users[~known],
+                         items[~known], est._predict_cold(users[~known], items[~known]))
+            score = est._predict_pairs(users[known], items[known])
+            member_terms(explanation, name, est, pairs[known], users[known], items[known],
+                         score, score=score, scale=1.0)
+        return explanation
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

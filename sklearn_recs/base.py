@@ -871,7 +871,9 @@ class RecommenderMixin:
         the factors exactly, then the user's history items nearest the item
         in factor space: those rows are an approximation (``exact=False``,
         ``contribution`` is the ``similar_items`` similarity), not terms of
-        the score.
+        the score. RankingBlend and SwitchRecommender give each member's
+        part of the score (``kind="member"``), split into the member's own
+        terms where they are exact (see :ref:`explain`).
 
         Parameters
         ----------
@@ -893,8 +895,9 @@ class RecommenderMixin:
             Columns ``user``, ``item``, ``source`` (the history item,
             neighbour user or feature, or the name of a fixed term such as
             ``"global mean"``), ``kind`` (``"item"``, ``"user"``,
-            ``"feature"``, ``"bias"``, ``"factors"``, ``"clip"`` or, for the
-            approximate rows, ``"similar_item"``), ``contribution`` and
+            ``"feature"``, ``"bias"``, ``"factors"``, ``"clip"``,
+            ``"member"`` or, for the approximate rows, ``"similar_item"``),
+            ``contribution`` and
             ``exact`` (whether the row is a term of the score). Pairs in the
             order given; in each, the fixed terms first, then the sources
             by decreasing ``|contribution|``.

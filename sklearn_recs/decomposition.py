@@ -378,8 +378,9 @@ class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
             return _solve_side(rows, self.item_factors_, self.alpha, start,
                                self.n_factors, self._n_threads())
 
-    def _score_fold_in(self, codes, item_codes, extra):
-        """Scores of known users (codes < n_users_) and fold-in users (rows of ``extra``)."""
+    def _fold_in_rows(self, codes, extra):
+        """Factor rows (and zero offsets) of known users (codes < n_users_) and
+        fold-in users (rows of ``extra``)."""
         codes = np.asarray(codes)
         if extra is None:
             vectors = self.user_factors_[codes]
@@ -387,6 +388,11 @@ class ImplicitALS(FoldInMixin, FormulaScoring, RecommenderMixin, BaseEstimator):
             new = codes >= self.n_users_
             vectors = self.user_factors_[np.where(new, 0, codes)]
             vectors[new] = extra[codes[new] - self.n_users_]
+        return vectors, np.zeros(len(codes))
+
+    def _score_fold_in(self, codes, item_codes, extra):
+        """Scores of known users (codes < n_users_) and fold-in users (rows of ``extra``)."""
+        vectors, _ = self._fold_in_rows(codes, extra)
         q = self.item_factors_ if item_codes is None else self.item_factors_[item_codes]
         return vectors @ q.T
 

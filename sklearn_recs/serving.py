@@ -5,9 +5,8 @@ loaded from a trusted source. :func:`save_npz` writes what a fitted model
 learnt as plain arrays instead (numpy's ``.npz``: the vocabularies, the
 training interactions and the model's own arrays); :func:`load_npz` reads
 them back with ``allow_pickle=False`` into an :class:`ExportedRecommender`,
-which serves ``recommend``, ``predict``, ``similar_items`` and (item-item,
-UserKNN and factor models) ``explain`` with exactly the output of the
-original estimator, without the estimator's class,
+which serves ``recommend``, ``predict``, ``similar_items`` and ``explain``
+with exactly the output of the original estimator, without the estimator's class,
 PyTorch, or the training data beyond the seen items.
 
 The export is a protocol: an estimator opts in with one hook,
@@ -160,6 +159,9 @@ def save_npz(estimator, file, *, compressed=True):
         )
     kind, arrays = hook()
     fallback = arrays.pop("fallback", estimator._fallback)
+    names = estimator._provided("_feature_names")
+    if names is not None:  # the sources of explain (ContentRecommender)
+        arrays = {**arrays, "feature_names": _plain_ids(names()).astype(str)}
     header = {"format": _FORMAT, "format_version": FORMAT_VERSION, "estimator": name,
               "kind": kind}
     common = {"users": _plain_ids(estimator.users_), "items": _plain_ids(estimator.items_),
@@ -262,9 +264,10 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
 
     It answers ``recommend``, ``predict`` and (where the original estimator
     had them) ``similar_items`` and ``explain`` exactly as the estimator it
-    was exported from (``explain``: for the item-item models, UserKNN and
-    the factor models; a served MatrixFactorization gives its global mean
-    and user bias summed, as ``"user offset"``),
+    was exported from (``explain``: a served MatrixFactorization gives its
+    global mean and user bias summed, as ``"user offset"``; a content
+    model exported before the file held its features' names names them
+    ``x0, x1, ...``),
     with the same handling of unknown users and items and of seen items.
     It cannot be refitted: fit the original estimator and export it again.
 
@@ -312,6 +315,15 @@ class ExportedRecommender(FormulaScoring, RecommenderMixin, BaseEstimator):
         self._fallback = (float(arrays["fallback_mean"]), arrays["fallback_user"],
                           arrays["fallback_item"])
         self._loaded_formula = formula
+        self._loaded_feature_names = arrays.get("feature_names")
+
+    def _feature_names(self):
+        """The item features' names (the sources of a served content model's
+        ``explain``): from the file, else ``x0, x1, ...`` (older files)."""
+        names = self._loaded_feature_names
+        if names is None:
+            names = np.array([f"x{j}" for j in range(self._loaded_formula.left.shape[1])])
+        return names.astype(object)
 
     def __repr__(self, N_CHAR_MAX=700):
         name = getattr(self, "estimator_name_", None)

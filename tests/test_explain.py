@@ -8,10 +8,13 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 
-from sklearn_recs.baselines import BiasBaseline, Popularity
+from sklearn.base import clone
+from sklearn.utils import get_tags
+
+from sklearn_recs.baselines import BiasBaseline, GlobalMean, Popularity
 from sklearn_recs.content import ContentRecommender
 from sklearn_recs.decomposition import ImplicitALS
-from sklearn_recs.hybrid import RankingBlend
+from sklearn_recs.hybrid import RankingBlend, SwitchRecommender
 from sklearn_recs.linear_model import EASE, SLIM, SparseEASE
 from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
 from sklearn_recs.neural import GMF, MatrixFactorization
@@ -248,9 +251,14 @@ def test_broadcast_and_bad_input():
 
 def test_unsupported_estimators_have_no_explain():
     assert not hasattr(GMF(), "explain")
-    blend = RankingBlend(estimators=[("bias", BiasBaseline()), ("pop", Popularity())])
-    assert not hasattr(blend, "explain")
+    # a switch explains by its routed member, so every member must explain
+    switch = SwitchRecommender(estimators=[("cold", Popularity()), ("warm", GMF())])
+    assert not hasattr(switch, "explain")
+    assert not hasattr(switch.fit(tiny_ratings()[0]), "explain")
     assert hasattr(EASE(), "explain") and hasattr(MatrixFactorization(), "explain")
+    # a blend's score is the sum of its members' parts, whatever the members
+    blend = RankingBlend(estimators=[("gmf", GMF()), ("pop", Popularity())])
+    assert hasattr(blend, "explain")
 
 
 def test_sparse_right_operand_and_empty_history():
@@ -307,18 +315,36 @@ def test_exact_terms_sum_to_predict_in_other_settings(make, kind):
                              "similar_item"]).all()
 
 
-@pytest.mark.parametrize("estimator", [
-    EASE(alpha=10.0), SLIM(alpha=0.01), RP3Beta(n_neighbors=5),
-    UserKNN(feedback="implicit"), ImplicitALS(n_factors=4, max_iter=3, random_state=0),
-    MatrixFactorization(n_factors=3, max_epochs=2, random_state=0)])
-def test_served_model_explains_as_the_estimator(estimator):
+def _content_fit(X):
+    return {"item_features": _item_features(np.sort(X["item_id"].unique()))}
+
+
+@pytest.mark.parametrize("estimator, fit_kw", [
+    (EASE(alpha=10.0), None), (SLIM(alpha=0.01), None), (RP3Beta(n_neighbors=5), None),
+    (UserKNN(feedback="implicit"), None),
+    (ImplicitALS(n_factors=4, max_iter=3, random_state=0), None),
+    (MatrixFactorization(n_factors=3, max_epochs=2, random_state=0), None),
+    # the families served without explain before: content (with the
+    # features' names in the file) and the baselines
+    (ContentRecommender(), _content_fit),
+    (ContentRecommender(profile="centroid", feedback="implicit"), _content_fit),
+    (BiasBaseline(), None), (GlobalMean(), None), (Popularity(), None),
+    (Popularity(n_neighbors=5),
+     lambda X: {"user_features": _user_features(np.sort(X["user_id"].unique()))}),
+], ids=lambda p: type(p).__name__ if hasattr(p, "fit") else "")
+def test_served_model_explains_as_the_estimator(estimator, fit_kw):
     X, y = tiny_ratings()
-    model = estimator.fit(X, y if isinstance(estimator, MatrixFactorization) else None)
+    implicit = get_tags(estimator).target_tags.required is False and not isinstance(
+        estimator, (BiasBaseline, GlobalMean))
+    model = clone(estimator).fit(X, None if implicit else y,
+                                 **({} if fit_kw is None else fit_kw(X)))
     buffer = io.BytesIO()
     save_npz(model, buffer)
     served = load_npz(io.BytesIO(buffer.getvalue()))
     users, items = np.repeat(model.users_[:6], 2), np.resize(model.items_[::2], 12)
     live, out = model.explain(users, items), served.explain(users, items)
+    np.testing.assert_allclose(_sums(out, users, items), served.predict(_pairs(users, items)),
+                               rtol=1e-6, atol=1e-8)
     if isinstance(estimator, MatrixFactorization):  # mu + b_u exported summed
         np.testing.assert_allclose(_sums(out, users, items), _sums(live, users, items),
                                    rtol=1e-10)
@@ -328,8 +354,139 @@ def test_served_model_explains_as_the_estimator(estimator):
     pd.testing.assert_frame_equal(out, live)
 
 
-def test_served_model_without_explanation():
-    model = BiasBaseline().fit(*tiny_ratings())
+def test_served_content_model_from_an_older_file_names_features_by_position():
+    X, y = tiny_ratings()
+    model = ContentRecommender().fit(X, y, **_content_fit(X))
     buffer = io.BytesIO()
     save_npz(model, buffer)
-    assert not hasattr(load_npz(io.BytesIO(buffer.getvalue())), "explain")
+    flat = dict(np.load(io.BytesIO(buffer.getvalue())))
+    del flat["feature_names"]
+    older = io.BytesIO()
+    np.savez(older, **flat)
+    served = load_npz(io.BytesIO(older.getvalue()))
+    user, item = model.users_[0], model.items_[1]
+    live, out = model.explain(user, item), served.explain(user, item)
+    features = live["kind"] == "feature"
+    names = list(model._feature_names())
+    np.testing.assert_array_equal(out["source"][features],
+                                  [f"x{names.index(n)}" for n in live["source"][features]])
+    np.testing.assert_allclose(out["contribution"], live["contribution"])
+
+
+# -- composites: RankingBlend and SwitchRecommender ---------------------------------
+def _blend_data():
+    X, _ = tiny_ratings()
+    return X
+
+
+@pytest.mark.parametrize("normalization", ["zscore", "minmax"])
+def test_blend_member_parts_and_scaled_terms_by_hand(normalization):
+    X = _blend_data()
+    blend = RankingBlend(estimators=[("ease", EASE(alpha=10.0, dtype="float64")),
+                                     ("pop", Popularity())],
+                         weights=[3.0, 1.0], normalization=normalization).fit(X)
+    ease, pop = blend.named_estimators_["ease"], blend.named_estimators_["pop"]
+    user, items = blend.users_[2], blend.items_[[0, 3, 7]]
+    why = blend.explain(user, items)
+    np.testing.assert_allclose(_sums(why, [user] * 3, items),
+                               blend.predict(_pairs([user] * 3, items)), rtol=1e-9)
+    for name, member, weight in (("ease", ease, 0.75), ("pop", pop, 0.25)):
+        # the member's scores of the whole catalogue, normalised by hand
+        scores = member.predict(_pairs([user] * member.n_items_, member.items_))
+        centre, spread = ((scores.mean(), scores.std()) if normalization == "zscore"
+                          else (scores.min(), scores.max() - scores.min()))
+        part = why[(why["kind"] == "member") & (why["source"] == name)]
+        assert not part["exact"].any()  # split into the member's own terms below
+        expected = weight * (scores[member._item_index.get_indexer(items)] - centre) / spread
+        np.testing.assert_allclose(part["contribution"], expected, rtol=1e-9)
+        shift = why[why["source"] == f"{name}: normalisation"]
+        np.testing.assert_allclose(shift["contribution"], -weight * centre / spread,
+                                   rtol=1e-9)
+        if name == "ease":  # EASE's history items, scaled by weight / spread
+            for item in items:
+                own = ease.explain(user, item)
+                mine = why[(why["item"] == item) & (why["kind"] == "item")]
+                np.testing.assert_allclose(
+                    mine.set_index("source")["contribution"].sort_index(),
+                    own.set_index("source")["contribution"].sort_index() * weight / spread,
+                    rtol=1e-9)
+
+
+def test_blend_merges_a_history_item_both_members_give():
+    X = _blend_data()
+    members = [("ease", EASE(alpha=10.0, dtype="float64")),
+               ("knn", ItemKNN(feedback="implicit", weighting=None))]
+    blend = RankingBlend(estimators=members).fit(X)
+    user, item = blend.users_[0], blend.items_[5]
+    why = blend.explain(user, item)
+    rows = why[why["kind"] == "item"]
+    assert rows["source"].is_unique
+    parts = []
+    for name, member in blend.named_estimators_.items():
+        scores = member.predict(_pairs([user] * member.n_items_, member.items_))
+        own = member.explain(user, item).set_index("source")["contribution"]
+        parts.append(own * 0.5 / scores.std())
+    expected = parts[0].add(parts[1], fill_value=0.0)
+    expected = expected[expected != 0]
+    np.testing.assert_allclose(rows.set_index("source")["contribution"].sort_index(),
+                               expected.sort_index(), rtol=1e-9)
+
+
+def test_blend_rrf_terms_are_the_reciprocal_ranks():
+    X = _blend_data()
+    blend = RankingBlend(estimators=[("ease", EASE(alpha=10.0)), ("pop", Popularity())],
+                         weights=[1.0, 3.0], normalization="rrf", rank_constant=5).fit(X)
+    user = blend.users_[1]
+    lists = {name: member.recommend([user], top_n=member.n_items_)[0]
+             for name, member in blend.named_estimators_.items()}
+    items = lists["ease"][[0, 2, 5]]  # unseen items (of 8): ranked by the lists
+    why = blend.explain(user, items)
+    assert (why["kind"] == "member").all() and why["exact"].all()
+    for name, weight in (("ease", 0.25), ("pop", 0.75)):
+        rank = np.array([list(lists[name]).index(item) + 1 for item in items])
+        np.testing.assert_allclose(why.loc[why["source"] == name, "contribution"],
+                                   weight / (5 + rank), rtol=1e-12)
+    np.testing.assert_allclose(_sums(why, [user] * 3, items),
+                               blend.predict(_pairs([user] * 3, items)), rtol=1e-12)
+
+
+def test_blend_member_whose_terms_do_not_sum_to_its_ranked_score():
+    # ContentRecommender ranks without the user's mean rating that predict
+    # (and its explanation) adds: its part is one exact row, no feature rows
+    X, y = tiny_ratings()
+    blend = RankingBlend(estimators=[("content", ContentRecommender()),
+                                     ("bias", BiasBaseline())]).fit(
+        X, y, **_content_fit(X))
+    user, items = blend.users_[0], blend.items_[:4]
+    why = blend.explain(user, items)
+    content = why[why["source"] == "content"]
+    assert len(content) == 4 and content["exact"].all()
+    assert not (why["kind"] == "feature").any()
+    assert not why.loc[why["source"] == "bias", "exact"].any()  # BiasBaseline's terms sum
+    np.testing.assert_allclose(_sums(why, [user] * 4, items),
+                               blend.predict(_pairs([user] * 4, items)), rtol=1e-9)
+
+
+def test_switch_gives_the_route_and_the_routed_members_terms():
+    X = _blend_data()
+    switch = SwitchRecommender(estimators=[("cold", Popularity()),
+                                           ("warm", EASE(alpha=10.0, dtype="float64"))],
+                               thresholds=[10]).fit(X)
+    assert set(switch.user_estimator_) == {0, 1}
+    users = np.repeat(switch.users_, 2)
+    items = np.resize(switch.items_[::3], len(users))
+    why = switch.explain(users, items)
+    np.testing.assert_allclose(_sums(why, users, items), switch.predict(_pairs(users, items)),
+                               rtol=1e-9)
+    routes = why[why["kind"] == "member"].set_index("user")["source"]
+    names = np.array(["cold", "warm"])[switch.user_estimator_]
+    for user, name in zip(switch.users_, names):
+        assert set(routes.loc[[user]]) == {name}
+    for user, item in zip(users[:6], items[:6]):
+        name = names[switch._user_index.get_loc(user)]
+        own = switch.named_estimators_[name].explain(user, item)
+        mine = why[(why["user"] == user) & (why["item"] == item) & (why["kind"] != "member")]
+        expected = own["source"].where(own["kind"].isin(["item", "user"]),
+                                       name + ": " + own["source"].astype(str))
+        assert mine["source"].tolist() == expected.tolist()
+        np.testing.assert_allclose(mine["contribution"], own["contribution"], rtol=1e-12)

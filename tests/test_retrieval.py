@@ -6,6 +6,7 @@ skipped without it; the error raised without it is tested either way.
 """
 
 import io
+import os
 import pickle
 import sys
 from importlib.util import find_spec
@@ -42,6 +43,17 @@ def data():
     X = bunch.data[:, :2]
     y = 1.0 + (bunch.target % 5)
     return X, y
+
+
+@pytest.fixture
+def fetched(monkeypatch):
+    """The (number of queries, items fetched) of each search of the graph."""
+    calls = []
+    search = _retrieval.HNSWIndex._search
+    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
+                        lambda self, q, k, *args: (calls.append((len(q), k))
+                                                   or search(self, q, k, *args)))
+    return calls
 
 
 def _fit(estimator, data, **params):
@@ -100,13 +112,7 @@ def test_lists_match_brute_force_and_scores_are_exact(estimator, data, monkeypat
 
 
 @needs_hnswlib
-def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch):
-    filtered = []
-    search = _retrieval.HNSWIndex._search
-    monkeypatch.setattr(_retrieval.HNSWIndex, "_search",
-                        lambda self, *args, allowed=None: (filtered.append(allowed is not None)
-                                                           or search(self, *args,
-                                                                     allowed=allowed)))
+def test_excluded_items_are_never_returned_and_lists_stay_full(data, fetched):
     model = _fit(FACTOR_MODELS[0], data, retrieval="hnsw",
                  retrieval_params={"ef_search": 20, "M": 48})
     users = model.users_[:60]
@@ -114,7 +120,7 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch
     seen = model.interactions_[:60].toarray() > 0
     best = _ranked(brute, seen)
     # per user: the exact top 10 and 290 random items, so that most lists are
-    # short after the first fetch and are searched again with the filter
+    # short after the first fetch and are fetched again, deeper, in one batch
     rng = np.random.default_rng(0)
     per_user = [np.r_[top, rng.choice(model.n_items_, 290, replace=False)] for top in best]
     exclude = [model.items_[codes].tolist() for codes in per_user]
@@ -123,7 +129,14 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch
     for row, codes in enumerate(per_user):
         banned[row, codes] = True
     found_codes = model._item_index.get_indexer(found.ravel()).reshape(found.shape)
-    assert sum(filtered) >= 30  # most users were searched again with the filter
+    # the first fetch (ef_search = 20 items), then the short lists in
+    # batches twice as deep each time, until they fill (at the latest at a
+    # quarter of the catalogue, which 10 + about 300 excluded items fill)
+    graph = (TOP_N + banned.sum(axis=1) <= model.n_items_ // 4).sum()  # the others: exact
+    assert fetched[0] == (graph, 20) and graph >= 50
+    assert fetched[1] == (graph, 40)  # the top 10 excluded: no list fills from 20
+    depths = [k for _, k in fetched[1:]]
+    assert depths == sorted(depths) and set(depths) <= {40, 80, 160, 320, model.n_items_ // 4}
     assert np.isfinite(scores).all()
     assert not np.take_along_axis(banned, found_codes, axis=1).any()
     assert _recall(found_codes, _ranked(brute, banned)) >= 0.9
@@ -131,6 +144,34 @@ def test_excluded_items_are_never_returned_and_lists_stay_full(data, monkeypatch
     flat = model.items_[best[:, 0]].tolist()
     found = model.recommend(users, TOP_N, exclude=flat)
     assert not np.isin(found, flat).any()
+
+
+@needs_hnswlib
+def test_refetched_lists_equal_the_exact_ones_where_the_graph_is_exact(data, fetched):
+    # a catalogue small enough, and a graph dense enough, for the graph to
+    # find the exact top items: the lists of users whose first fetch is all
+    # excluded, fetched again deeper, equal the exact model's
+    X, _ = data
+    X = X[X[:, 1] < 400]
+    exact = ImplicitALS(n_factors=8, max_iter=3, random_state=0).fit(X)
+    hnsw = clone(exact).set_params(retrieval="hnsw",
+                                   retrieval_params={"ef_search": 10, "M": 64,
+                                                     "ef_construction": 400}).fit(X)
+    users = exact.users_[:50]
+    rng = np.random.default_rng(1)
+    top = exact.recommend(users, 20, exclude_seen=False)  # more than any first fetch
+    exclude = [np.r_[first, exact.items_[rng.choice(exact.n_items_, 40, replace=False)]]
+               for first in top]
+    for k in (3, 10):
+        fetched.clear()
+        got = hnsw.recommend(users, k, exclude=exclude, return_scores=True)
+        want = exact.recommend(users, k, exclude=exclude, return_scores=True)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_allclose(got[1], want[1], rtol=1e-5)
+        # every user the graph ranks (all but those with many seen items)
+        # fetched again, twice as deep
+        assert fetched[0][0] >= 40 and fetched[0][1] == max(2 * k, 10)
+        assert fetched[1] == (fetched[0][0], 2 * fetched[0][1])
 
 
 @needs_hnswlib
@@ -228,6 +269,8 @@ def test_clear_error_without_hnswlib(data, monkeypatch):
 
 @pytest.mark.parametrize("params, message", [
     ({"ef": 10}, r"unknown key\(s\) \['ef'\]"),
+    ({"n_jobs": 0}, r"retrieval_params\['n_jobs'\] must be None \(one thread\)"),
+    ({"n_jobs": 2.0}, r"retrieval_params\['n_jobs'\] must be None"),
     ({"M": 1}, r"retrieval_params\['M'\] must be an int in \[2, 256\], got 1"),
     ({"ef_search": 2.5}, r"retrieval_params\['ef_search'\] must be an int"),
 ])
@@ -239,3 +282,81 @@ def test_bad_retrieval_params(data, params, message):
 def test_unknown_retrieval_is_refused(data):
     with pytest.raises(InvalidParameterError, match="retrieval"):
         _fit(FACTOR_MODELS[0], data, retrieval="annoy")
+
+
+@needs_hnswlib
+@pytest.mark.parametrize("estimator", FACTOR_MODELS[:3], ids=lambda e: type(e).__name__)
+def test_fold_in_users_search_the_graph(estimator, data, monkeypatch):
+    queries = []
+    top = _retrieval.HNSWIndex.top
+    monkeypatch.setattr(_retrieval.HNSWIndex, "top",
+                        lambda self, q, *args: (queries.append(q(args[1]))
+                                                or top(self, q, *args)))
+    X, y = data
+    X, y = X[X[:, 1] < 600], y[X[:, 1] < 600]
+    params = {"ef_search": 200, "M": 48, "ef_construction": 200}
+    exact = _fit(estimator, (X, y))
+    hnsw = _fit(estimator, (X, y), retrieval="hnsw", retrieval_params=params)
+    # two new users and a known one, folded in from a few rows each
+    rng = np.random.default_rng(0)
+    users = np.array([-1, -2, exact.users_[0]])
+    rows = np.array([[user, item] for user in users
+                     for item in rng.choice(exact.items_, 8, replace=False)])
+    ratings = 1.0 + rng.integers(0, 5, len(rows))
+    fold = {"interactions": rows}
+    if isinstance(estimator, MatrixFactorization):
+        fold["interactions_y"] = ratings
+    exclude = [exact.items_[:5].tolist()] * 3
+    got = hnsw.recommend(users, TOP_N, exclude=exclude, return_scores=True, **fold)
+    want = exact.recommend(users, TOP_N, exclude=exclude, return_scores=True, **fold)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_allclose(got[1], want[1], rtol=1e-5, atol=1e-6)
+    for found, own in zip(got[0], rows[:, 1].reshape(3, 8)):  # their items are seen
+        assert not np.isin(found, own).any()
+    assert not np.isin(got[0], exclude[0]).any()
+    # the graph was searched with the folded-in vectors, not the fitted ones
+    assert len(queries) == 1 and len(queries[0]) == 3
+    assert not np.allclose(queries[0][2, :-1], hnsw.user_factors_[0])
+
+
+@needs_hnswlib
+def test_multi_threaded_build_is_opt_in_and_kept_by_the_export(data, monkeypatch):
+    import hnswlib
+
+    threads = []
+    add_items = hnswlib.Index.add_items
+    monkeypatch.setattr(hnswlib.Index, "add_items",
+                        lambda self, items, *args, num_threads=-1, **kwargs: (
+                            threads.append(num_threads)
+                            or add_items(self, items, *args, num_threads=num_threads,
+                                         **kwargs)), raising=True)
+    one = _fit(FACTOR_MODELS[0], data, retrieval="hnsw")
+    two = _fit(FACTOR_MODELS[0], data, retrieval="hnsw", retrieval_params={"n_jobs": 2})
+    assert threads == [1, 2]
+    # the same factors; the graphs may differ, the lists hardly
+    np.testing.assert_array_equal(one.user_factors_, two.user_factors_)
+    brute = _brute_force(two)
+    truth = _ranked(brute, two.interactions_.toarray() > 0)
+    found = two._item_index.get_indexer(two.recommend(two.users_, TOP_N).ravel())
+    assert _recall(found.reshape(-1, TOP_N), truth) >= 0.95
+    # pickles and exports build again on as many threads; the default's
+    # export has no such member (the same file as before)
+    buffer = io.BytesIO()
+    save_npz(two, buffer)
+    assert int(np.load(io.BytesIO(buffer.getvalue()))["hnsw_n_jobs"]) == 2
+    load_npz(io.BytesIO(buffer.getvalue()))
+    pickle.loads(pickle.dumps(two))
+    assert threads[2:] == [2, 2]
+    save_npz(one, buffer := io.BytesIO())
+    assert "hnsw_n_jobs" not in np.load(io.BytesIO(buffer.getvalue()))
+    # a file cannot ask for more threads than the machine has
+    file = _with_members(two, hnsw_n_jobs=np.int64(1000))
+    load_npz(file)
+    assert threads[-1] <= (os.cpu_count() or 1)
+
+
+@needs_hnswlib
+def test_load_refuses_a_zero_thread_build(data):
+    model = _fit(FACTOR_MODELS[0], data, retrieval="hnsw")
+    with pytest.raises(InvalidFileError, match="hnsw_n_jobs.*non-zero"):
+        load_npz(_with_members(model, hnsw_n_jobs=np.int64(0)))

@@ -67,10 +67,12 @@ class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
         out[new] = factors[codes[new] - self.n_users_]
         return out
 
-    def _score_fold_in(self, codes, item_codes, extra):
+    def _fold_in_rows(self, codes, extra):
         codes = np.asarray(codes)
-        return self._formula().score_vectors(self._user_vectors(codes, extra),
-                                             self._user_offsets(codes, extra), item_codes)
+        return self._user_vectors(codes, extra), self._user_offsets(codes, extra)
+
+    def _score_fold_in(self, codes, item_codes, extra):
+        return self._formula().score_vectors(*self._fold_in_rows(codes, extra), item_codes)
 
     def _similar_item_scores(self, item_codes):
         return self._formula().similar_item_scores(item_codes)

@@ -98,14 +98,18 @@ RETRIEVAL_PARAMETERS = """retrieval : {"exact", "hnsw"}, default="exact"
         HNSW graph over the item vectors built at fit (approximate: a list
         may miss a few of the exact top items, but never holds an excluded
         or seen one). Needs the optional ``hnswlib`` (``pip install
-        sklearn_recs[ann]``). Restricting ``items=`` and fold-in users are
-        ranked exactly. See :ref:`approximate-retrieval`.
+        sklearn_recs[ann]``). Fold-in users search the graph too;
+        restricting ``items=`` is ranked exactly. See
+        :ref:`approximate-retrieval`.
     retrieval_params : dict, default=None
         Settings of the HNSW graph, with hnswlib's names: ``M`` (links per
         item, default 32; more links make deep lists and heavy exclusions
         more exact), ``ef_construction`` (search width while building,
         default 100) and ``ef_search`` (search width per query, default 100;
-        larger is slower and more exact). None means the defaults."""
+        larger is slower and more exact). None means the defaults.
+        ``n_jobs`` (default None: one thread) builds the graph on several
+        threads: faster, but two builds then differ slightly (not
+        reproducible to the bit)."""
 
 SHARED_FRAGMENTS = {"vocabulary_attributes": VOCABULARY_ATTRIBUTES, "fit_X": FIT_X,
                     "fit_returns": FIT_RETURNS, "catalogue_attributes": CATALOGUE_ATTRIBUTES,

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib import format as npy_format
 
 from .._retrieval import LIMITS as _RETRIEVAL_LIMITS
+from .._retrieval import N_JOBS_LIMITS as _N_JOBS_LIMITS
 from ..exceptions import InvalidFileError
 
 __all__ = ["FAMILIES", "read_export"]
@@ -74,7 +75,8 @@ _COMMON = {
 # Approximate retrieval (sklearn_recs._retrieval): the graph is rebuilt from
 # the validated vectors at load, so only its settings are stored.
 _RETRIEVAL = {"retrieval?": ("U", (), "dense"),
-              **{f"hnsw_{name}?": ("iu", (), "dense") for name in _RETRIEVAL_LIMITS}}
+              **{f"hnsw_{name}?": ("iu", (), "dense") for name in _RETRIEVAL_LIMITS},
+              "hnsw_n_jobs?": ("iu", (), "dense")}
 #: Members of each estimator family (the file's ``kind``), beyond the common ones.
 FAMILIES = {
     "factors": {
@@ -99,6 +101,7 @@ FAMILIES = {
         "scale?": (_FLOAT, (), "dense"),
         "factor_path?": ("b", (), "dense"),
         "similar?": ("U", (), "dense"),
+        "feature_names?": ("U", ("k",), "dense"),
     },
 }
 _SIMILAR = ("right_rows", "right_columns")
@@ -312,7 +315,7 @@ def _check_sparse(name, flat, expected, dims):
 def _check_retrieval(flat):
     """The retrieval settings: all or none of them, each within its range."""
     names = [f"hnsw_{name}" for name in _RETRIEVAL_LIMITS]
-    present = [name for name in ["retrieval", *names] if name in flat]
+    present = [name for name in ["retrieval", *names, "hnsw_n_jobs"] if name in flat]
     if not present:
         return
     if "retrieval" not in flat or str(flat["retrieval"]) != "hnsw":
@@ -324,6 +327,11 @@ def _check_retrieval(flat):
             _fail(member, "is missing; retrieval 'hnsw' needs it.")
         if not low <= int(flat[member]) <= high:
             _fail(member, f"must be in [{low}, {high}], is {int(flat[member])}.")
+    if "hnsw_n_jobs" in flat:  # optional: the threads of a multi-threaded build
+        low, high = _N_JOBS_LIMITS
+        if not (low <= int(flat["hnsw_n_jobs"]) <= high and int(flat["hnsw_n_jobs"]) != 0):
+            _fail("hnsw_n_jobs", f"must be a non-zero int in [{low}, {high}], is "
+                                 f"{int(flat['hnsw_n_jobs'])}.")
 
 
 def _check_values(flat, kind, dims, sparse_dims):
