@@ -61,8 +61,13 @@ from .utils._npz import read_export
 
 __all__ = ["ExportedRecommender", "load_npz", "save_npz"]
 
-#: The format written by :func:`save_npz`; :func:`load_npz` reads it and older ones.
-FORMAT_VERSION = 1
+#: The newest format :func:`save_npz` writes; :func:`load_npz` reads it and older ones.
+#: Version 2 added the optional members ``feature_names`` (the sources of a served
+#: ContentRecommender's explain) and ``hnsw_n_jobs`` (a multi-threaded graph build).
+#: A file is written with the lowest version that describes it, so an export without
+#: those members stays readable by releases that read version 1 only.
+FORMAT_VERSION = 2
+_VERSION_2_MEMBERS = ("feature_names", "hnsw_n_jobs")
 _FORMAT = "sklearn_recs.serving"
 # Separates a sparse matrix's name from its parts in the file (``left__data``).
 _SEP = "__"
@@ -162,8 +167,8 @@ def save_npz(estimator, file, *, compressed=True):
     names = estimator._provided("_feature_names")
     if names is not None:  # the sources of explain (ContentRecommender)
         arrays = {**arrays, "feature_names": _plain_ids(names()).astype(str)}
-    header = {"format": _FORMAT, "format_version": FORMAT_VERSION, "estimator": name,
-              "kind": kind}
+    version = 2 if any(member in arrays for member in _VERSION_2_MEMBERS) else 1
+    header = {"format": _FORMAT, "format_version": version, "estimator": name, "kind": kind}
     common = {"users": _plain_ids(estimator.users_), "items": _plain_ids(estimator.items_),
               "interactions": estimator.interactions_,
               "popularity": estimator._popularity,

@@ -262,7 +262,22 @@ def test_npz_export_stores_string_ids_as_unicode(fitted, tmp_path):
         assert data["users"].dtype.kind == data["items"].dtype.kind == "U"
         np.testing.assert_array_equal(data["users"], model.users_.astype(str))
         assert str(data["estimator"]) == type(model).__name__
-        assert int(data["format_version"]) == 1
+        assert int(data["format_version"]) == 1  # no version-2 member: the oldest version
+
+
+def test_npz_export_with_version_2_members_says_version_2(tmp_path):
+    X = pd.DataFrame({"user": [0, 0, 1, 2], "item": [0, 1, 1, 2]})
+    features = pd.DataFrame({"drama": [1.0, 0.0, 1.0], "comedy": [0.0, 1.0, 1.0]},
+                            index=[0, 1, 2])
+    model = ContentRecommender(feedback="implicit").fit(X, item_features=features)
+    save_npz(model, tmp_path / "content.npz")
+    with np.load(tmp_path / "content.npz") as data:
+        assert int(data["format_version"]) == 2
+        np.testing.assert_array_equal(data["feature_names"], ["drama__drama", "comedy__comedy"])
+    served = load_npz(tmp_path / "content.npz")
+    np.testing.assert_allclose(served.recommend([0], top_n=3, return_scores=True)[1],
+                               model.recommend([0], top_n=3, return_scores=True)[1],
+                               rtol=1e-6)
 
 
 def test_load_npz_checks_the_format(fitted, tmp_path):
@@ -274,7 +289,7 @@ def test_load_npz_checks_the_format(fitted, tmp_path):
     with np.load(tmp_path / "model.npz") as data:
         arrays = dict(data)
     np.savez(tmp_path / "newer.npz", **{**arrays, "format_version": np.array(99)})
-    with pytest.raises(ValueError, match="format version 99.*reads versions up to 1"):
+    with pytest.raises(ValueError, match="format version 99.*reads versions up to 2"):
         load_npz(tmp_path / "newer.npz")
     np.savez(tmp_path / "kind.npz", **{**arrays, "kind": np.array("graph")})
     with pytest.raises(ValueError, match="'graph' is unknown"):
