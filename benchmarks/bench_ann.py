@@ -8,7 +8,9 @@ Needs hnswlib (``pip install sklearn_recs[ann]``). A synthetic catalogue of
 100,000 items: ``make_interactions`` (implicit, planted factors, Zipf
 popularity) with 10,000 users and 300,000 interactions, plus one
 interaction of a random user with every item, so that every item is in the
-catalogue. Each factor model is fit twice with the same ``random_state``,
+catalogue (``MatrixFactorization`` is fit on ratings of the same sizes: the
+explicit variant of the generator, and a random rating of 1-5 for the
+pairs that cover the catalogue). Each factor model is fit twice with the same ``random_state``,
 ``retrieval="exact"`` and ``retrieval="hnsw"`` (default ``retrieval_params``),
 and must learn the same factors (checked). For 1,000 random users, top 10,
 seen items excluded (the default):
@@ -22,7 +24,10 @@ seen items excluded (the default):
 Targets (issue 20): recall@10 >= 0.95 and a speedup >= 5. A sweep over
 ``ef_search`` (a search-time setting: the graph does not depend on it, so
 setting it on the fitted graph equals a fit with that value) shows the
-trade-off. Results go to ``benchmarks/results/ann.json`` and ``ann.md``.
+trade-off; the default ``ef_search`` of ``sklearn_recs._retrieval.DEFAULT_PARAMS``
+is the smallest value of the sweep at which every model meets both targets
+on this synthetic catalogue (printed as ``choice``; never chosen on test
+data). Results go to ``benchmarks/results/ann.json`` and ``ann.md``.
 Timings are wall-clock on a shared machine: compare within one run.
 """
 
@@ -34,14 +39,17 @@ import time
 import numpy as np
 from sklearn.base import clone
 
+from sklearn_recs._retrieval import DEFAULT_PARAMS
 from sklearn_recs._scoring import FORMULAS
 from sklearn_recs.datasets import make_interactions
 from sklearn_recs.decomposition import ImplicitALS
-from sklearn_recs.neural import ImplicitMatrixFactorization, TwoTower
+from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization, TwoTower
 
 from _report import best_time, machine, markdown_table, write_results
 
 MODELS = {  # --models key: (name in the table, estimator)
+    "mf": ("MatrixFactorization(n_factors=64, max_epochs=5)",
+           MatrixFactorization(n_factors=64, max_epochs=5, random_state=0)),
     "ials": ("ImplicitALS(n_factors=64, max_iter=10)",
              ImplicitALS(n_factors=64, max_iter=10, random_state=0)),
     "imf": ("ImplicitMatrixFactorization(n_factors=64, max_epochs=5)",
@@ -49,28 +57,35 @@ MODELS = {  # --models key: (name in the table, estimator)
     "twotower": ("TwoTower(n_factors=64, max_epochs=1)",
                  TwoTower(n_factors=64, max_epochs=1, random_state=0)),
 }
-SWEEP = (25, 50, 100, 200)
+SWEEP = (25, 50, 100, 150, 200)
 
 
-def catalogue(n_items, n_users, n_interactions, seed=0):
-    """Interactions over exactly ``n_items`` items (every item at least once)."""
+def catalogue(n_items, n_users, n_interactions, seed=0, ratings=False):
+    """Interactions over exactly ``n_items`` items (every item at least once);
+    ``(X, y)`` with ratings (``ratings=True``), ``(X, None)`` without."""
     data = make_interactions(n_users=n_users, n_items=n_items, n_interactions=n_interactions,
-                             implicit=True, n_factors=16, random_state=seed, as_frame=False)
+                             implicit=not ratings, n_factors=16, random_state=seed,
+                             as_frame=False)
     rng = np.random.default_rng(seed)
-    pairs = np.asarray(data.data)[:, :2]
+    pairs = np.asarray(data.data)[:, :2].astype(np.int64)
     cover = np.column_stack([rng.integers(0, n_users, n_items), np.arange(n_items)])
-    return np.unique(np.vstack([pairs, cover]).astype(np.int64), axis=0)
+    X, first = np.unique(np.vstack([pairs, cover]), axis=0, return_index=True)
+    if not ratings:
+        return X, None
+    y = np.concatenate([np.asarray(data.target, dtype=float),
+                        rng.integers(1, 6, n_items).astype(float)])
+    return X, y[first]
 
 
 def recall(approx, exact):
     return float(np.mean([len(set(a) & set(e)) / len(e) for a, e in zip(approx, exact)]))
 
 
-def run_model(name, estimator, X, users, top_n, repeat):
+def run_model(name, estimator, X, y, users, top_n, repeat):
     start = time.perf_counter()
-    exact = clone(estimator).set_params(retrieval="exact").fit(X)
+    exact = clone(estimator).set_params(retrieval="exact").fit(X, y)
     exact_fit = time.perf_counter() - start
-    hnsw = clone(estimator).set_params(retrieval="hnsw").fit(X)
+    hnsw = clone(estimator).set_params(retrieval="hnsw").fit(X, y)
     kind, arrays = hnsw._serving_arrays()
     build_s, _ = best_time(lambda: FORMULAS[kind](arrays))  # the graph, as at fit
     names = ("user_vectors_", "item_vectors_") if hasattr(exact, "user_vectors_") else (
@@ -105,12 +120,13 @@ def main():
     parser.add_argument("--models", default=",".join(MODELS),
                         help="comma-separated keys of MODELS to run")
     args = parser.parse_args()
-    X = catalogue(args.n_items, args.n_users, args.n_interactions)
-    users = np.random.default_rng(1).choice(np.unique(X[:, 0]), args.n_queries,
-                                            replace=False)
     rows, sweeps = [], []
     for key in args.models.split(","):
-        row, sweep = run_model(*MODELS[key], X, users, 10, args.repeat)
+        X, y = catalogue(args.n_items, args.n_users, args.n_interactions,
+                         ratings=key == "mf")
+        users = np.random.default_rng(1).choice(np.unique(X[:, 0]), args.n_queries,
+                                                replace=False)
+        row, sweep = run_model(*MODELS[key], X, y, users, 10, args.repeat)
         print(row, flush=True)
         rows.append(row)
         sweeps.extend(sweep)
@@ -123,18 +139,26 @@ def main():
                                   "speedup"],
                                  [[s["model"], s["ef_search"], s["recall@10"], s["hnsw_s"],
                                    s["speedup"]] for s in sweeps])
+    meets = [ef for ef in SWEEP
+             if all(s["recall@10"] >= 0.95 and s["speedup"] >= 5
+                    for s in sweeps if s["ef_search"] == ef)]
+    choice = f"ef_search={meets[0]}" if meets else "none of the sweep"
+    print("choice:", choice, flush=True)
     n_items = len(np.unique(X[:, 1]))
     markdown = (
         f"## Approximate retrieval (retrieval=\"hnsw\") against exact ranking\n\n"
         f"Synthetic catalogue: {n_items:,} items, {len(np.unique(X[:, 0])):,} users, "
         f"{len(X):,} interactions; recommend top 10 (seen items excluded) for "
         f"{args.n_queries:,} users, best of {args.repeat}; default retrieval_params "
-        f"(M=32, ef_construction=100, ef_search=100), n_jobs=None (one search thread). "
+        f"({', '.join(f'{k}={v}' for k, v in DEFAULT_PARAMS.items())}), n_jobs=None "
+        f"(one search thread). "
         f"Targets: recall@10 >= 0.95, speedup >= 5.\n\n{table}\n"
         f"### ef_search sweep (same graphs)\n\n{sweep_table}\n"
+        f"Smallest ef_search of the sweep meeting both targets for every model (the "
+        f"rule of the default): {choice}.\n\n"
         f"Machine: {machine()}.\n")
     write_results("ann", {"machine": machine(), "args": vars(args), "rows": rows,
-                          "sweep": sweeps}, markdown)
+                          "sweep": sweeps, "choice": choice}, markdown)
 
 
 if __name__ == "__main__":

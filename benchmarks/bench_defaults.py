@@ -48,7 +48,7 @@ def models() -> dict:
     from sklearn_recs.decomposition import ImplicitALS
     from sklearn_recs.linear_model import EASE, SLIM
     from sklearn_recs.neighbors import ItemKNN, RP3Beta, UserKNN
-    from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
+    from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization, TwoTower
 
     return {
         "BiasBaseline": ("rating", BiasBaseline()),
@@ -64,6 +64,7 @@ def models() -> dict:
         "SLIM": ("ranking", SLIM()),
         "RP3Beta": ("ranking", RP3Beta()),
         "ImplicitMatrixFactorization": ("ranking", ImplicitMatrixFactorization(random_state=0)),
+        "TwoTower": ("ranking", TwoTower(random_state=0)),
         "ContentRecommender (implicit)": ("ranking", ContentRecommender(feedback="implicit")),
     }
 

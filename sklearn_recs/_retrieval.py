@@ -62,7 +62,7 @@ RETRIEVAL_CONSTRAINTS = {
     "retrieval_params": [dict, None],
 }
 #: hnswlib's (and faiss's) names, their defaults and the accepted ranges.
-DEFAULT_PARAMS = {"M": 32, "ef_construction": 100, "ef_search": 100}
+DEFAULT_PARAMS = {"M": 32, "ef_construction": 100, "ef_search": 150}
 #: Also the ranges of the export's members ``hnsw_M``, ... (sklearn_recs.utils._npz).
 LIMITS = {"M": (2, 256), "ef_construction": (1, 10_000), "ef_search": (1, 10_000),
           "seed": (0, 2**32 - 1)}

@@ -60,12 +60,19 @@ def test_auto_defaults_resolve_per_feedback():
 
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_choice_is_the_best_validation_candidate(name):
-    """The choice is the grid's best, or a documented round value beside it."""
+    """The choice is the grid's best, a documented round value beside it, or the
+    entry's stated rule (the best fitting within a peer's time budget)."""
     entry = DEFAULTS[name]
     sign = 1 if entry["metric"] == "rmse" else -1
     best = min(entry["candidates"], key=lambda c: sign * c[entry["metric"]])
     assert best == entry["best"]
-    if not entry["rounded"]:
+    if "rule" in entry:  # the best candidate fitting within a peer's time budget
+        rule = entry["rule"]
+        fast = [c for c in entry["candidates"]
+                if c["fit_seconds"] <= rule["budget"] * rule["reference_seconds"]]
+        best_fast = min(fast, key=lambda c: sign * c[entry["metric"]])
+        assert entry["choice"] == best_fast["params"]
+    elif not entry["rounded"]:
         assert entry["choice"] == best["params"]
     else:
         assert entry["note"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import torch
 from torch.utils.data import Dataset
@@ -96,14 +97,16 @@ class InteractionData(Dataset):
         raise NotImplementedError("InteractionData is read in batches by IndexBatchIterator.")
 
 
-def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
+def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3, out=None):
     """Draw ``n_negatives`` items per user for a whole batch, vectorised.
 
     Items are drawn uniformly or from ``data.item_cdf``; draws that hit a
     known positive of their user are redrawn (up to ``max_rounds`` times,
-    after which the rare remaining collisions are kept). Only the redrawn
-    entries are checked again, so the cost is one look-up among the
-    positives per draw (``data.is_positive``), plus a few for the collisions.
+    after which the rare remaining collisions are kept). On a CPU one numba
+    pass draws them (:func:`_draw_negatives`, a counter-based generator
+    seeded from ``generator``); on other devices torch ops do, redrawing
+    only the entries that hit a positive. Both keep the same rule; their
+    draws differ.
 
     Parameters
     ----------
@@ -117,12 +120,89 @@ def sample_negatives(data, users, n_negatives, generator, *, max_rounds=3):
         Source of randomness (on ``data.device``).
     max_rounds : int, default=3
         Redraw rounds for collisions with positives.
+    out : torch.Tensor of shape (B, n_negatives), default=None
+        Where to write the draws (e.g. columns of a batch's item table).
 
     Returns
     -------
     negatives : torch.Tensor of shape (B, n_negatives)
-        Item codes.
+        Item codes (``out`` when given).
     """
+    if data.device.type == "cpu":
+        return _sample_on_cpu(data, users, n_negatives, generator, max_rounds, out)
+    negatives = _sample_with_torch(data, users, n_negatives, generator, max_rounds)
+    return negatives if out is None else out.copy_(negatives)
+
+
+def _sample_on_cpu(data, users, n_negatives, generator, max_rounds, out):
+    """:func:`sample_negatives` on a CPU: one pass of :func:`_draw_negatives`."""
+    if out is None:
+        out = torch.empty((users.shape[0], n_negatives), dtype=torch.int64)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    empty_int, empty_float = np.empty(0, dtype=np.int64), np.empty(0)
+    positives = empty_int if data.positives is None else data.positives.numpy()
+    mask = (np.empty(0, dtype=np.bool_) if data.positive_mask is None
+            else data.positive_mask.numpy())
+    cdf = empty_float if data.item_cdf is None else data.item_cdf.numpy()
+    _draw_negatives(users.numpy(), data.n_items, seed, positives, mask, cdf, max_rounds,
+                    out.numpy())
+    return out
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+@numba.njit(nogil=True, cache=True)
+def _draw_negatives(users, n_items, seed, positives, mask, cdf, max_rounds, out):
+    """Fill ``out[r, k]`` with items drawn for ``users[r]``, redrawing a known
+    positive up to ``max_rounds`` times (the last draw is kept).
+
+    Draws come from splitmix64 over a counter started at ``seed``: sequential
+    and a function of the seed alone. Items are uniform over ``n_items`` or,
+    when ``cdf`` is not empty, the first index whose cumulative share
+    reaches a uniform draw. A positive is looked up in ``mask`` (keys
+    ``user * n_items + item`` beyond its end are not positives) or, when it
+    is empty, by binary search among the sorted ``positives``.
+    """
+    state = np.uint64(seed)
+    n_positives = positives.shape[0]
+    last = mask.shape[0] - 1
+    for r in range(out.shape[0]):
+        base = np.int64(users[r]) * n_items
+        for k in range(out.shape[1]):
+            for attempt in range(max_rounds + 1):
+                state += _GOLDEN
+                z = state
+                z = (z ^ (z >> np.uint64(30))) * _MIX1
+                z = (z ^ (z >> np.uint64(27))) * _MIX2
+                z = z ^ (z >> np.uint64(31))
+                if cdf.shape[0]:
+                    uniform = np.float64(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)
+                    item = min(np.searchsorted(cdf, uniform), n_items - 1)
+                else:
+                    item = np.int64(z % np.uint64(n_items))
+                key = base + item
+                if last >= 0:
+                    hit = mask[min(key, last)]
+                elif n_positives:  # the first position whose key is >= key
+                    low, high = 0, n_positives
+                    while low < high:
+                        middle = (low + high) >> 1
+                        if positives[middle] < key:
+                            low = middle + 1
+                        else:
+                            high = middle
+                    hit = low < n_positives and positives[low] == key
+                else:
+                    hit = False
+                if not hit:
+                    break
+            out[r, k] = item
+
+
+def _sample_with_torch(data, users, n_negatives, generator, max_rounds):
+    """:func:`sample_negatives` with torch ops (on any device)."""
     shape = (users.shape[0], n_negatives)
 
     def draw(size):
@@ -237,16 +317,18 @@ class IndexBatchIterator:
             self.generator.manual_seed(self.seed)
         users, items, target = data.users, data.items, data.target
         if self.n_negatives:
-            # drawn in data order (sorted by user when the rows come from a
-            # CSR matrix), which keeps the search among positives cache-local
-            negatives = torch.empty((n, self.n_negatives), dtype=torch.int64,
-                                    device=data.device)
+            # column 0 the positive, then the negatives, drawn in data order
+            # (sorted by user when the rows come from a CSR matrix), which
+            # keeps the look-up among positives cache-local
+            table = torch.empty((n, 1 + self.n_negatives), dtype=torch.int64,
+                                device=data.device)
+            table[:, 0] = items
             for start in range(0, n, self._SAMPLE_CHUNK):
                 stop = start + self._SAMPLE_CHUNK
-                negatives[start:stop] = sample_negatives(
-                    data, users[start:stop], self.n_negatives, self.generator)
-            items = torch.cat([items.unsqueeze(1), negatives], dim=1)
-            del negatives  # this frame lives through the epoch: free the copies now
+                sample_negatives(data, users[start:stop], self.n_negatives, self.generator,
+                                 out=table[start:stop, 1:])
+            items = table
+            del table  # this frame lives through the epoch: free the copies now
         if self.shuffle:
             # one gather per column and epoch; the batches are then views
             order = torch.randperm(n, generator=self.generator, device=data.device)

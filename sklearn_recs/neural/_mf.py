@@ -351,11 +351,13 @@ class ImplicitMatrixFactorization(_FactorModel):
         Learning rate; as in :class:`MatrixFactorization` the loss is the
         batch mean, so ``lr / batch_size`` is the per-positive SGD step
         (use ``lr`` around 0.005 with ``optimizer="sparse_adam"``). 160
-        looks large but is a per-positive step of 160 / 4096, about 0.04;
-        it is the best of ``{20, 80, 160}`` by validation NDCG@10 on the
-        training part of ml-100k's 80/20 split
-        (``benchmarks/results/defaults.json``).
-    max_epochs : int, default=80
+        looks large but is a per-positive step of 160 / 4096, about 0.04.
+        ``lr``, ``max_epochs`` and ``n_negatives`` are the best validation
+        NDCG@10 on the training part of ml-100k's 80/20 split among the
+        settings that fit within 1.5x the time of implicit's
+        ``BayesianPersonalizedRanking()`` (``benchmarks/select_defaults.py``,
+        ``benchmarks/results/defaults.json``).
+    max_epochs : int, default=60
         Passes over the positives.
     batch_size : int, default=4096
         Positives per mini-batch.
@@ -408,7 +410,7 @@ class ImplicitMatrixFactorization(_FactorModel):
     returns the score ``s_ui`` (popularity for an unknown user or item).
 
     The defaults were chosen on a validation split of the training part of
-    a per-user ml-100k holdout (see ``benchmarks/bench_mf.py``).
+    a per-user ml-100k holdout, weighing fit time (see ``lr``).
 
     References
     ----------
@@ -438,7 +440,7 @@ class ImplicitMatrixFactorization(_FactorModel):
     }
 
     def __init__(self, *, loss="bpr", n_factors=64, n_negatives=4, sampler="uniform",
-                 confidence_scale=0.0, alpha=0.01, alpha_bias=None, lr=160.0, max_epochs=80,
+                 confidence_scale=0.0, alpha=0.01, alpha_bias=None, lr=160.0, max_epochs=60,
                  batch_size=4096, optimizer="sgd", early_stopping=False,
                  validation_fraction=0.1, validation_k=10, init_std=0.1,
                  retrieval="exact", retrieval_params=None, device="cpu", n_jobs=None, callbacks=None, checkpoint_dir=None,

@@ -20,6 +20,38 @@ from ._ncf_modules import dense_tower
 __all__ = ["InBatchSoftmaxLoss", "TwoTowerModule"]
 
 
+class _Normalize(torch.autograd.Function):
+    """``F.normalize(x, dim=-1)`` with its backward in one expression.
+
+    The gradient ``(dy - y (y . dy)) / |x|`` (``dy / eps`` where the norm
+    is clamped to ``eps``) takes about half the passes of autograd through
+    the division, the clamp and the norm (tested equal to it).
+    """
+
+    @staticmethod
+    def forward(ctx, x, eps=1e-12):
+        norm = torch.linalg.vector_norm(x, dim=-1, keepdim=True).clamp_min_(eps)
+        y = x / norm
+        ctx.save_for_backward(y, norm)
+        ctx.eps = eps
+        return y
+
+    @staticmethod
+    def backward(ctx, grad):
+        y, norm = ctx.saved_tensors
+        dot = (y * grad).sum(-1, keepdim=True)
+        clamped = norm <= ctx.eps
+        if clamped.any():
+            dot.masked_fill_(clamped, 0.0)
+        return (grad - y * dot).div_(norm), None
+
+
+def normalize(x):
+    """Unit rows of ``x`` (zero rows stay zero), as ``F.normalize(x, dim=-1)``."""
+    return _Normalize.apply(x) if torch.is_grad_enabled() and x.requires_grad \
+        else F.normalize(x, dim=-1)
+
+
 class _Tower(nn.Module):
     """Id embedding plus a dense network over a fixed feature table, normalised."""
 
@@ -36,14 +68,14 @@ class _Tower(nn.Module):
     def forward(self, rows=None, features=None, id_dropout=0.0):
         """Unit vectors of table ``rows``, or of new entities given by ``features`` alone."""
         if rows is None:
-            return F.normalize(self.net(features), dim=-1)
+            return normalize(self.net(features))
         vectors = self.ids(rows)
         if id_dropout:
             keep = torch.rand(len(rows), 1, device=vectors.device) >= id_dropout
             vectors = vectors * keep
         if self.net is not None:
             vectors = vectors + self.net(self.features[rows])
-        return F.normalize(vectors, dim=-1)
+        return normalize(vectors)
 
 
 class TwoTowerModule(nn.Module):
@@ -91,13 +123,15 @@ class TwoTowerModule(nn.Module):
         dropout = self.id_dropout if self.training else 0.0
         u = self.user_tower(users, id_dropout=dropout)
         v = self.item_tower(items, id_dropout=dropout)
-        # (u . v) / temperature - log q_item, in one product
-        offset = u.new_zeros(()) if self.log_q is None else -self.log_q[items]
-        logits = torch.addmm(offset.expand(len(u), len(v)), u, v.T, alpha=1 / self.temperature)
-        # another row's positive that is this row's positive too is no negative
+        # another row's positive that is this row's positive too is no
+        # negative: -inf there, folded with -log q_item into the constant term
+        # of one product, (u . v) / temperature + offset; the offset needs no
+        # gradient, so the mask costs no pass over the logits in backward
         same = items.unsqueeze(0) == items.unsqueeze(1)
         same.fill_diagonal_(False)
-        return logits.masked_fill_(same, float("-inf"))
+        offset = u.new_zeros(()) if self.log_q is None else -self.log_q[items]
+        offset = torch.where(same, float("-inf"), offset)
+        return torch.addmm(offset, u, v.T, alpha=1 / self.temperature)
 
     @torch.no_grad()
     def score_all(self, users):
@@ -106,10 +140,34 @@ class TwoTowerModule(nn.Module):
         return self.user_tower(users) @ self.item_tower(items).T / self.temperature
 
 
+class _DiagonalCrossEntropy(torch.autograd.Function):
+    """Mean of ``-w_r log softmax(logits_r)[r]``: row ``r``'s positive is column ``r``.
+
+    ``F.cross_entropy`` with targets ``arange(B)``, with a backward that
+    writes ``(softmax - I) * w / B`` in two passes over the ``(B, B)``
+    logits instead of building the one-hot gradient and running the
+    generic log-softmax backward (tested equal to it).
+    """
+
+    @staticmethod
+    def forward(ctx, logits, weights):
+        log_p = torch.log_softmax(logits, dim=1)
+        ctx.save_for_backward(log_p, weights)
+        loss = -log_p.diagonal()
+        return (loss if weights is None else loss * weights).mean()
+
+    @staticmethod
+    def backward(ctx, grad):
+        log_p, weights = ctx.saved_tensors
+        scale = grad / log_p.shape[0]
+        scale = scale if weights is None else (scale * weights).unsqueeze(1)
+        grad_logits = log_p.exp().mul_(scale)
+        grad_logits.diagonal().sub_(scale if weights is None else scale.squeeze(1))
+        return grad_logits, None
+
+
 class InBatchSoftmaxLoss(nn.Module):
     """Softmax cross-entropy of each row's own positive among the batch's items."""
 
     def forward(self, logits, weights=None):
-        target = torch.arange(logits.shape[0], device=logits.device)
-        loss = F.cross_entropy(logits, target, reduction="none")
-        return loss.mean() if weights is None else (loss * weights).mean()
+        return _DiagonalCrossEntropy.apply(logits, weights)

@@ -105,7 +105,7 @@ RETRIEVAL_PARAMETERS = """retrieval : {"exact", "hnsw"}, default="exact"
         Settings of the HNSW graph, with hnswlib's names: ``M`` (links per
         item, default 32; more links make deep lists and heavy exclusions
         more exact), ``ef_construction`` (search width while building,
-        default 100) and ``ef_search`` (search width per query, default 100;
+        default 100) and ``ef_search`` (search width per query, default 150;
         larger is slower and more exact). None means the defaults.
         ``n_jobs`` (default None: one thread) builds the graph on several
         threads: faster, but two builds then differ slightly (not

@@ -66,7 +66,8 @@ def test_training_lowers_loss_and_recovers_low_rank(low_rank_fit):
 def test_implicit_ranks_planted_positives_first():
     X = checkerboard(20, 20)
     for loss in ("bpr", "bce", "softmax"):
-        model = ImplicitMatrixFactorization(loss=loss, n_factors=4, lr=5.0, max_epochs=40,
+        # lr 2: at 5, BCE missed a slot for some seeds (1 of 6, whatever the sampler)
+        model = ImplicitMatrixFactorization(loss=loss, n_factors=4, lr=2.0, max_epochs=40,
                                             batch_size=64, random_state=0).fit(X)
         top = model.recommend(model.users_, top_n=10, exclude_seen=False)
         same_group = (top + model.users_[:, None]) % 2 == 0

@@ -41,7 +41,10 @@ def test_recommend_equals_an_exact_sort(fitted):
     full[fitted.interactions_.toarray() > 0] = -np.inf
     order = np.argsort(-full, axis=1, kind="stable")[:, :6]
     np.testing.assert_array_equal(ids, fitted.items_[order])
-    np.testing.assert_allclose(scores, np.take_along_axis(full, order, 1), rtol=1e-5)
+    # recommend's products are float32 (scores up to 1 / temperature = 10): an
+    # absolute tolerance too, for scores near 0
+    np.testing.assert_allclose(scores, np.take_along_axis(full, order, 1), rtol=1e-5,
+                               atol=1e-5)
     # the index answers the same query with the same exclusions
     found, _ = fitted.index_.search(fitted.user_vectors_, k=6, exclude=fitted.interactions_)
     np.testing.assert_array_equal(found, ids)
@@ -177,3 +180,35 @@ def test_bad_input():
         TwoTower(max_epochs=1).fit(X).add_items(new)
     with pytest.raises(ValueError, match="2 dimensions but the indexed vectors have 3"):
         BruteForceIndex().fit(np.eye(3)).search(np.ones((1, 2)))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_in_batch_loss_gradient_equals_cross_entropy(weighted):
+    """The fused backward equals autograd through F.cross_entropy, masked slots included."""
+    torch.manual_seed(0)
+    logits = torch.randn(6, 6, dtype=torch.float64)
+    logits[0, 3] = logits[4, 1] = float("-inf")
+    weights = torch.rand(6, dtype=torch.float64) if weighted else None
+    ours, reference = (logits.clone().requires_grad_() for _ in range(2))
+    loss = InBatchSoftmaxLoss()(ours, weights)
+    expected = F.cross_entropy(reference, torch.arange(6), reduction="none")
+    expected = (expected if weights is None else expected * weights).mean()
+    loss.backward(torch.tensor(2.0, dtype=torch.float64))
+    expected.backward(torch.tensor(2.0, dtype=torch.float64))
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(ours.grad, reference.grad)
+
+
+def test_tower_normalisation_gradient_equals_f_normalize():
+    """The one-expression backward equals autograd through F.normalize, zero rows included."""
+    from sklearn_recs.neural._two_tower_modules import normalize
+
+    torch.manual_seed(0)
+    x = torch.randn(5, 7, dtype=torch.float64)
+    x[2] = 0.0  # the norm is clamped to eps there
+    grad = torch.randn(5, 7, dtype=torch.float64)
+    ours, reference = (x.clone().requires_grad_() for _ in range(2))
+    normalize(ours).backward(grad)
+    F.normalize(reference, dim=-1).backward(grad)
+    torch.testing.assert_close(normalize(x), F.normalize(x, dim=-1))
+    torch.testing.assert_close(ours.grad, reference.grad)
