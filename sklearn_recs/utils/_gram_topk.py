@@ -34,9 +34,11 @@ from ._threads import thread_map
 
 __all__ = ["gram_topk"]
 
-# The rows of a block hold at most this many entries (float32), so that one
-# block per thread stays small beside the buffers.
-_BLOCK_ENTRIES = 2**24
+# The rows of a block hold at most this many entries (float32; measured: a
+# block that stays in cache beats one large product), but at least
+# _BLOCK_ROWS rows (for BLAS).
+_BLOCK_ENTRIES = 2**20
+_BLOCK_ROWS = 64
 # Bytes of the buffers of the rows offered to at once (a share of L2).
 _TILE_BYTES = 2**19
 
@@ -75,20 +77,15 @@ def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
            [1., 0., 0.],
            [1., 0., 0.]], dtype=float32)
     """
-    n_rows, n_columns = x.shape
+    n_rows = x.shape[0]
     x = sp.csr_matrix(x, dtype=np.float32)
-    # The rows by decreasing length: the scatter then writes mostly to the
-    # first columns of a row (the popular items), which stay in cache.
-    original = np.argsort(-np.diff(x.indptr), kind="stable")
-    x = x[original]
-    x.sort_indices()
-    heavy = np.bincount(x.indices, minlength=n_columns) > n_rows * dense_share
-    # Rows x heavy columns, dense; the rows of x.T (sorted), for the light ones.
-    dense = np.ascontiguousarray(x[:, np.flatnonzero(heavy)].toarray())
-    xt = x.T.tocsr()
-    xt.sort_indices()
     step = int(working_memory * 2**20) // (4 * max(n_rows, 1))
-    step = max(1, min(step, _BLOCK_ENTRIES // max(n_rows, 1), n_rows))
+    step = max(1, min(step, max(_BLOCK_ENTRIES // max(n_rows, 1), _BLOCK_ROWS), n_rows))
+    # The rows by decreasing length: the scatter then writes mostly to the
+    # first columns of a row (the long rows), which stay in cache.
+    original = np.argsort(-np.diff(x.indptr), kind="stable").astype(np.int32)
+    factors = _Factors(x[original], dense_share)
+    dense = factors.dense
     starts = np.arange(0, n_rows, step)
     n_threads = max(1, min(effective_n_jobs(n_jobs), len(starts)))
     tile = max(1, _TILE_BYTES // (16 * k))
@@ -97,14 +94,12 @@ def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
     # row's best entries tend to come from rows of a length close to its own,
     # so its threshold rises early and later entries rarely enter its buffer.
     kept = [_Kept(n_rows, k) for _ in range(n_threads)]
-    original = original.astype(np.int32)
 
     def run(thread):
         for start in starts[thread::n_threads][::-1]:
             stop = min(start + step, n_rows)
             block = dense[start:stop] @ dense[start:].T
-            _scatter_light(block, start, stop, heavy, x.indptr, x.indices, x.data,
-                           xt.indptr, xt.indices, xt.data)
+            _scatter_light(block, start, stop, *factors.sparse)
             _offer_block(block, start, stop, tile, original, *kept[thread].arrays)
 
     # (one BLAS thread per block when the blocks run in threads)
@@ -112,10 +107,27 @@ def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
         thread_map(run, range(n_threads), n_threads)
     for other in kept[1:]:
         _merge(*kept[0].arrays, *other.arrays[:3])
-    # Back to the original row order (the columns are original already).
-    rows = np.empty_like(original)
+    _cut_long(*kept[0].arrays)
+    rows = np.empty_like(original)  # (back to the original order; the columns are already)
     rows[original] = np.arange(n_rows, dtype=np.int32)
-    return _to_csr(rows, *kept[0].arrays)
+    return _to_csr(rows, *kept[0].arrays[:3])
+
+
+class _Factors:
+    """The two parts of ``x``: its heavy columns dense, and the light ones' sparse arrays.
+
+    ``dense``: the rows x the columns holding more than ``dense_share`` of
+    the rows; ``sparse``: what ``_scatter_light`` reads (which columns are
+    heavy, ``x`` and ``x.T`` in CSR, sorted).
+    """
+
+    def __init__(self, x, dense_share):
+        x.sort_indices()
+        heavy = np.bincount(x.indices, minlength=x.shape[1]) > x.shape[0] * dense_share
+        self.dense = np.ascontiguousarray(x[:, np.flatnonzero(heavy)].toarray())
+        xt = x.T.tocsr()
+        xt.sort_indices()
+        self.sparse = (heavy, x.indptr, x.indices, x.data, xt.indptr, xt.indices, xt.data)
 
 
 class _Kept:
@@ -253,16 +265,21 @@ def _merge(values, columns, sizes, thresholds, threshold_columns, k, other_value
 
 
 @numba.njit(nogil=True, cache=True)
-def _finish(rows, values, columns, sizes, thresholds, threshold_columns, k):
-    """CSR arrays of the rows ``rows`` (in that order), each cut to its ``k`` best, by column."""
-    n_rows = rows.shape[0]
-    indptr = np.zeros(n_rows + 1, dtype=np.int64)
-    for out in range(n_rows):
-        row = rows[out]
+def _cut_long(values, columns, sizes, thresholds, threshold_columns, k):
+    """Cut every buffer longer than ``k`` to its ``k`` best."""
+    for row in range(sizes.shape[0]):
         if sizes[row] > k:
             sizes[row] = _cut(values[row], columns[row], sizes[row], k, thresholds,
                               threshold_columns, row)
-        indptr[out + 1] = indptr[out] + sizes[row]
+
+
+@numba.njit(nogil=True, cache=True)
+def _finish(rows, values, columns, sizes):
+    """CSR arrays of the first ``sizes`` entries of the rows ``rows`` (in that order), by column."""
+    n_rows = rows.shape[0]
+    indptr = np.zeros(n_rows + 1, dtype=np.int64)
+    for out in range(n_rows):
+        indptr[out + 1] = indptr[out] + sizes[rows[out]]
     indices = np.empty(indptr[-1], dtype=np.int32)
     data = np.empty(indptr[-1], dtype=np.float32)
     for out in range(n_rows):
@@ -275,9 +292,8 @@ def _finish(rows, values, columns, sizes, thresholds, threshold_columns, k):
     return indptr, indices, data
 
 
-def _to_csr(rows, values, columns, sizes, thresholds, threshold_columns, k):
-    """The kept entries of the rows ``rows`` (in that order) as a CSR matrix."""
+def _to_csr(rows, values, columns, sizes):
+    """The first ``sizes`` entries of the rows ``rows`` (in that order) as a CSR matrix."""
     n_rows = len(rows)
-    indptr, indices, data = _finish(rows, values, columns, sizes, thresholds,
-                                    threshold_columns, k)
+    indptr, indices, data = _finish(rows, values, columns, sizes)
     return sp.csr_matrix((data, indices, indptr), shape=(n_rows, n_rows))
