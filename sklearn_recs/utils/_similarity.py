@@ -7,6 +7,10 @@ top ``n_neighbors`` before the next one is computed, so that memory stays
 ``O(n_rows * n_neighbors)`` plus one block of ``working_memory``
 (scikit-learn's setting) per thread.
 
+The inner products ("cosine", "dot") pruned to ``n_neighbors`` take
+:func:`~sklearn_recs.utils._gram_topk.gram_topk` instead: only the upper
+triangle of the symmetric product, each entry offered to both of its rows.
+
 A block's products are split by rater: the raters who hold many rows (the
 heavy users of a power-law catalogue, who cost the square of their length
 in a sparse product) are multiplied as dense matrices by BLAS, the others
