@@ -41,6 +41,8 @@ _BLOCK_ENTRIES = 2**20
 _BLOCK_ROWS = 64
 # Bytes of the buffers of the rows offered to at once (a share of L2).
 _TILE_BYTES = 2**19
+# A row's buffer holds this many times k candidates.
+_BUFFER_FACTOR = 2
 
 
 def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
@@ -59,7 +61,8 @@ def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
         MiB for one block of rows (each thread holds one).
     n_jobs : int, default=None
         Threads; None means 1, -1 all processors. The result does not
-        depend on it (up to the order of float32 sums within a block).
+        depend on it (up to BLAS's float32 rounding, which may depend on its
+        own threads: they are limited to 1 per block when ``n_jobs > 1``).
 
     Returns
     -------
@@ -88,7 +91,7 @@ def gram_topk(x, k, *, dense_share, working_memory, n_jobs=None):
     dense = factors.dense
     starts = np.arange(0, n_rows, step)
     n_threads = max(1, min(effective_n_jobs(n_jobs), len(starts)))
-    tile = max(1, _TILE_BYTES // (16 * k))
+    tile = max(1, _TILE_BYTES // (8 * _BUFFER_FACTOR * k))
     # Thread t takes blocks t, t + n_threads, ... (the blocks shrink along the
     # triangle: interleaving balances the threads), the last ones first: a
     # row's best entries tend to come from rows of a length close to its own,
@@ -142,8 +145,9 @@ class _Kept:
     """
 
     def __init__(self, n_rows, k):
-        self.arrays = (np.empty((n_rows, 2 * k), dtype=np.float32),  # values
-                       np.empty((n_rows, 2 * k), dtype=np.int32),  # columns
+        capacity = _BUFFER_FACTOR * k
+        self.arrays = (np.empty((n_rows, capacity), dtype=np.float32),  # values
+                       np.empty((n_rows, capacity), dtype=np.int32),  # columns
                        np.zeros(n_rows, dtype=np.int32),  # sizes
                        np.zeros(n_rows, dtype=np.float32),  # thresholds
                        np.full(n_rows, n_rows, dtype=np.int32),  # their columns
@@ -157,18 +161,24 @@ def _cut(row_values, row_columns, size, k, thresholds, threshold_columns, row):
     Returns the new size, ``k``. Of the entries equal to the ``k``-th
     value, the lowest columns are kept.
     """
-    scratch = row_values[:size].copy()
-    value_k = _select(scratch, size, size - k)
+    value_k = _select(row_values[:size].copy(), size, size - k)
     above = 0
     n_tied = 0
-    tied = np.empty(size, dtype=row_columns.dtype)
+    column_k = -1  # the last column kept at value_k
     for slot in range(size):
         if row_values[slot] > value_k:
             above += 1
         elif row_values[slot] == value_k:
-            tied[n_tied] = row_columns[slot]
             n_tied += 1
-    column_k = _select(tied, n_tied, k - above - 1)
+            column_k = max(column_k, row_columns[slot])
+    if n_tied > k - above:  # (ties at the cut: the lowest columns among them)
+        tied = np.empty(n_tied, dtype=row_columns.dtype)
+        n_tied = 0
+        for slot in range(size):
+            if row_values[slot] == value_k:
+                tied[n_tied] = row_columns[slot]
+                n_tied += 1
+        column_k = _select(tied, n_tied, k - above - 1)
     kept = 0
     for slot in range(size):
         value, column = row_values[slot], row_columns[slot]
