@@ -213,8 +213,8 @@ def _scatter_light(block, start, stop, heavy, x_ptr, x_idx, x_data, xt_ptr, xt_i
                     low = middle + 1
                 else:
                     high = middle
-            for q in range(low, xt_ptr[rater + 1]):
-                row[xt_idx[q] - start] += weight * xt_data[q]
+            for q in range(low, xt_ptr[rater + 1]):  # (unsigned: no wraparound test)
+                row[np.uint64(xt_idx[q] - start)] += weight * xt_data[q]
 
 
 @numba.njit(nogil=True, cache=True)
