@@ -134,7 +134,7 @@ class _Factors:
 
 
 class _Kept:
-    """Each row's candidates for its ``k`` best: a buffer of ``2 * k`` and a threshold.
+    """Each row's candidates for its ``k`` best: a buffer of ``_BUFFER_FACTOR * k``, a threshold.
 
     An entry enters a row's buffer when it ranks before the row's
     threshold (value, column): greater, or equal and of a lower column.
