@@ -7,6 +7,10 @@ top ``n_neighbors`` before the next one is computed, so that memory stays
 ``O(n_rows * n_neighbors)`` plus one block of ``working_memory``
 (scikit-learn's setting) per thread.
 
+The inner products ("cosine", "dot") pruned to ``n_neighbors`` take
+:func:`~sklearn_recs.utils._gram_topk.gram_topk` instead: only the upper
+triangle of the symmetric product, each entry offered to both of its rows.
+
 A block's products are split by rater: the raters who hold many rows (the
 heavy users of a power-law catalogue, who cost the square of their length
 in a sparse product) are multiplied as dense matrices by BLAS, the others
@@ -23,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn import get_config
 
+from ._gram_topk import gram_topk
 from ._sparse_topk import top_positive
 from ._threads import thread_map
 
@@ -197,9 +202,18 @@ def pairwise_similarity(
         products["sq_b"] = (pattern, squares)
     if needs_common:
         products["common"] = (pattern, pattern)
-    products = {name: _BlockProduct(left, right) for name, (left, right) in products.items()}
     if working_memory is None:
         working_memory = get_config()["working_memory"]
+    if kernel in ("cosine", "dot") and not needs_common and n_neighbors is not None \
+            and n_neighbors < n_rows - 1:
+        # (An inner product pruned per row: its upper triangle suffices.)
+        similarity = gram_topk(x, n_neighbors, dense_share=_DENSE_SHARE,
+                               working_memory=working_memory, n_jobs=n_jobs)
+        if amplification != 1.0:  # (monotone: the kept entries stay the top ones)
+            similarity.data **= np.float32(amplification)
+            similarity.eliminate_zeros()
+        return similarity
+    products = {name: _BlockProduct(left, right) for name, (left, right) in products.items()}
     step = max(1, int(working_memory * 2**20) // (max(n_rows, 1) * _BYTES_PER_ENTRY))
     keep = n_rows if n_neighbors is None else min(n_neighbors, n_rows)
 
