@@ -167,7 +167,8 @@ SEARCHES = {
     ),
     "TwoStageRecommender": Search(
         "sklearn_recs.hybrid.TwoStageRecommender", protocol="ranking",
-        grid={"n_splits": [1, 5]},
+        grid={"n_splits": [1, 5], "generator_weight": [0.0, 0.25, 0.5, 1.0, 2.0],
+              "time_features": [None, "auto"]},
         fixed={"random_state": 0},
         members={"generator": EASE(),
                  "reranker": HistGradientBoostingClassifier(random_state=0)},

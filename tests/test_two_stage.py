@@ -137,7 +137,8 @@ def test_feature_recommenders_and_grid_search(X):
     assert len(search.cv_results_["params"]) == 4
     assert search.best_estimator_.feature_names_ == [
         "generator_score", "generator_rank", "pop_score", "item_popularity",
-        "user_activity"]
+        "user_activity", "time_item_minus_user", "time_item_minus_last", "time_item_age",
+        "time_window_share_1d", "time_window_share_7d", "time_window_share_30d"]
 
 
 def test_all_labels_equal_falls_back_to_the_generator():
@@ -172,7 +173,7 @@ def test_item_features_rerank_by_hand_and_unknown_ids_are_nan(X):
     # Items 0-2 are missing from the frame: their feature is NaN.
     frame = pd.DataFrame({"quality": (items[3:] * 7) % 11}, index=items[3:])
     model = TwoStageRecommender(EASE(alpha=10.0), _Column(4), n_candidates=6,
-                                random_state=0).fit(X, item_features=frame)
+                                time_features=None, random_state=0).fit(X, item_features=frame)
     assert model.feature_names_[4] == "item_quality"
     training = model.reranker_.X_
     assert np.isnan(training[:, 4]).any() and not np.isnan(training[:, :4]).any()
@@ -195,7 +196,7 @@ def test_user_features_are_joined_by_user_id(X):
     assert model.feature_names_[-2:] == ["user_age", "user_member"]
     codes = np.arange(model.generator_.n_users_)
     features, candidates = model._candidate_features(
-        (model.generator_, model.feature_recommenders_), codes)
+        (model.generator_, model.feature_recommenders_, model._times), codes)
     joined = features[:, -2:].reshape(len(codes), candidates.shape[1], 2)
     for code, user in enumerate(model.generator_.users_):
         expected = ([np.nan, np.nan] if user not in frame.index
