@@ -75,7 +75,7 @@ def test_reranking_by_generator_score_is_the_generator(X):
 def test_reranking_by_popularity_matches_hand_reranking(X):
     n_candidates = 6
     model = TwoStageRecommender(EASE(alpha=10.0), _Column(2), n_candidates=n_candidates,
-                                random_state=0).fit(X)
+                                generator_weight=0.0, random_state=0).fit(X)
     ease = EASE(alpha=10.0).fit(X)
     counts = X["item_id"].value_counts()
     assert model.feature_names_[2] == "item_popularity"
@@ -173,7 +173,8 @@ def test_item_features_rerank_by_hand_and_unknown_ids_are_nan(X):
     # Items 0-2 are missing from the frame: their feature is NaN.
     frame = pd.DataFrame({"quality": (items[3:] * 7) % 11}, index=items[3:])
     model = TwoStageRecommender(EASE(alpha=10.0), _Column(4), n_candidates=6,
-                                time_features=None, random_state=0).fit(X, item_features=frame)
+                                time_features=None, generator_weight=0.0,
+                                random_state=0).fit(X, item_features=frame)
     assert model.feature_names_[4] == "item_quality"
     training = model.reranker_.X_
     assert np.isnan(training[:, 4]).any() and not np.isnan(training[:, :4]).any()

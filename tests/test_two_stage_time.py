@@ -144,7 +144,7 @@ def test_generator_weight_blends_z_scores_by_hand(X):
         assert model.recommend([user], width)[0].tolist() == expected.tolist()
     # Weight 0: the reranker's order alone (popularity, here).
     alone = TwoStageRecommender(EASE(alpha=10.0), _Column(2), n_candidates=width,
-                                random_state=0).fit(X)
+                                generator_weight=0.0, random_state=0).fit(X)
     user = ease.users_[0]
     candidates = ease.recommend([user], width)[0]
     assert alone.recommend([user], width)[0].tolist() == sorted(
