@@ -55,7 +55,8 @@ class TimeStats:
     median time, the item's median time less the user's latest time, the
     user's median time less the item's first time, and for each half-width
     ``w`` of ``WINDOWS`` the item's share of all the interactions within
-    ``w`` days of the user's median time (NaN where there is none).
+    ``w`` days of the user's median time (0 where the window is empty).
+    Items without training rows get NaN for the first three.
     """
 
     WINDOWS = (1, 7, 30)  # days
@@ -98,5 +99,5 @@ class TimeStats:
             count = (np.searchsorted(self.keys, base + high, "left")
                      - np.searchsorted(self.keys, base + low, "left"))
             total = self.cumulated[high] - self.cumulated[low]
-            columns.append(np.where(total > 0, count / np.maximum(total, 1), np.nan))
+            columns.append(count / np.maximum(total, 1))  # 0 in an empty window
         return columns

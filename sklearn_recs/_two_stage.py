@@ -170,7 +170,9 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
         the user's latest time (``time_item_minus_last``), the user's
         median time less the item's first time (``time_item_age``), and
         the item's share of all the interactions within 1, 7 and 30 days
-        of the user's median time (``time_window_share_<n>d``). "auto"
+        of the user's median time (``time_window_share_<n>d``, 0 where the
+        window is empty; the others are NaN for items without training
+        rows). "auto"
         takes ``time_column`` where given, else a column named
         ``"timestamp"`` of a DataFrame ``X``, else none; None builds no
         time features.

@@ -52,7 +52,7 @@ def _brute_time_features(rows, user, item):
     shares = []
     for w in (1, 7, 30):
         near = (days - centre).abs() <= w
-        shares.append((near & (rows["item_id"] == item)).sum() / near.sum())
+        shares.append((near & (rows["item_id"] == item)).sum() / max(near.sum(), 1))
     return [np.median(its) - centre, np.median(its) - mine.max(), centre - its.min(),
             *shares]
 
