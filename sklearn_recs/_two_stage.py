@@ -174,8 +174,9 @@ class TwoStageRecommender(RecommenderMixin, MemberParams, BaseEstimator):
         window is empty; the others are NaN for items without training
         rows). "auto"
         takes ``time_column`` where given, else a column named
-        ``"timestamp"`` of a DataFrame ``X``, else none; None builds no
-        time features.
+        ``"timestamp"`` of a DataFrame ``X``, else none (an array of the
+        same values gets no time features: give the column's position);
+        None builds no time features.
     generator_weight : float, default=0.5
         The final score of a candidate is the z-score of the reranker's
         score (the log-odds of class 1 for a classifier) over the user's
