@@ -128,13 +128,14 @@ def test_feature_recommenders_and_grid_search(X):
                                 n_candidates=8, random_state=0)
     rows = np.arange(len(X))
     cv = [(rows[rows % 4 != 0], rows[rows % 4 == 0])]
-    search = GridSearchCV(model, {"reranker__max_depth": [1, 3], "n_candidates": [5, 8]},
-                          cv=cv, scoring=make_ranking_scorer("ndcg", k=5),
+    grid = {"reranker__max_depth": [1, 3], "n_candidates": [5, 8],
+            "generator_weight": [0.0, 1.0]}
+    search = GridSearchCV(model, grid, cv=cv, scoring=make_ranking_scorer("ndcg", k=5),
                           error_score="raise")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         search.fit(X)
-    assert len(search.cv_results_["params"]) == 4
+    assert len(search.cv_results_["params"]) == 8
     assert search.best_estimator_.feature_names_ == [
         "generator_score", "generator_rank", "pop_score", "item_popularity",
         "user_activity", "time_item_minus_user", "time_item_minus_last", "time_item_age",
