@@ -7,13 +7,17 @@ Usage::
 ml-100k, per-user random 80/20 holdout (``train_test_split``,
 ``random_state=0``), full-catalogue ranking of unseen items, NDCG@10 and
 precision@10 (the package's scorers). Rows, all with default parameters
-(``TwoStageRecommender``'s ``n_splits`` as chosen by ``select_defaults.py``
-on validation data carved from the training part): ``EASE()``;
+(``TwoStageRecommender``'s ``n_splits``, ``generator_weight`` and
+``time_features`` as chosen by ``select_defaults.py`` on validation data
+carved from the training part): ``EASE()``;
 ``TwoStageRecommender(EASE(), HistGradientBoostingClassifier())`` (the
-reranker's labels come from holdouts of the training part only); the same
-with ``n_splits=1`` (the previous default, one holdout); the same with
-``feature_recommenders`` (ItemKNN with BM25, Popularity); and
-``RankingBlend`` of EASE and ItemKNN by reciprocal-rank fusion. Fit and
+target row: the reranker's labels come from holdouts of the training part
+only; its time features come from the timestamp column of ``X``); the same
+with the previous defaults (no time features, no blend with the
+generator's order); the same with ItemKNN (BM25) scores as a feature
+recommender; that with item (genres, year) and user (age, gender,
+occupation) side information; and ``RankingBlend`` of EASE and ItemKNN by
+reciprocal-rank fusion. Fit and
 recommend seconds are wall-clock on a shared machine: compare ratios
 within one run. Results go to ``benchmarks/results/hybrid.json`` and
 ``hybrid.md``.
@@ -25,9 +29,9 @@ import argparse
 import time
 import warnings
 
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from sklearn_recs.baselines import Popularity
 from sklearn_recs.datasets import fetch_movielens
 from sklearn_recs.hybrid import RankingBlend, TwoStageRecommender
 from sklearn_recs.linear_model import EASE
@@ -38,21 +42,35 @@ from sklearn_recs.neighbors import ItemKNN
 from _report import machine, markdown_table, write_results
 
 
+def _two_stage(**params):
+    return TwoStageRecommender(EASE(), HistGradientBoostingClassifier(random_state=0),
+                               random_state=0, **params)
+
+
 def _models():
+    """``{name: (model, fit parameters)}``."""
     knn = ItemKNN(feedback="implicit", weighting="bm25")
     return {
-        "EASE()": EASE(),
-        "TwoStage(EASE, HGB)": TwoStageRecommender(
-            EASE(), HistGradientBoostingClassifier(random_state=0), random_state=0),
-        "TwoStage(EASE, HGB), n_splits=1 (previous default)": TwoStageRecommender(
-            EASE(), HistGradientBoostingClassifier(random_state=0), n_splits=1,
-            random_state=0),
-        "TwoStage(EASE, HGB) + ItemKNN, Popularity scores": TwoStageRecommender(
-            EASE(), HistGradientBoostingClassifier(random_state=0), random_state=0,
-            feature_recommenders=[("knn", knn), ("pop", Popularity())]),
-        "RankingBlend(EASE, ItemKNN, rrf)": RankingBlend(
-            estimators=[("ease", EASE()), ("knn", knn)], normalization="rrf"),
+        "EASE()": (EASE(), False),
+        "TwoStage(EASE, HGB)": (_two_stage(), False),
+        "TwoStage(EASE, HGB), previous defaults (no time features, generator_weight=0)": (
+            _two_stage(time_features=None, generator_weight=0.0), False),
+        "TwoStage(EASE, HGB) + ItemKNN scores": (
+            _two_stage(feature_recommenders=[("knn", knn)]), False),
+        "TwoStage(EASE, HGB) + ItemKNN scores + item/user side information": (
+            _two_stage(feature_recommenders=[("knn", knn)]), True),
+        "RankingBlend(EASE, ItemKNN, rrf)": (
+            RankingBlend(estimators=[("ease", EASE()), ("knn", knn)], normalization="rrf"),
+            False),
     }
+
+
+def _side_information(movies):
+    """Numeric item (genres, year) and user (age, gender, occupation) frames."""
+    items = movies.item_genres.assign(year=movies.item_info["year"].astype(float))
+    users = movies.user_info[["age", "gender", "occupation"]]
+    users = pd.get_dummies(users, columns=["gender", "occupation"], dtype=float)
+    return {"item_features": items.astype(float), "user_features": users.astype(float)}
 
 
 def main() -> None:
@@ -64,10 +82,11 @@ def main() -> None:
     X_train, X_test = train_test_split(movies.data, random_state=0)
     scorers = {"ndcg@10": make_ranking_scorer("ndcg", k=10),
                "precision@10": make_ranking_scorer("precision", k=10)}
+    side = _side_information(movies)
     rows = []
-    for name, model in _models().items():
+    for name, (model, with_side) in _models().items():
         start = time.perf_counter()
-        model.fit(X_train)
+        model.fit(X_train, **(side if with_side else {}))
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         row = {"model": name, **{key: float(scorer(model, X_test, None))

@@ -6,7 +6,10 @@ Two-stage recommending: ItemKNN retrieves, a tree reranks
 :class:`~sklearn_recs.hybrid.TwoStageRecommender` lets item KNN propose each
 user's best unseen items and a scikit-learn classifier rerank them from
 features of each (user, candidate) pair: the KNN score and rank, the scores
-of further recommenders, item popularity and user activity. The reranker's
+of further recommenders, item popularity and user activity (the ratings'
+``timestamp`` column is dropped here; kept, it would add time features).
+The final score blends the reranker's z-scored output with the KNN's own
+order (``generator_weight``). The reranker's
 training labels come from a holdout of the training data only, and
 ``GridSearchCV`` tunes the reranker's depth and the number of candidates
 with the package's NDCG@10 scorer, like any scikit-learn model. The data

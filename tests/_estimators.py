@@ -41,8 +41,10 @@ ESTIMATORS = [
                  normalization="rrf"),
     SwitchRecommender(estimators=[("cold", Popularity()), ("warm", EASE(alpha=10.0))],
                       thresholds=[9]),
+    # time_features="auto" reads a DataFrame's "timestamp" column, which an
+    # array of the same values lacks (tests/test_two_stage_time.py covers it).
     TwoStageRecommender(EASE(alpha=10.0), LogisticRegression(), n_candidates=10,
-                        random_state=0),
+                        time_features=None, random_state=0),
     ItemKNN(),
     ItemKNN(feedback="implicit", weighting="bm25", similarity="dot"),
     UserKNN(similarity="msd", centering="mean"),

@@ -26,14 +26,16 @@ def _effective_defaults(entry):
     # The signature's defaults: a meta-estimator has required members.
     signature = inspect.signature(klass).parameters
     params = {key: signature[key].default for key in entry["choice"]}
-    if "auto" in params.values():
+    # "auto" resolves at fit unless "auto" itself was chosen (TwoStage's time_features).
+    if any(value == "auto" != entry["choice"][key] for key, value in params.items()):
         # Fit as the protocol does: on ratings, or on interactions (y=None).
         model = klass(**entry["fixed"])
         if entry["protocol"] == "rating":
             model.fit(*tiny_ratings())
         else:
             model.fit(checkerboard(10, 10))
-        params = {key: getattr(model, key + "_") if value == "auto" else value
+        params = {key: getattr(model, key + "_")
+                  if value == "auto" != entry["choice"][key] else value
                   for key, value in params.items()}
     return params
 

@@ -75,7 +75,7 @@ def test_reranking_by_generator_score_is_the_generator(X):
 def test_reranking_by_popularity_matches_hand_reranking(X):
     n_candidates = 6
     model = TwoStageRecommender(EASE(alpha=10.0), _Column(2), n_candidates=n_candidates,
-                                random_state=0).fit(X)
+                                generator_weight=0.0, random_state=0).fit(X)
     ease = EASE(alpha=10.0).fit(X)
     counts = X["item_id"].value_counts()
     assert model.feature_names_[2] == "item_popularity"
@@ -128,16 +128,18 @@ def test_feature_recommenders_and_grid_search(X):
                                 n_candidates=8, random_state=0)
     rows = np.arange(len(X))
     cv = [(rows[rows % 4 != 0], rows[rows % 4 == 0])]
-    search = GridSearchCV(model, {"reranker__max_depth": [1, 3], "n_candidates": [5, 8]},
-                          cv=cv, scoring=make_ranking_scorer("ndcg", k=5),
+    grid = {"reranker__max_depth": [1, 3], "n_candidates": [5, 8],
+            "generator_weight": [0.0, 1.0]}
+    search = GridSearchCV(model, grid, cv=cv, scoring=make_ranking_scorer("ndcg", k=5),
                           error_score="raise")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         search.fit(X)
-    assert len(search.cv_results_["params"]) == 4
+    assert len(search.cv_results_["params"]) == 8
     assert search.best_estimator_.feature_names_ == [
         "generator_score", "generator_rank", "pop_score", "item_popularity",
-        "user_activity"]
+        "user_activity", "time_item_minus_user", "time_item_minus_last", "time_item_age",
+        "time_window_share_1d", "time_window_share_7d", "time_window_share_30d"]
 
 
 def test_all_labels_equal_falls_back_to_the_generator():
@@ -172,6 +174,7 @@ def test_item_features_rerank_by_hand_and_unknown_ids_are_nan(X):
     # Items 0-2 are missing from the frame: their feature is NaN.
     frame = pd.DataFrame({"quality": (items[3:] * 7) % 11}, index=items[3:])
     model = TwoStageRecommender(EASE(alpha=10.0), _Column(4), n_candidates=6,
+                                time_features=None, generator_weight=0.0,
                                 random_state=0).fit(X, item_features=frame)
     assert model.feature_names_[4] == "item_quality"
     training = model.reranker_.X_
@@ -195,7 +198,7 @@ def test_user_features_are_joined_by_user_id(X):
     assert model.feature_names_[-2:] == ["user_age", "user_member"]
     codes = np.arange(model.generator_.n_users_)
     features, candidates = model._candidate_features(
-        (model.generator_, model.feature_recommenders_), codes)
+        (model.generator_, model.feature_recommenders_, model._times), codes)
     joined = features[:, -2:].reshape(len(codes), candidates.shape[1], 2)
     for code, user in enumerate(model.generator_.users_):
         expected = ([np.nan, np.nan] if user not in frame.index
