@@ -62,10 +62,20 @@ def test_auto_defaults_resolve_per_feedback():
 def test_choice_is_the_best_validation_candidate(name):
     """The choice is the grid's best, or a documented round value beside it."""
     entry = DEFAULTS[name]
-    sign = 1 if entry["metric"] == "rmse" else -1
-    best = min(entry["candidates"], key=lambda c: sign * c[entry["metric"]])
+    metric = entry["metric"]
+    sign = 1 if metric == "rmse" else -1
+    scored = [c for c in entry["candidates"] if c[metric] is not None]  # None: diverged
+    best = min(scored, key=lambda c: sign * c[metric])
     assert best == entry["best"]
+    chosen = best
+    if "cost" in entry:
+        # the cheapest candidate within the tolerance of the best: no cheaper one is as close
+        [chosen] = [c for c in scored if c["params"].items() <= entry["choice"].items()]
+        assert sign * (chosen[metric] - best[metric]) <= entry["tolerance"]
+        assert not any(c["cost"] < chosen["cost"] for c in scored
+                       if sign * (c[metric] - best[metric]) <= entry["tolerance"])
+        assert entry["note"]
     if not entry["rounded"]:
-        assert entry["choice"] == best["params"]
+        assert entry["choice"] == chosen["params"]
     else:
         assert entry["note"]

@@ -29,6 +29,7 @@ from ._base import (
 from ._data import InteractionData, sample_negatives
 from .._fold_in import FoldInMixin
 from ._modules import BCELoss, BiasedMF, BPRLoss, MSELoss, SampledSoftmaxLoss
+from ._net import LinearLRDecay
 
 __all__ = ["ImplicitMatrixFactorization", "MatrixFactorization"]
 
@@ -113,19 +114,29 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         L2 strength on the factors, per occurrence in a batch.
     alpha_bias : float, default=0.01
         L2 strength on the biases; None means ``alpha``.
-    lr : float, default=15.0
-        Learning rate. The loss is the batch mean, so plain SGD needs a
-        large rate: ``lr / batch_size`` is the per-rating step of classic
-        (one rating at a time) Funk SVD, up to a factor 2; scale ``lr``
-        with ``batch_size`` to keep that step (a row that fills much of a
-        batch then takes a larger step: lower ``lr`` if training diverges).
-        15, with ``alpha``, is the best of a ``{0.07, 0.09, 0.11} x
-        {64, 128, 256} x {15, 20, 30}`` grid (``alpha x n_factors x lr``)
-        on ratings carved from ml-100k's ``u1.base``; ``n_factors=128``
-        scores within 0.0013 of 256 at about 60% of its fit time
-        (``benchmarks/results/defaults.json``).
-    max_epochs : int, default=50
+    lr : float, default=90.0
+        Learning rate (of the first epoch with ``lr_schedule="linear"``).
+        The loss is the batch mean, so plain SGD needs a large rate:
+        ``lr / batch_size`` is the per-rating step of classic (one rating at
+        a time) Funk SVD, up to a factor 2; scale ``lr`` with
+        ``batch_size`` to keep that step (a row that fills much of a batch
+        then takes a larger step: lower ``lr`` if training diverges).
+    lr_schedule : {"constant", "linear"}, default="linear"
+        How the learning rate changes over the epochs: ``"linear"`` falls
+        from ``lr`` in the first epoch to ``lr / max_epochs`` in the last
+        (epoch ``e`` runs at ``lr * (1 - e / max_epochs)``, on top of any LR
+        scheduler in ``callbacks``); ``"constant"`` keeps ``lr``. A large
+        early step and a small late one reach in 15 epochs the validation
+        RMSE that a constant rate needs 50 for.
+    max_epochs : int, default=15
         Passes over the training data (fewer with ``early_stopping``).
+        ``lr``, ``lr_schedule``, ``max_epochs``, ``n_factors`` and
+        ``alpha`` are the cheapest candidate (``n_factors x max_epochs``)
+        within 0.002 of the best validation RMSE of a ``{constant, linear}
+        x {15, 30} x {128, 256} x {0.07, 0.09} x {45, 90}`` grid on ratings
+        carved from ml-100k's ``u1.base``: 256 factors score 0.9204 and
+        fit about twice as long, these 0.9223
+        (``benchmarks/results/defaults.json``).
     batch_size : int, default=4096
         Rows per mini-batch; larger than the data means one batch.
     optimizer : {"sgd", "sparse_adam", "adam", "adagrad"} or torch optimizer class, default="sgd"
@@ -200,7 +211,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     in ``predict`` gets ``mu + b_i`` or ``mu + b_u``.
 
     The defaults were chosen on a validation split of the ml-100k training
-    folds (see ``benchmarks/bench_mf.py``).
+    folds (``benchmarks/select_defaults.py``).
 
     References
     ----------
@@ -223,10 +234,11 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     """
 
     _parameter_constraints: dict = {**COMMON_CONSTRAINTS, **RETRIEVAL_CONSTRAINTS,
+                                    "lr_schedule": [StrOptions({"constant", "linear"})],
                                     "clip": ["boolean"]}
 
-    def __init__(self, *, n_factors=128, alpha=0.07, alpha_bias=0.01, lr=15.0,
-                 max_epochs=50, batch_size=4096, optimizer="sgd",
+    def __init__(self, *, n_factors=128, alpha=0.07, alpha_bias=0.01, lr=90.0,
+                 lr_schedule="linear", max_epochs=15, batch_size=4096, optimizer="sgd",
                  early_stopping=False, validation_fraction=0.1, clip=True,
                  init_std=0.02, retrieval="exact", retrieval_params=None, device="cpu", n_jobs=None, callbacks=None,
                  checkpoint_dir=None, random_state=None, verbose=0, **kwargs):
@@ -254,7 +266,8 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
                                n_factors=self.n_factors, alpha=self.alpha, alpha_bias=alpha_bias,
                                global_mean=mu, init_std=self.init_std),
-            valid=valid)
+            valid=valid, extra_callbacks=[("lr_schedule", LinearLRDecay())]
+            if self.lr_schedule == "linear" else [])
         self.user_factors_ = self._to_numpy(module.user_factors)
         self.item_factors_ = self._to_numpy(module.item_factors)
         self.user_bias_ = self._to_numpy(module.user_bias).astype(np.float64)

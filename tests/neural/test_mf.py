@@ -12,6 +12,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback, LRScheduler
 
 from sklearn_recs.exceptions import ColdStartWarning
 from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
@@ -101,6 +102,35 @@ def test_determinism_with_random_state():
     torch.manual_seed(0)
     MatrixFactorization(n_factors=4, max_epochs=1, random_state=0).fit(X, y)
     assert torch.rand(1) == expected
+
+
+class _RecordRates(Callback):
+    """The optimizer's learning rate during each training epoch."""
+
+    def initialize(self):
+        self.rates_ = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):  # after lr_schedule's, which comes first
+        self.rates_.append(net.optimizer_.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("schedule, factors", [("linear", [1, 0.75, 0.5, 0.25]),
+                                               ("constant", [1, 1, 1, 1])])
+def test_lr_schedule(schedule, factors):
+    X, y = tiny_ratings()
+    rates = _RecordRates()
+    MatrixFactorization(n_factors=4, lr=2.0, max_epochs=4, lr_schedule=schedule,
+                        callbacks=[rates], random_state=0).fit(X, y)
+    np.testing.assert_allclose(rates.rates_, 2.0 * np.array(factors), rtol=1e-12)
+
+
+def test_linear_lr_schedule_composes_with_an_lr_scheduler():
+    X, y = tiny_ratings()
+    rates = _RecordRates()
+    MatrixFactorization(n_factors=4, lr=2.0, max_epochs=4, callbacks=[
+        LRScheduler("StepLR", step_size=2, gamma=0.1), rates], random_state=0).fit(X, y)
+    np.testing.assert_allclose(rates.rates_, [2.0, 1.5, 0.1, 0.05], rtol=1e-12)
 
 
 def test_threads_restored():
