@@ -91,6 +91,24 @@ class _FactorModel(FoldInMixin, FormulaScoring, TorchRecommender):
             **retrieval_arrays(self))
 
 
+def _stable_steps(codes, n_rows, lr):
+    """Per-row gradient factors that keep SGD stable on rows filling much of every batch.
+
+    The batch-mean squared error has curvature ``2 k / batch_size`` in the
+    bias of a row looked up ``k`` times in the batch, ``2 * share`` on
+    average (``share``: the row's fraction of the training rows), so a step
+    of ``lr`` overshoots once ``lr * share`` passes 1 and training diverges
+    (a user with thousands of ratings). Each row's gradient is scaled by
+    ``min(1, 0.5 / (lr * share))``: rows with ``lr * share <= 0.5`` train as
+    before, heavier ones at half the largest stable step. A diagonal
+    preconditioner: the objective and its minimum are unchanged. None when
+    no row needs it.
+    """
+    share = np.bincount(codes, minlength=n_rows) / max(len(codes), 1)
+    step = np.minimum(1.0, 0.5 / np.maximum(lr * share, 1e-12))
+    return None if (step == 1.0).all() else step
+
+
 @filled_doc
 class MatrixFactorization(RegressorMixin, _FactorModel):
     """Biased matrix factorisation for ratings (Funk SVD / Koren), in PyTorch.
@@ -104,7 +122,11 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     training mean. skorch runs the training loop (``net_``): mini-batches are
     sliced from whole index tensors, and one fused forward/backward gives
     row-sparse gradients for the sparse-aware optimisers, so an update
-    costs O(batch), not O(table).
+    costs O(batch), not O(table). With SGD, a user or item that fills so
+    much of every batch that a step of ``lr`` would overshoot its minimum
+    (``lr`` times its share of the ratings above 0.5, e.g. a user with
+    thousands of ratings) has its gradient scaled down to a stable step,
+    where training would otherwise diverge; the objective is unchanged.
 
     Parameters
     ----------
@@ -259,13 +281,18 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         valid = None
         if self.early_stopping:
             valid, _ = split_validation(self, users, items, implicit=False)
-        mu = float(ratings.mean() if valid is None else ratings[~valid].mean())
+        train = slice(None) if valid is None else ~valid
+        mu = float(ratings[train].mean())
         alpha_bias = self.alpha if self.alpha_bias is None else self.alpha_bias
+        steps = {}
+        if issubclass(self._optimizer()[0], torch.optim.SGD):
+            steps = dict(user_step=_stable_steps(users[train], self.n_users_, self.lr),
+                         item_step=_stable_steps(items[train], self.n_items_, self.lr))
         module = self._train(
             BiasedMF, MSELoss, users, items, ratings,
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
                                n_factors=self.n_factors, alpha=self.alpha, alpha_bias=alpha_bias,
-                               global_mean=mu, init_std=self.init_std),
+                               global_mean=mu, init_std=self.init_std, **steps),
             valid=valid, extra_callbacks=[("lr_schedule", LinearLRDecay())]
             if self.lr_schedule == "linear" else [])
         self.user_factors_ = self._to_numpy(module.user_factors)

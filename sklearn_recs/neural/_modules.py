@@ -38,14 +38,16 @@ class _BiasedDot(torch.autograd.Function):
     optimisers without sparse support), so a step costs O(batch), not
     O(table), and one table update carries both factors and bias. On a CPU
     both passes are numba kernels (:mod:`._kernels`, one pass over the rows,
-    no temporaries); on other devices, torch operations.
+    no temporaries); on other devices, torch operations. ``user_step`` and
+    ``item_step`` (one factor per table row, or None) scale each row's
+    gradient: a diagonal preconditioner, applied in the backward.
     """
 
     @staticmethod
     def forward(ctx, users, items, user_table, item_table, n_factors, alpha, alpha_bias,
-                sparse):
+                sparse, user_step=None, item_step=None):
         pairwise = items.dim() == 2
-        ctx.save_for_backward(users, items, user_table, item_table)
+        ctx.save_for_backward(users, items, user_table, item_table, user_step, item_step)
         ctx.n_factors, ctx.alpha, ctx.alpha_bias, ctx.sparse = n_factors, alpha, alpha_bias, sparse
         ctx.pairwise = pairwise
         grid = items if pairwise else items.unsqueeze(1)
@@ -63,18 +65,20 @@ class _BiasedDot(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_scores, grad_penalty):
-        users, items, user_table, item_table = ctx.saved_tensors
+        users, items, user_table, item_table, user_step, item_step = ctx.saved_tensors
         grid = items if ctx.pairwise else items.unsqueeze(1)
         grad_scores = grad_scores if ctx.pairwise else grad_scores.unsqueeze(1)
         columns = grid.reshape(-1)
         args = (users, grid, user_table, item_table, ctx.n_factors, ctx.alpha, ctx.alpha_bias)
         sparse = (_sparse_gradient(ctx.sparse, len(users), user_table),
                   _sparse_gradient(ctx.sparse, len(columns), item_table))
+        steps = (user_step, item_step)
         if not _use_kernels(user_table):
-            grad_user, grad_item = _torch_backward(*args, grad_scores, grad_penalty)
-            return (None, None, _rows_grad(users, grad_user, user_table.shape, sparse[0]),
-                    _rows_grad(columns, grad_item, item_table.shape, sparse[1]),
-                    None, None, None, None)
+            grads = _torch_backward(*args, grad_scores, grad_penalty)
+            grads = [_rows_grad(rows, _scaled(grad, step, rows), table.shape, sparse_)
+                     for rows, grad, table, sparse_, step in zip(
+                         (users, columns), grads, (user_table, item_table), sparse, steps)]
+            return (None, None, *grads, None, None, None, None, None, None)
         # a sparse gradient gets one value row per batch row; a dense one the
         # table's rows, where repeats add up
         slots = [torch.arange(len(rows)) if sparse_ else rows
@@ -86,10 +90,11 @@ class _BiasedDot(torch.autograd.Function):
         biased_dot_backward(*arrays, ctx.n_factors, dtype(ctx.alpha), dtype(ctx.alpha_bias),
                             *map(as_array, (grad_scores.contiguous(),
                                             grad_penalty.contiguous(), *slots, *grads)))
-        grads = [_sparse_rows(rows, grad, table.shape) if sparse_ else grad
-                 for rows, grad, table, sparse_ in zip((users, columns), grads,
-                                                       (user_table, item_table), sparse)]
-        return (None, None, *grads, None, None, None, None)
+        grads = [_sparse_rows(rows, _scaled(grad, step, rows), table.shape) if sparse_
+                 else _scaled(grad, step)
+                 for rows, grad, table, sparse_, step in zip(
+                     (users, columns), grads, (user_table, item_table), sparse, steps)]
+        return (None, None, *grads, None, None, None, None, None, None)
 
 
 def _sparse_gradient(sparse, n_lookups, table):
@@ -97,6 +102,17 @@ def _sparse_gradient(sparse, n_lookups, table):
     with ``"auto"`` when the table has more rows than the batch looks up (a
     dense one then costs no more than the batch, and a step on it less)."""
     return sparse is True or (sparse == "auto" and table.shape[0] > n_lookups)
+
+
+def _scaled(grad, step, rows=None):
+    """``grad`` with each table row's gradient times its ``step`` (in place).
+
+    ``grad`` holds one value row per entry of ``rows``, or (``rows`` None)
+    the table's rows; ``step`` None leaves it as it is.
+    """
+    if step is None:
+        return grad
+    return grad.mul_((step if rows is None else step[rows]).unsqueeze(1))
 
 
 def _use_kernels(table):
@@ -192,11 +208,14 @@ class BiasedMF(nn.Module):
         optimisers: the update then costs O(batch), not O(table)).
         ``"auto"``: only the tables with more rows than a batch looks up
         (for optimisers whose step is the same on either, SGD and Adagrad).
+    user_step, item_step : array-like of shape (n_users,) / (n_items,), default=None
+        A factor per table row multiplying that row's gradient (a diagonal
+        preconditioner that slows some rows down); None: 1 for every row.
     """
 
     def __init__(self, n_users, n_items, n_factors=64, *, alpha=0.0, alpha_bias=0.0,
                  global_mean=0.0, user_bias=True, item_bias=True, init_std=0.1,
-                 sparse=True):
+                 sparse=True, user_step=None, item_step=None):
         super().__init__()
         self.n_factors = int(n_factors)
         self.alpha = float(alpha)
@@ -209,6 +228,9 @@ class BiasedMF(nn.Module):
                 nn.init.normal_(table, std=init_std)
                 table[:, n_factors:] = 0.0
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
+        for name, step in (("user_step", user_step), ("item_step", item_step)):
+            self.register_buffer(name, None if step is None
+                                 else torch.as_tensor(step, dtype=self.user_table.dtype))
 
     @property
     def user_factors(self):
@@ -235,7 +257,7 @@ class BiasedMF(nn.Module):
     def forward(self, users, items):
         scores, penalty = _BiasedDot.apply(
             users, items, self.user_table, self.item_table, self.n_factors, self.alpha,
-            self.alpha_bias, self.sparse)
+            self.alpha_bias, self.sparse, self.user_step, self.item_step)
         scores = scores + self.global_mean
         return (scores, penalty) if self.training else scores
 

@@ -133,6 +133,24 @@ def test_linear_lr_schedule_composes_with_an_lr_scheduler():
     np.testing.assert_allclose(rates.rates_, [2.0, 1.5, 0.1, 0.05], rtol=1e-12)
 
 
+def test_sgd_stays_stable_on_a_user_with_a_large_share_of_the_ratings():
+    # user 0 holds 60 of the 100 ratings: at lr=4, lr * share = 2.4, past the
+    # step at which plain SGD overshoots that user's bias (lr * share = 1)
+    rng = np.random.default_rng(0)
+    X = np.c_[np.r_[np.zeros(60, int), np.arange(1, 41)],
+              np.r_[np.arange(60), rng.integers(0, 60, 40)]]
+    y = np.r_[np.full(60, 5.0), rng.integers(1, 4, 40)]  # user 0's bias is far from 0
+    params = dict(n_factors=4, lr=4.0, lr_schedule="constant", max_epochs=20,
+                  batch_size=100, random_state=0)
+    model = MatrixFactorization(**params).fit(X, y)
+    assert np.isfinite(model.predict(X)).all()
+    user_step = model.net_.module_.user_step.numpy()
+    np.testing.assert_allclose(user_step, np.r_[0.5 / (4.0 * 0.6), np.ones(40)], rtol=1e-6)
+    assert model.net_.module_.item_step is None  # no item needs it
+    with pytest.raises(FloatingPointError, match="diverged"):
+        MatrixFactorization(**params, module__user_step=None).fit(X, y)
+
+
 def test_threads_restored():
     X, y = tiny_ratings()
     before = torch.get_num_threads()

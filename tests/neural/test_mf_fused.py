@@ -60,6 +60,22 @@ def test_fused_gradients_match_autograd(sparse, pairwise, kernels, monkeypatch):
         torch.testing.assert_close(got, param.grad)
 
 
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_row_steps_scale_each_rows_gradient(sparse, kernels, monkeypatch):
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
+    steps = dict(user_step=[1.0, 0.5, 1.0, 0.25], item_step=[0.1, 1.0, 1.0])
+    grads = []
+    for kwargs in ({}, steps):
+        torch.manual_seed(0)
+        module = BiasedMF(4, 3, 2, alpha=0.3, alpha_bias=0.2, sparse=sparse, **kwargs)
+        scores, penalty = module(torch.tensor([0, 1, 3, 1]), torch.tensor([0, 2, 0, 1]))
+        (scores.square().sum() + penalty.sum()).backward()
+        grads.append([t.grad.to_dense() for t in module.parameters()])
+    for plain, scaled, step in zip(grads[0], grads[1], steps.values()):
+        torch.testing.assert_close(scaled, plain * torch.tensor(step).unsqueeze(1))
+
+
 @pytest.mark.parametrize("sparse", [True, "auto"])
 def test_sparse_gradient_touches_only_batch_rows(sparse):
     module = BiasedMF(100, 50, 4, alpha=0.1, sparse=sparse)
