@@ -65,6 +65,12 @@ def test_choice_is_the_best_validation_candidate(name):
     metric = entry["metric"]
     sign = 1 if metric == "rmse" else -1
     scored = [c for c in entry["candidates"] if c[metric] is not None]  # None: diverged
+    if "budget" in entry:  # candidates slower than the budget are out
+        [reference] = [c for c in entry["candidates"]
+                       if c["params"] == entry["budget"]["reference"]]
+        scored = [c for c in scored
+                  if c["cost"] <= reference["cost"] * entry["budget"]["factor"]]
+        assert scored
     best = min(scored, key=lambda c: sign * c[metric])
     assert best == entry["best"]
     chosen = best
