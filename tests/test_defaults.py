@@ -64,7 +64,9 @@ def test_choice_is_the_best_validation_candidate(name):
     entry = DEFAULTS[name]
     metric = entry["metric"]
     sign = 1 if metric == "rmse" else -1
-    scored = [c for c in entry["candidates"] if c[metric] is not None]  # None: diverged
+    # None: diverged on the validation split; diverged_on: on a training set
+    scored = [c for c in entry["candidates"]
+              if c[metric] is not None and "diverged_on" not in c]
     if "budget" in entry:  # candidates slower than the budget are out
         [reference] = [c for c in entry["candidates"]
                        if c["params"] == entry["budget"]["reference"]]
@@ -73,11 +75,15 @@ def test_choice_is_the_best_validation_candidate(name):
         assert scored
     best = min(scored, key=lambda c: sign * c[metric])
     assert best == entry["best"]
+    if any("diverged_on" in c for c in entry["candidates"]):  # checked for stability
+        assert "stable_on" in best
     chosen = best
     if "cost" in entry:
         # the cheapest candidate within the tolerance of the best: no cheaper one is as close
         [chosen] = [c for c in scored if c["params"].items() <= entry["choice"].items()]
         assert sign * (chosen[metric] - best[metric]) <= entry["tolerance"]
+        assert "stable_on" in chosen or not any("diverged_on" in c
+                                                 for c in entry["candidates"])
         assert not any(c["cost"] < chosen["cost"] for c in scored
                        if sign * (c[metric] - best[metric]) <= entry["tolerance"])
         assert entry["note"]
