@@ -14,7 +14,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["biased_dot_backward", "biased_dot_forward", "implicit_step"]
+__all__ = ["biased_dot_backward", "biased_dot_forward", "implicit_step", "implicit_vectors"]
 
 # Reassociation lets the dot products vectorise; no assumption about NaN or
 # infinity (a diverging fit must still show a non-finite loss).
@@ -23,21 +23,21 @@ _FASTMATH = {"reassoc", "contract"}
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def biased_dot_forward(users, items, user_table, item_table, n_factors, alpha, alpha_bias,
-                       implicit_sums, scores, penalty):
-    """Fill ``scores[b, k]`` (``(p_u + s_u) . q_i + b_u + b_i``) and ``penalty[b]``.
+                       vectors, vector_rows, scores, penalty):
+    """Fill ``scores[b, k]`` (``x_b . q_i + b_u + b_i``) and ``penalty[b]``.
 
     ``items`` has shape ``(B, K)``; a table's column ``n_factors``, when it
-    exists, is the bias. ``implicit_sums`` holds each user's implicit term
-    ``s_u`` (not penalised here), or has no rows (no implicit term).
-    ``alpha`` and ``alpha_bias`` come in the tables' dtype, so that float32
-    tables are summed in float32 (vectorised).
+    exists, is the bias. Row ``b`` scores with the user vector ``x_b =
+    vectors[vector_rows[b]]``: ``p_u`` itself (``user_table`` and ``users``)
+    or ``p_u + s_u`` with an implicit term (the batch's rows); the penalty
+    is on ``p_u``. ``alpha`` and ``alpha_bias`` come in the tables' dtype,
+    so that float32 tables are summed in float32 (vectorised).
     """
     user_bias = user_table.shape[1] > n_factors
     item_bias = item_table.shape[1] > n_factors
-    buffer = np.empty(user_table.shape[1], user_table.dtype)
     for b in range(items.shape[0]):
         p = user_table[users[b]]
-        x = _effective(p, implicit_sums, users[b], n_factors, buffer)
+        x = vectors[vector_rows[b]]  # a table row, as p: a buffer kept the loops scalar
         row_penalty = alpha * np.float32(0)  # float64 when the tables are
         user_norm = np.float32(0)
         offset = np.float32(0)
@@ -64,21 +64,22 @@ def biased_dot_forward(users, items, user_table, item_table, n_factors, alpha, a
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
 def biased_dot_backward(users, items, user_table, item_table, n_factors, alpha, alpha_bias,
-                        implicit_sums, grad_scores, grad_penalty, user_slots, item_slots,
-                        grad_user, grad_item, grad_implicit):
+                        vectors, vector_rows, grad_scores, grad_penalty, user_slots,
+                        item_slots, grad_user, grad_item, grad_implicit):
     """Add each row's gradient to ``grad_user[user_slots[b]]`` and
     ``grad_item[item_slots[b * K + k]]`` (zero-initialised by the caller),
-    and, with an implicit term, that of ``s_u`` to ``grad_implicit[u]``.
+    and, with an implicit term (``grad_implicit`` has rows), that of
+    ``s_u`` to ``grad_implicit[u]``; ``vectors[vector_rows[b]]`` is row
+    ``b``'s user vector, as in :func:`biased_dot_forward`.
 
     Slots equal to the table rows give dense table gradients (repeats add
     up); slots ``0 .. B - 1`` give one value row per batch row (the values of
     a sparse gradient).
     """
     n_rows, n_cols = items.shape
-    buffer = np.empty(user_table.shape[1], user_table.dtype)
     for b in range(n_rows):
         p = user_table[users[b]]
-        x = _effective(p, implicit_sums, users[b], n_factors, buffer)
+        x = vectors[vector_rows[b]]
         g_user = grad_user[user_slots[b]]
         shrink = alpha * grad_penalty[b]
         shrink += shrink  # d(alpha |x|^2)/dx = 2 alpha x
@@ -91,7 +92,7 @@ def biased_dot_backward(users, items, user_table, item_table, n_factors, alpha, 
             for f in range(n_factors):
                 g_user[f] += g * q[f]
                 g_item[f] += shrink * q[f] + g * x[f]
-        if implicit_sums.shape[0]:  # d score / d s_u = d score / d p_u = q_i
+        if grad_implicit.shape[0]:  # d score / d s_u = d score / d p_u = q_i
             g_sum = grad_implicit[users[b]]
             for k in range(n_cols):
                 q = item_table[items[b, k]]
@@ -118,14 +119,17 @@ def biased_dot_backward(users, items, user_table, item_table, n_factors, alpha, 
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)
-def _effective(p, implicit_sums, user, n_factors, buffer):
-    """``p_u + s_u`` in ``buffer``, or ``p_u`` itself without an implicit term."""
-    if implicit_sums.shape[0] == 0:
-        return p
-    s = implicit_sums[user]
-    for f in range(n_factors):
-        buffer[f] = p[f] + s[f]
-    return buffer
+def implicit_vectors(users, user_table, implicit_sums):
+    """``p_u + s_u`` for each row of the batch, shape ``(B, n_factors)``."""
+    n_factors = implicit_sums.shape[1]
+    out = np.empty((len(users), n_factors), implicit_sums.dtype)
+    for b in range(len(users)):
+        p = user_table[users[b]]
+        s = implicit_sums[users[b]]
+        x = out[b]
+        for f in range(n_factors):
+            x[f] = p[f] + s[f]
+    return out
 
 
 @numba.njit(nogil=True, cache=True, fastmath=_FASTMATH)

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._kernels import as_array, biased_dot_backward, biased_dot_forward, implicit_step
+from ._kernels import (as_array, biased_dot_backward, biased_dot_forward, implicit_step,
+                       implicit_vectors)
 
 __all__ = ["BPRLoss", "BCELoss", "BiasedMF", "MSELoss", "SampledSoftmaxLoss"]
 
@@ -67,7 +68,7 @@ class _BiasedDot(torch.autograd.Function):
             arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
             dtype = arrays[2].dtype.type
             biased_dot_forward(*arrays, n_factors, dtype(alpha), dtype(alpha_bias),
-                               _implicit_array(implicit_sums, user_table, n_factors),
+                               *_user_vectors(users, user_table, implicit_sums),
                                as_array(scores), as_array(penalty))
         return scores if pairwise else scores[:, 0], penalty
 
@@ -101,10 +102,10 @@ class _BiasedDot(torch.autograd.Function):
         arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
         dtype = arrays[2].dtype.type
         biased_dot_backward(*arrays, ctx.n_factors, dtype(ctx.alpha), dtype(ctx.alpha_bias),
-                            _implicit_array(implicit_sums, user_table, ctx.n_factors),
+                            *_user_vectors(users, user_table, implicit_sums),
                             *map(as_array, (grad_scores.contiguous(),
                                             grad_penalty.contiguous(), *slots, *grads)),
-                            _implicit_array(implicit_grad, user_table, ctx.n_factors))
+                            arrays[2][:0] if implicit_grad is None else as_array(implicit_grad))
         grads = [_sparse_rows(rows, _scaled(grad, step, rows), table.shape) if sparse_
                  else _scaled(grad, step)
                  for rows, grad, table, sparse_, step in zip(
@@ -112,11 +113,17 @@ class _BiasedDot(torch.autograd.Function):
         return (None, None, *grads, *none)
 
 
-def _implicit_array(tensor, user_table, n_factors):
-    """The numpy view of an implicit-term tensor, or an array without rows (None)."""
-    if tensor is None:
-        return as_array(user_table)[:0, :n_factors]
-    return as_array(tensor)
+def _user_vectors(users, user_table, implicit_sums):
+    """``(vectors, rows)`` of the kernels: row ``b``'s user vector is ``vectors[rows[b]]``.
+
+    Without an implicit term, the user table's rows; with one, ``p_u + s_u``
+    gathered for the batch.
+    """
+    users = as_array(users)
+    if implicit_sums is None:
+        return as_array(user_table), users
+    return (implicit_vectors(users, as_array(user_table), as_array(implicit_sums)),
+            np.arange(len(users)))
 
 
 def _sparse_gradient(sparse, n_lookups, table):
