@@ -183,8 +183,8 @@ SEARCHES = {
              "extra work (one more pass over the factors per rating, two passes over "
              "the rated items per epoch) is not a product of parameters. The best and "
              "the chosen candidates must train without diverging on every ml-100k "
-             "training fold and on ml-latest-small (lr 135 with the implicit term "
-             "diverged on u4.base).",
+             "training fold and on ml-latest-small (128 factors at lr 135 with the "
+             "implicit term diverged on u4.base).",
     ),
     "ImplicitMatrixFactorization": Search(
         "sklearn_recs.neural.ImplicitMatrixFactorization", protocol="ranking",

@@ -212,9 +212,10 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         x {90, 135}`` grid on ratings carved from ml-100k's ``u1.base``,
         among those fitting no slower than the previous defaults and
         training without divergence on every ml-100k training fold and
-        ml-latest-small: 0.9160, against 0.9155 for the best such candidate
-        (64 factors, 15 epochs at lr 90; with 128 factors, lr 135 diverged
-        on ``u4.base``) (``benchmarks/results/defaults.json``).
+        ml-latest-small: 0.9160; the grid's best, 0.9131 (256 factors, 15
+        epochs at lr 90), fits in about 2.7 times as long
+        (``benchmarks/results/defaults.json``; the same grid with 128
+        factors at lr 135 diverged on ``u4.base``).
     batch_size : int, default=4096
         Rows per mini-batch; larger than the data means one batch.
     optimizer : {"sgd", "sparse_adam", "adam", "adagrad"} or torch optimizer class, default="sgd"
