@@ -63,18 +63,36 @@ def test_auto_defaults_resolve_per_feedback():
 @pytest.mark.parametrize("name", sorted(DEFAULTS))
 def test_choice_is_the_best_validation_candidate(name):
     """The choice is the grid's best, a documented round value beside it, or the
-    entry's stated rule (the best fitting within a peer's time budget)."""
+    entry's stated rule: the cheapest candidate within a tolerance of the best,
+    among those within a time budget (a candidate's or a peer's fit time)."""
     entry = DEFAULTS[name]
-    sign = 1 if entry["metric"] == "rmse" else -1
-    best = min(entry["candidates"], key=lambda c: sign * c[entry["metric"]])
+    metric = entry["metric"]
+    sign = 1 if metric == "rmse" else -1
+    # None: diverged on the validation split; diverged_on: on a training set
+    scored = [c for c in entry["candidates"]
+              if c[metric] is not None and "diverged_on" not in c]
+    if "budget" in entry:  # candidates costing more than the budget are out
+        budget = entry["budget"]
+        if isinstance(budget["reference"], dict):  # a candidate of the grid
+            [reference] = [c for c in entry["candidates"] if c["params"] == budget["reference"]]
+            assert reference["cost"] == budget["reference_cost"]
+        scored = [c for c in scored if c["cost"] <= budget["reference_cost"] * budget["factor"]]
+        assert scored
+    best = min(scored, key=lambda c: sign * c[metric])
     assert best == entry["best"]
-    if "rule" in entry:  # the best candidate fitting within a peer's time budget
-        rule = entry["rule"]
-        fast = [c for c in entry["candidates"]
-                if c["fit_seconds"] <= rule["budget"] * rule["reference_seconds"]]
-        best_fast = min(fast, key=lambda c: sign * c[entry["metric"]])
-        assert entry["choice"] == best_fast["params"]
-    elif not entry["rounded"]:
-        assert entry["choice"] == best["params"]
+    if any("diverged_on" in c for c in entry["candidates"]):  # checked for stability
+        assert "stable_on" in best
+    chosen = best
+    if "cost" in entry:
+        # the cheapest candidate within the tolerance of the best: no cheaper one is as close
+        [chosen] = [c for c in scored if c["params"].items() <= entry["choice"].items()]
+        assert sign * (chosen[metric] - best[metric]) <= entry["tolerance"]
+        assert "stable_on" in chosen or not any("diverged_on" in c
+                                                 for c in entry["candidates"])
+        assert not any(c["cost"] < chosen["cost"] for c in scored
+                       if sign * (c[metric] - best[metric]) <= entry["tolerance"])
+        assert entry["note"]
+    if not entry["rounded"]:
+        assert entry["choice"] == chosen["params"]
     else:
         assert entry["note"]

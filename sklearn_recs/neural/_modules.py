@@ -19,11 +19,13 @@ The losses take ``(scores, weights)``; ``weights`` of shape ``(B,)`` or None.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._kernels import as_array, biased_dot_backward, biased_dot_forward
+from ._kernels import (as_array, biased_dot_backward, biased_dot_forward, implicit_step,
+                       implicit_vectors)
 
 __all__ = ["BPRLoss", "BCELoss", "BiasedMF", "MSELoss", "SampledSoftmaxLoss"]
 
@@ -38,43 +40,59 @@ class _BiasedDot(torch.autograd.Function):
     optimisers without sparse support), so a step costs O(batch), not
     O(table), and one table update carries both factors and bias. On a CPU
     both passes are numba kernels (:mod:`._kernels`, one pass over the rows,
-    no temporaries); on other devices, torch operations.
+    no temporaries); on other devices, torch operations. ``user_step`` and
+    ``item_step`` (one factor per table row, or None) scale each row's
+    gradient: a diagonal preconditioner, applied in the backward.
+    ``implicit_sums`` (the users' implicit terms ``s_u``, or None) is added
+    to ``p_u`` in the scores, not penalised; its gradient is not returned
+    but added to ``implicit_grad`` (accumulated between the implicit steps of
+    :meth:`BiasedMF.implicit_step`).
     """
 
     @staticmethod
     def forward(ctx, users, items, user_table, item_table, n_factors, alpha, alpha_bias,
-                sparse):
+                sparse, user_step=None, item_step=None, implicit_sums=None,
+                implicit_grad=None):
         pairwise = items.dim() == 2
-        ctx.save_for_backward(users, items, user_table, item_table)
+        ctx.save_for_backward(users, items, user_table, item_table, user_step, item_step,
+                              implicit_sums, implicit_grad)
         ctx.n_factors, ctx.alpha, ctx.alpha_bias, ctx.sparse = n_factors, alpha, alpha_bias, sparse
         ctx.pairwise = pairwise
         grid = items if pairwise else items.unsqueeze(1)
         if not _use_kernels(user_table):
             scores, penalty = _torch_forward(users, grid, user_table, item_table, n_factors,
-                                             alpha, alpha_bias)
+                                             alpha, alpha_bias, implicit_sums)
         else:
             scores = user_table.new_empty(grid.shape)
             penalty = user_table.new_empty(len(users))
             arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
             dtype = arrays[2].dtype.type
             biased_dot_forward(*arrays, n_factors, dtype(alpha), dtype(alpha_bias),
+                               *_user_vectors(users, user_table, implicit_sums),
                                as_array(scores), as_array(penalty))
         return scores if pairwise else scores[:, 0], penalty
 
     @staticmethod
     def backward(ctx, grad_scores, grad_penalty):
-        users, items, user_table, item_table = ctx.saved_tensors
+        (users, items, user_table, item_table, user_step, item_step, implicit_sums,
+         implicit_grad) = ctx.saved_tensors
         grid = items if ctx.pairwise else items.unsqueeze(1)
         grad_scores = grad_scores if ctx.pairwise else grad_scores.unsqueeze(1)
         columns = grid.reshape(-1)
         args = (users, grid, user_table, item_table, ctx.n_factors, ctx.alpha, ctx.alpha_bias)
         sparse = (_sparse_gradient(ctx.sparse, len(users), user_table),
                   _sparse_gradient(ctx.sparse, len(columns), item_table))
+        steps = (user_step, item_step)
+        none = (None,) * 8  # no gradient for the other inputs
         if not _use_kernels(user_table):
-            grad_user, grad_item = _torch_backward(*args, grad_scores, grad_penalty)
-            return (None, None, _rows_grad(users, grad_user, user_table.shape, sparse[0]),
-                    _rows_grad(columns, grad_item, item_table.shape, sparse[1]),
-                    None, None, None, None)
+            *grads, grad_sums = _torch_backward(*args, implicit_sums, grad_scores,
+                                                grad_penalty)
+            if implicit_grad is not None:
+                implicit_grad.index_add_(0, users, grad_sums)
+            grads = [_rows_grad(rows, _scaled(grad, step, rows), table.shape, sparse_)
+                     for rows, grad, table, sparse_, step in zip(
+                         (users, columns), grads, (user_table, item_table), sparse, steps)]
+            return (None, None, *grads, *none)
         # a sparse gradient gets one value row per batch row; a dense one the
         # table's rows, where repeats add up
         slots = [torch.arange(len(rows)) if sparse_ else rows
@@ -84,12 +102,28 @@ class _BiasedDot(torch.autograd.Function):
         arrays = [as_array(t) for t in (users, grid, user_table, item_table)]
         dtype = arrays[2].dtype.type
         biased_dot_backward(*arrays, ctx.n_factors, dtype(ctx.alpha), dtype(ctx.alpha_bias),
+                            *_user_vectors(users, user_table, implicit_sums),
                             *map(as_array, (grad_scores.contiguous(),
-                                            grad_penalty.contiguous(), *slots, *grads)))
-        grads = [_sparse_rows(rows, grad, table.shape) if sparse_ else grad
-                 for rows, grad, table, sparse_ in zip((users, columns), grads,
-                                                       (user_table, item_table), sparse)]
-        return (None, None, *grads, None, None, None, None)
+                                            grad_penalty.contiguous(), *slots, *grads)),
+                            arrays[2][:0] if implicit_grad is None else as_array(implicit_grad))
+        grads = [_sparse_rows(rows, _scaled(grad, step, rows), table.shape) if sparse_
+                 else _scaled(grad, step)
+                 for rows, grad, table, sparse_, step in zip(
+                     (users, columns), grads, (user_table, item_table), sparse, steps)]
+        return (None, None, *grads, *none)
+
+
+def _user_vectors(users, user_table, implicit_sums):
+    """``(vectors, rows)`` of the kernels: row ``b``'s user vector is ``vectors[rows[b]]``.
+
+    Without an implicit term, the user table's rows; with one, ``p_u + s_u``
+    gathered for the batch.
+    """
+    users = as_array(users)
+    if implicit_sums is None:
+        return as_array(user_table), users
+    return (implicit_vectors(users, as_array(user_table), as_array(implicit_sums)),
+            np.arange(len(users)))
 
 
 def _sparse_gradient(sparse, n_lookups, table):
@@ -99,17 +133,30 @@ def _sparse_gradient(sparse, n_lookups, table):
     return sparse is True or (sparse == "auto" and table.shape[0] > n_lookups)
 
 
+def _scaled(grad, step, rows=None):
+    """``grad`` with each table row's gradient times its ``step`` (in place).
+
+    ``grad`` holds one value row per entry of ``rows``, or (``rows`` None)
+    the table's rows; ``step`` None leaves it as it is.
+    """
+    if step is None:
+        return grad
+    return grad.mul_((step if rows is None else step[rows]).unsqueeze(1))
+
+
 def _use_kernels(table):
     """Whether the numba kernels compute on ``table`` (a CPU tensor)."""
     return table.device.type == "cpu"
 
 
-def _torch_forward(users, items, user_table, item_table, n_factors, alpha, alpha_bias):
+def _torch_forward(users, items, user_table, item_table, n_factors, alpha, alpha_bias,
+                   implicit_sums=None):
     """The forward in torch operations, ``items`` of shape ``(B, K)`` (off-CPU devices)."""
     user_rows = user_table.index_select(0, users)                         # (B, d [+1])
     item_rows = item_table.index_select(0, items.reshape(-1)).view(*items.shape, -1)
     p, q = user_rows[:, :n_factors], item_rows[..., :n_factors]
-    scores = (q * p.unsqueeze(1)).sum(-1)                                 # (B, K)
+    x = p if implicit_sums is None else p + implicit_sums.index_select(0, users)
+    scores = (q * x.unsqueeze(1)).sum(-1)                                 # (B, K)
     penalty = alpha * (_square_norm(p) + _square_norm(q).sum(1))          # (B,)
     if user_table.shape[1] > n_factors:
         bu = user_rows[:, n_factors]
@@ -123,26 +170,43 @@ def _torch_forward(users, items, user_table, item_table, n_factors, alpha, alpha
 
 
 def _torch_backward(users, items, user_table, item_table, n_factors, alpha, alpha_bias,
-                    grad_scores, grad_penalty):
-    """Value rows of the user and item gradients, the latter in ``items.reshape(-1)`` order."""
+                    implicit_sums, grad_scores, grad_penalty):
+    """Value rows of the user and item gradients, the latter in ``items.reshape(-1)``
+    order, and the gradient rows of the users' implicit sums (the scores' part of
+    the user gradient)."""
     d = n_factors
     user_rows = user_table.index_select(0, users)
     item_rows = item_table.index_select(0, items.reshape(-1)).view(*items.shape, -1)
     p, q = user_rows[:, :d], item_rows[..., :d]
+    x = p if implicit_sums is None else p + implicit_sums.index_select(0, users)
     shrink = (2 * alpha) * grad_penalty.unsqueeze(-1)                     # (B, 1)
+    grad_sums = (grad_scores.unsqueeze(-1) * q).sum(1)
     grad_user = torch.empty_like(user_rows)
-    torch.mul(p, shrink, out=grad_user[:, :d]).add_(
-        (grad_scores.unsqueeze(-1) * q).sum(1))
+    torch.mul(p, shrink, out=grad_user[:, :d]).add_(grad_sums)
     grad_item = torch.empty_like(item_rows)
     torch.mul(q, shrink.unsqueeze(1), out=grad_item[..., :d]).addcmul_(
-        grad_scores.unsqueeze(-1), p.unsqueeze(1))
+        grad_scores.unsqueeze(-1), x.unsqueeze(1))
     shrink_bias = (2 * alpha_bias) * grad_penalty
     if user_rows.shape[1] > d:
         torch.add(grad_scores.sum(1), shrink_bias * user_rows[:, d], out=grad_user[:, d])
     if item_rows.shape[-1] > d:
         torch.add(grad_scores, shrink_bias.unsqueeze(1) * item_rows[..., d],
                   out=grad_item[..., d])
-    return grad_user, grad_item.view(-1, item_rows.shape[-1])
+    return grad_user, grad_item.view(-1, item_rows.shape[-1]), grad_sums
+
+
+def _torch_implicit_step(indptr, indices, scale, grad_sums, implicit_factors, shrink, lr,
+                         implicit_sums):
+    """:func:`._kernels.implicit_step` in torch operations (off-CPU devices)."""
+    users = torch.repeat_interleave(torch.arange(len(indptr) - 1, device=indptr.device),
+                                    indptr.diff())
+    matrix = torch.sparse_coo_tensor(torch.stack([users, indices]), scale[users],
+                                     (len(indptr) - 1, len(implicit_factors)),
+                                     check_invariants=False)
+    grad = torch.sparse.mm(matrix.t(), grad_sums)
+    implicit_factors.sub_(lr * grad + (lr * shrink).unsqueeze(1) * implicit_factors)
+    implicit_sums.copy_(torch.sparse.mm(matrix, implicit_factors))
+    grad_sums.zero_()
 
 
 def _square_norm(rows):
@@ -192,11 +256,23 @@ class BiasedMF(nn.Module):
         optimisers: the update then costs O(batch), not O(table)).
         ``"auto"``: only the tables with more rows than a batch looks up
         (for optimisers whose step is the same on either, SGD and Adagrad).
+    user_step, item_step : array-like of shape (n_users,) / (n_items,), default=None
+        A factor per table row multiplying that row's gradient (a diagonal
+        preconditioner that slows some rows down); None: 1 for every row.
+    implicit : scipy.sparse.csr_matrix of shape (n_users, n_items), default=None
+        The items ``N(u)`` each user rated (its stored entries): adds the
+        SVD++ implicit term ``s_u = |N(u)|^-1/2 sum_{j in N(u)} y_j`` to
+        ``p_u`` in the scores. ``s_u`` is cached (``implicit_sums``) and the
+        factors ``y_j`` (``implicit_factors``, zero at first) are buffers, not
+        parameters: the backward accumulates the gradient in ``s_u``
+        (``implicit_grad``) and :meth:`implicit_step` turns it into one step
+        on ``y_j`` and new sums, so the term costs two passes over ``N``
+        per step taken, not per batch.
     """
 
     def __init__(self, n_users, n_items, n_factors=64, *, alpha=0.0, alpha_bias=0.0,
                  global_mean=0.0, user_bias=True, item_bias=True, init_std=0.1,
-                 sparse=True):
+                 sparse=True, user_step=None, item_step=None, implicit=None):
         super().__init__()
         self.n_factors = int(n_factors)
         self.alpha = float(alpha)
@@ -209,6 +285,26 @@ class BiasedMF(nn.Module):
                 nn.init.normal_(table, std=init_std)
                 table[:, n_factors:] = 0.0
         self.register_buffer("global_mean", torch.tensor(float(global_mean)))
+        for name, step in (("user_step", user_step), ("item_step", item_step)):
+            self.register_buffer(name, None if step is None
+                                 else torch.as_tensor(step, dtype=self.user_table.dtype))
+        self._init_implicit(implicit)
+
+    def _init_implicit(self, implicit):
+        dtype = self.user_table.dtype
+        buffers = dict.fromkeys(["implicit_indptr", "implicit_indices", "implicit_scale",
+                                 "implicit_factors", "implicit_sums", "implicit_grad"])
+        if implicit is not None:
+            counts = np.diff(implicit.indptr)
+            buffers.update(
+                implicit_indptr=torch.as_tensor(implicit.indptr, dtype=torch.int64),
+                implicit_indices=torch.as_tensor(implicit.indices, dtype=torch.int64),
+                implicit_scale=torch.as_tensor(1 / np.sqrt(np.maximum(counts, 1)), dtype=dtype),
+                implicit_factors=torch.zeros(implicit.shape[1], self.n_factors, dtype=dtype),
+                implicit_sums=torch.zeros(implicit.shape[0], self.n_factors, dtype=dtype),
+                implicit_grad=torch.zeros(implicit.shape[0], self.n_factors, dtype=dtype))
+        for name, value in buffers.items():
+            self.register_buffer(name, value)
 
     @property
     def user_factors(self):
@@ -232,17 +328,40 @@ class BiasedMF(nn.Module):
         return self.item_table[:, self.n_factors] if self.item_table.shape[1] > self.n_factors \
             else None
 
+    @torch.no_grad()
+    def implicit_step(self, lr, shrink):
+        """One SGD step of rate ``lr`` on ``implicit_factors`` with the gradient
+        accumulated since the last one, plus ``shrink[j] * y_j`` (the penalty's
+        gradient), and the sums ``s_u`` of the new factors; a no-op without
+        an implicit term."""
+        if self.implicit_factors is None:
+            return
+        tensors = (self.implicit_indptr, self.implicit_indices, self.implicit_scale,
+                   self.implicit_grad, self.implicit_factors)
+        shrink = torch.as_tensor(shrink, dtype=self.implicit_factors.dtype,
+                                 device=self.implicit_factors.device)
+        if _use_kernels(self.implicit_factors):
+            implicit_step(*map(as_array, tensors), as_array(shrink),
+                          as_array(self.implicit_factors).dtype.type(lr),
+                          as_array(self.implicit_sums))
+        else:
+            _torch_implicit_step(*tensors, shrink, lr, self.implicit_sums)
+
     def forward(self, users, items):
         scores, penalty = _BiasedDot.apply(
             users, items, self.user_table, self.item_table, self.n_factors, self.alpha,
-            self.alpha_bias, self.sparse)
+            self.alpha_bias, self.sparse, self.user_step, self.item_step,
+            self.implicit_sums, self.implicit_grad if self.training else None)
         scores = scores + self.global_mean
         return (scores, penalty) if self.training else scores
 
     @torch.no_grad()
     def score_all(self, users):
         """Scores of ``users`` over the whole catalogue, shape ``(len(users), n_items)``."""
-        scores = self.user_factors[users] @ self.item_factors.T + self.global_mean
+        factors = self.user_factors[users]
+        if self.implicit_sums is not None:
+            factors = factors + self.implicit_sums[users]
+        scores = factors @ self.item_factors.T + self.global_mean
         if self.user_bias is not None:
             scores += self.user_bias[users].unsqueeze(1)
         if self.item_bias is not None:

@@ -31,7 +31,7 @@ from skorch.callbacks import Callback
 
 from ._data import IndexBatchIterator
 
-__all__ = ["NonFiniteLossError", "RecommenderNet", "StopOnNonFiniteLoss",
+__all__ = ["ImplicitTermStep", "LinearLRDecay", "NonFiniteLossError", "RecommenderNet", "StopOnNonFiniteLoss",
            "TrainingInterrupted", "ValidationNDCG"]
 
 
@@ -104,6 +104,53 @@ class RecommenderNet(NeuralNet):
         if penalty is not None and training:
             loss = loss + penalty.mean()
         return loss
+
+
+class LinearLRDecay(Callback):
+    """The learning rate falls linearly over the epochs, to ``lr / max_epochs`` in the last.
+
+    Epoch ``e`` (0-based) runs at ``(1 - e / max_epochs)`` times the rate it
+    would otherwise have: the callback scales the optimizer's rate by
+    ``(E - e) / (E - e + 1)`` as each epoch begins, so that it composes with
+    an LR scheduler among the callbacks, and a training resumed from a
+    checkpoint (which restores the optimizer's rate) goes on as an
+    uninterrupted one would.
+    """
+
+    def on_epoch_begin(self, net, **kwargs):
+        done = len(net.history) - 1  # epochs before this one
+        if done > 0:
+            left = net.max_epochs - done
+            for group in net.optimizer_.param_groups:
+                group["lr"] *= left / (left + 1)
+
+
+class ImplicitTermStep(Callback):
+    """Steps the implicit factors of a :class:`~._modules.BiasedMF` once per epoch.
+
+    After the last training batch of each epoch (``n_batches`` of them, so
+    before the validation pass), the module takes one step on its implicit
+    factors at ``rate`` times the optimizer's current learning rate, with
+    the gradient accumulated over the epoch and the penalty's ``shrink``
+    (:meth:`~._modules.BiasedMF.implicit_step`).
+    """
+
+    def __init__(self, n_batches, shrink, rate):
+        self.n_batches = n_batches
+        self.shrink = shrink
+        self.rate = rate
+
+    def on_train_begin(self, net, **kwargs):
+        self.seen_ = 0
+
+    def on_batch_end(self, net, training=None, **kwargs):
+        if not training:
+            return
+        self.seen_ += 1
+        if self.seen_ == self.n_batches:
+            self.seen_ = 0
+            lr = net.optimizer_.param_groups[0]["lr"]
+            net.module_.implicit_step(self.rate * lr, self.shrink)
 
 
 class StopOnNonFiniteLoss(Callback):

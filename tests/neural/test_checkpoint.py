@@ -113,6 +113,19 @@ def test_interrupted_fit_resumes_to_the_uninterrupted_result(name, tmp_path):
     assert_same_model(again, reference)
 
 
+def test_interrupted_fit_with_the_implicit_term_resumes_to_the_uninterrupted_result(tmp_path):
+    # the implicit factors, sums and the gradient accumulated in the epoch are buffers
+    X, y = RATINGS
+    params = dict(n_factors=4, lr=1.0, implicit_term=True, **FAST)
+    reference = MatrixFactorization(**params).fit(X, y)
+    model = MatrixFactorization(**params, checkpoint_dir=tmp_path,
+                                callbacks=[FaultOnce(epoch=3, batch=2)])
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(X, y)
+    assert_same_model(model.fit(X, y), reference)
+    np.testing.assert_array_equal(model.implicit_factors_, reference.implicit_factors_)
+
+
 def test_interruption_messages(tmp_path):
     X, y = RATINGS
     for checkpoint_dir, hint in [(None, "Pass checkpoint_dir to make training resumable"),

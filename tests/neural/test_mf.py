@@ -12,6 +12,7 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
+from skorch.callbacks import Callback, LRScheduler
 
 from sklearn_recs.exceptions import ColdStartWarning
 from sklearn_recs.neural import ImplicitMatrixFactorization, MatrixFactorization
@@ -102,6 +103,53 @@ def test_determinism_with_random_state():
     torch.manual_seed(0)
     MatrixFactorization(n_factors=4, max_epochs=1, random_state=0).fit(X, y)
     assert torch.rand(1) == expected
+
+
+class _RecordRates(Callback):
+    """The optimizer's learning rate during each training epoch."""
+
+    def initialize(self):
+        self.rates_ = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):  # after lr_schedule's, which comes first
+        self.rates_.append(net.optimizer_.param_groups[0]["lr"])
+
+
+@pytest.mark.parametrize("schedule, factors", [("linear", [1, 0.75, 0.5, 0.25]),
+                                               ("constant", [1, 1, 1, 1])])
+def test_lr_schedule(schedule, factors):
+    X, y = tiny_ratings()
+    rates = _RecordRates()
+    MatrixFactorization(n_factors=4, lr=2.0, max_epochs=4, lr_schedule=schedule,
+                        callbacks=[rates], random_state=0).fit(X, y)
+    np.testing.assert_allclose(rates.rates_, 2.0 * np.array(factors), rtol=1e-12)
+
+
+def test_linear_lr_schedule_composes_with_an_lr_scheduler():
+    X, y = tiny_ratings()
+    rates = _RecordRates()
+    MatrixFactorization(n_factors=4, lr=2.0, max_epochs=4, callbacks=[
+        LRScheduler("StepLR", step_size=2, gamma=0.1), rates], random_state=0).fit(X, y)
+    np.testing.assert_allclose(rates.rates_, [2.0, 1.5, 0.1, 0.05], rtol=1e-12)
+
+
+def test_sgd_stays_stable_on_a_user_with_a_large_share_of_the_ratings():
+    # user 0 holds 60 of the 100 ratings: at lr=4, lr * share = 2.4, past the
+    # step at which plain SGD overshoots that user's bias (lr * share = 1)
+    rng = np.random.default_rng(0)
+    X = np.c_[np.r_[np.zeros(60, int), np.arange(1, 41)],
+              np.r_[np.arange(60), rng.integers(0, 60, 40)]]
+    y = np.r_[np.full(60, 5.0), rng.integers(1, 4, 40)]  # user 0's bias is far from 0
+    params = dict(n_factors=4, lr=4.0, lr_schedule="constant", max_epochs=20,
+                  batch_size=100, random_state=0)
+    model = MatrixFactorization(**params).fit(X, y)
+    assert np.isfinite(model.predict(X)).all()
+    user_step = model.net_.module_.user_step.numpy()
+    np.testing.assert_allclose(user_step, np.r_[0.5 / (4.0 * 0.6), np.ones(40)], rtol=1e-6)
+    assert model.net_.module_.item_step is None  # no item needs it
+    with pytest.raises(FloatingPointError, match="diverged"):
+        MatrixFactorization(**params, module__user_step=None).fit(X, y)
 
 
 def test_threads_restored():
@@ -216,6 +264,73 @@ def test_predict_clipping_and_similar_items():
     best = np.argsort(-(unit[0] @ unit.T))[1]
     assert ids[0, 0] == model.items_[best]
     assert (scores <= 1 + 1e-6).all()
+
+
+def _implicit_sums(model, rated):
+    """``|N(u)|^-1/2 sum_{j in N(u)} y_j`` by NumPy, ``N(u)`` the stored entries of ``rated``."""
+    rated = (rated != 0).astype(np.float64)
+    counts = np.asarray(rated.sum(1)).ravel()
+    return (rated @ model.implicit_factors_) / np.sqrt(np.maximum(counts, 1))[:, None]
+
+
+def test_implicit_term_scores_p_plus_the_implicit_sum():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, lr=2.0, max_epochs=5, implicit_term=True,
+                                random_state=0).fit(X, y)
+    assert model.implicit_factors_.shape == (model.n_items_, 4)
+    assert np.abs(model.implicit_factors_).max() > 1e-4  # it was trained
+    sums = _implicit_sums(model, model.interactions_)
+    p = model.net_.module_.user_factors.detach().numpy()
+    np.testing.assert_allclose(model.user_factors_, p + sums, rtol=1e-5, atol=1e-6)
+    # predict by brute force: mu + b_u + b_i + (p_u + s_u) . q_i, clipped
+    u = model._user_index.get_indexer(X["user_id"])
+    i = model._item_index.get_indexer(X["item_id"])
+    raw = (model.global_mean_ + model.user_bias_[u] + model.item_bias_[i]
+           + ((p[u] + sums[u]) * model.item_factors_[i]).sum(1))
+    np.testing.assert_allclose(model.predict(X), np.clip(raw, 1, 5), rtol=1e-5)
+    # same seed, same model; without the term, another model
+    again = MatrixFactorization(n_factors=4, lr=2.0, max_epochs=5, implicit_term=True,
+                                random_state=0).fit(X, y)
+    np.testing.assert_array_equal(again.user_factors_, model.user_factors_)
+    np.testing.assert_array_equal(again.implicit_factors_, model.implicit_factors_)
+    plain = clone(model).set_params(implicit_term=False).fit(X, y)
+    assert not np.allclose(plain.predict(X), model.predict(X))
+    assert not hasattr(plain, "implicit_factors_")
+    # a refit without the term drops the earlier fit's implicit factors
+    assert not hasattr(model.set_params(implicit_term=False).fit(X, y), "implicit_factors_")
+
+
+def test_implicit_term_unknown_and_folded_in_users():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, lr=2.0, max_epochs=5, implicit_term=True,
+                                random_state=0).fit(X, y)
+    item = model.items_[0]
+    with pytest.warns(ColdStartWarning):
+        pred = model.predict(pd.DataFrame({"user_id": ["nobody"], "item_id": [item]}))
+    assert pred[0] == pytest.approx(np.clip(model.global_mean_ + model.item_bias_[0], 1, 5))
+    # a new user's interactions fold in (the effective user vector, in closed form)
+    rows = X["user_id"] == "u00"
+    new_X = X[rows].assign(user_id="new")
+    ids = model.recommend(["new"], top_n=3, interactions=new_X, interactions_y=y[rows])
+    assert ids.shape == (1, 3) and not np.isin(ids, new_X["item_id"]).any()
+
+
+def test_implicit_term_with_early_stopping_sums_over_the_training_part_only():
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, lr=2.0, max_epochs=5, implicit_term=True,
+                                early_stopping=True, validation_fraction=0.3,
+                                random_state=0).fit(X, y)
+    assert np.isfinite(model.history_[:, "valid_loss"]).all()
+    module = model.net_.module_
+    rated = np.zeros((model.n_users_, model.n_items_))
+    indptr, indices = module.implicit_indptr.numpy(), module.implicit_indices.numpy()
+    for user in range(model.n_users_):
+        rated[user, indices[indptr[user]:indptr[user + 1]]] = 1
+    assert rated.sum() < model.interactions_.nnz  # the validation ratings are left out
+    assert (rated <= (model.interactions_.toarray() != 0)).all()
+    np.testing.assert_allclose(model.user_factors_,
+                               module.user_factors.detach().numpy()
+                               + _implicit_sums(model, rated), rtol=1e-5, atol=1e-6)
 
 
 def test_fold_in_explicit_matches_training_objective(low_rank_fit):

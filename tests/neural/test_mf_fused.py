@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 
@@ -58,6 +59,22 @@ def test_fused_gradients_match_autograd(sparse, pairwise, kernels, monkeypatch):
     for got, param in zip(fused, module.parameters()):
         assert got.layout == torch.strided
         torch.testing.assert_close(got, param.grad)
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("sparse", [True, False])
+def test_row_steps_scale_each_rows_gradient(sparse, kernels, monkeypatch):
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
+    steps = dict(user_step=[1.0, 0.5, 1.0, 0.25], item_step=[0.1, 1.0, 1.0])
+    grads = []
+    for kwargs in ({}, steps):
+        torch.manual_seed(0)
+        module = BiasedMF(4, 3, 2, alpha=0.3, alpha_bias=0.2, sparse=sparse, **kwargs)
+        scores, penalty = module(torch.tensor([0, 1, 3, 1]), torch.tensor([0, 2, 0, 1]))
+        (scores.square().sum() + penalty.sum()).backward()
+        grads.append([t.grad.to_dense() for t in module.parameters()])
+    for plain, scaled, step in zip(grads[0], grads[1], steps.values()):
+        torch.testing.assert_close(scaled, plain * torch.tensor(step).unsqueeze(1))
 
 
 @pytest.mark.parametrize("sparse", [True, "auto"])
@@ -135,3 +152,92 @@ def test_sampled_softmax_loss_is_cross_entropy_on_column_zero():
     torch.testing.assert_close(SampledSoftmaxLoss()(scores), expected)
     weighted = (F.cross_entropy(scores, target, reduction="none") * weights).mean()
     torch.testing.assert_close(SampledSoftmaxLoss()(scores, weights), weighted)
+
+
+def _rated_matrix():
+    """A 4-user x 5-item rated pattern (user 3 rated nothing)."""
+    return sp.csr_matrix(np.array([[1, 0, 1, 1, 0], [0, 1, 0, 0, 0], [1, 1, 0, 0, 1],
+                                   [0, 0, 0, 0, 0]], dtype=np.float32))
+
+
+def _implicit_module(sparse=False):
+    torch.manual_seed(0)
+    module = BiasedMF(4, 5, 3, alpha=0.3, alpha_bias=0.2, global_mean=1.5, sparse=sparse,
+                      implicit=_rated_matrix()).double()
+    with torch.no_grad():
+        module.implicit_sums.normal_()
+        for bias in (module.user_bias, module.item_bias):
+            bias.normal_()
+    return module
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("pairwise", [True, False])
+def test_implicit_sums_enter_scores_and_their_gradient_is_accumulated(sparse, pairwise,
+                                                                      kernels, monkeypatch):
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
+    module = _implicit_module(sparse)
+    users = torch.tensor([0, 2, 2, 3, 1, 0])
+    items = torch.tensor([[1, 4], [1, 1], [0, 2], [4, 3], [2, 2], [1, 0]]) if pairwise \
+        else torch.tensor([1, 1, 0, 4, 2, 1])
+    w_s = torch.randn(items.shape, dtype=torch.float64)
+    w_p = torch.randn(len(users), dtype=torch.float64)
+    module.train()
+    for _ in range(2):  # the implicit gradient adds up over batches
+        scores, penalty = module(users, items)
+        ((scores * w_s).sum() + (penalty * w_p).sum()).backward()
+    fused = [t.grad.to_dense() / 2 for t in module.parameters()]
+    accumulated = module.implicit_grad.clone() / 2
+
+    # reference: autograd over p_u + s_u, the penalty on p_u only
+    module.zero_grad(set_to_none=True)
+    sums = module.implicit_sums.clone().requires_grad_()
+    p = module.user_factors[users] + sums[users]
+    q = module.item_factors[items]
+    bu, bi = module.user_bias[users], module.item_bias[items]
+    if pairwise:
+        ref_scores = (q * p[:, None]).sum(-1) + bu[:, None] + bi + module.global_mean
+        q_sq, bi_sq = q.square().sum((1, 2)), bi.square().sum(1)
+    else:
+        ref_scores = (p * q).sum(-1) + bu + bi + module.global_mean
+        q_sq, bi_sq = q.square().sum(-1), bi.square()
+    ref_penalty = (0.3 * (module.user_factors[users].square().sum(-1) + q_sq)
+                   + 0.2 * (bu.square() + bi_sq))
+    ((ref_scores * w_s).sum() + (ref_penalty * w_p).sum()).backward()
+    torch.testing.assert_close(scores, ref_scores)
+    torch.testing.assert_close(penalty, ref_penalty)
+    for got, param in zip(fused, module.parameters()):
+        torch.testing.assert_close(got, param.grad)
+    torch.testing.assert_close(accumulated, sums.grad)
+    assert accumulated[3].abs().sum() > 0  # kept per user, for users without rated items too
+
+    # eval mode (validation, score_all) uses the sums and accumulates nothing
+    module.eval()
+    module.implicit_grad.zero_()
+    torch.testing.assert_close(module(users, items), ref_scores.detach())
+    torch.testing.assert_close(module.score_all(users)[
+        torch.arange(len(users))[:, None], items if pairwise else items[:, None]],
+        (ref_scores if pairwise else ref_scores[:, None]).detach())
+    assert not module.implicit_grad.any()
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+def test_implicit_step_against_numpy(kernels, monkeypatch):
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
+    module = _implicit_module()
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        module.implicit_factors.copy_(torch.as_tensor(rng.normal(size=(5, 3))))
+        module.implicit_grad.copy_(torch.as_tensor(rng.normal(size=(4, 3))))
+    y, grad = module.implicit_factors.numpy().copy(), module.implicit_grad.numpy().copy()
+    shrink = np.array([0.1, 0.0, 0.3, 0.2, 0.5])
+    module.implicit_step(0.7, shrink)
+    # s_u = |N(u)|^-1/2 sum_{j in N(u)} y_j: the normalised rated matrix times y
+    rated = _rated_matrix().toarray()
+    normalised = rated / np.sqrt(np.maximum(rated.sum(1, keepdims=True), 1))
+    expected = y - 0.7 * (normalised.T @ grad + shrink[:, None] * y)
+    np.testing.assert_allclose(module.implicit_factors.numpy(), expected)
+    np.testing.assert_allclose(module.implicit_sums.numpy(), normalised @ expected)
+    assert not module.implicit_sums[3].any()  # no rated items: no implicit term
+    assert not module.implicit_grad.any()  # ready for the next accumulation
