@@ -98,12 +98,15 @@ class Search:
     caps the cost where fit time is a target: candidates costing more than
     ``factor`` times the reference are not eligible, neither as the best nor
     as the choice. The reference is a candidate's ``params`` (a dict), or the
-    name of a peer in ``REFERENCES`` (then ``cost`` must be ``"seconds"``). With ``stable``, the best and the chosen
-    candidates must also train without diverging on the whole training
-    part of every ml-100k fold (``u1.base`` .. ``u5.base``) and on
-    ml-latest-small (training data only: no rating is scored); one that
-    diverges is recorded as such and left out, and the choice is made
-    again.
+    name of a peer in ``REFERENCES`` (then ``cost`` must be ``"seconds"``).
+    With ``stable``, the best and the chosen candidates must also train
+    without diverging on the whole training part of every ml-100k fold
+    (``u1.base`` .. ``u5.base``) and on ml-latest-small (training data only:
+    no rating is scored), both as they are and trained for
+    ``LONGER_TRAINING`` times their ``max_epochs``, also with ``alpha`` times
+    ``WEAKER_PENALTY`` (a user who trains longer or regularises less than
+    the default must not meet a diverging model); one that diverges is
+    recorded as such and left out, and the choice is made again.
     """
 
     path: str
@@ -192,8 +195,9 @@ SEARCHES = {
              "extra work (one more pass over the factors per rating, two passes over "
              "the rated items per epoch) is not a product of parameters. The best and "
              "the chosen candidates must train without diverging on every ml-100k "
-             "training fold and on ml-latest-small (128 factors at lr 135 with the "
-             "implicit term diverged on u4.base).",
+             "training fold and on ml-latest-small, as chosen and for 3x max_epochs, "
+             "also with alpha/10 (a user who trains longer or regularises less must "
+             "not meet a diverging default).",
     ),
     # Issue 16: ImplicitMatrixFactorization's and TwoTower's fits within 2x
     # implicit's BPR. The budget is 1.5x: last session's ratios on a loaded
@@ -303,20 +307,32 @@ def _training_sets():
     return sets
 
 
+#: How much longer than its own ``max_epochs`` a ``stable`` candidate must train
+#: without diverging, and with how much weaker a penalty (``alpha`` times this):
+#: a user who trains longer, or regularises less, must not meet a diverging default.
+LONGER_TRAINING = 3
+WEAKER_PENALTY = 0.1
+
+
 def _diverges_on(estimator_class, search, candidate):
     """Whether ``candidate`` diverges on a training set (recorded in ``diverged_on``)."""
     if "stable_on" in candidate:
         return False
+    params = {**search.fixed, **candidate["params"]}
+    longer = {**params, "max_epochs": LONGER_TRAINING * params["max_epochs"]}
+    weaker = {**longer, "alpha": params["alpha"] * WEAKER_PENALTY}
     for name, (X, y) in _training_sets().items():
-        model = estimator_class(**search.fixed, **candidate["params"])
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                model.fit(X, y)
-        except FloatingPointError:
-            candidate["diverged_on"] = name
-            print(f"  {candidate['params']} diverged on {name}", flush=True)
-            return True
+        for settings, label in [
+                (params, name), (longer, f"{name}, {longer['max_epochs']} epochs"),
+                (weaker, f"{name}, {longer['max_epochs']} epochs, alpha {weaker['alpha']:.3g}")]:
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    estimator_class(**settings).fit(X, y)
+            except FloatingPointError:
+                candidate["diverged_on"] = label
+                print(f"  {candidate['params']} diverged on {label}", flush=True)
+                return True
     candidate["stable_on"] = sorted(_training_sets())
     return False
 
