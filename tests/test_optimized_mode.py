@@ -14,8 +14,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 _SCRIPT = r"""
 import json, sys, warnings
 assert sys.flags.optimize == 2
