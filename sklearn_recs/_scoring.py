@@ -26,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._retrieval import HNSWIndex
+from .utils._sparse_topk import rows_of
 from .utils._topk import memory_share
 
 __all__ = ["FORMULAS", "FactorFormula", "Formula", "FormulaScoring", "ProductFormula",
@@ -219,7 +220,7 @@ class ProductFormula(Formula):
 
     def score_factors(self, user_codes):
         """The sparse factors of the full-catalogue scores (``RecommenderMixin._score_factors``)."""
-        return self.left[user_codes], self.right_t
+        return rows_of(self.left, user_codes), self.right_t
 
     def similar_item_scores(self, item_codes):
         if self.similar is None:

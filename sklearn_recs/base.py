@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .exceptions import ColdStartWarning, DataWarning
 from .metrics._scorer import make_ranking_scorer
-from .utils._sparse_topk import topk_sparse_product
+from .utils._sparse_topk import rows_of, topk_sparse_product
 from .utils._stack import user_stacklevel
 from .utils._topk import block_size, shared_working_memory, topk, topk_shared
 from .utils.validation import (_as_2d, _check_bool, _is_per_user_exclude, check_ids,
@@ -707,7 +707,7 @@ class RecommenderMixin:
         unknown users) and of ``exclude`` (see ``recommend``)."""
         n_rows = len(user_codes)
         if exclude is None and seen is not None and (user_codes >= 0).all():
-            return seen[user_codes]  # (the rows as they are: no copy through COO)
+            return rows_of(seen, user_codes)  # (the rows as they are: no copy through COO)
         rows, cols = [], []
         if seen is not None:
             known = user_codes >= 0

@@ -49,6 +49,23 @@ def test_equals_topk_of_the_dense_product(monkeypatch, seed, k, with_exclusions,
     np.testing.assert_array_equal(got[1], expected[1])
 
 
+@pytest.mark.parametrize("k", [1, 10, 32, 33, 60])
+@pytest.mark.parametrize("signed", [False, True])
+@pytest.mark.parametrize("insertion_k", [32, 0])
+def test_rows_scanning_every_column_by_blocks(monkeypatch, k, signed, insertion_k):
+    # 1,000 columns: 32 blocks of _BLOCK, so the blocks' maxima set a floor for
+    # every k up to 32 and k = 33, 60 scan every block; the best are kept
+    # sorted by insertion up to insertion_k, by a heap above (insertion_k=0:
+    # always). Many ties across block bounds.
+    monkeypatch.setattr(_sparse_topk, "_DENSE_SHARE", 0.0)
+    monkeypatch.setattr(_sparse_topk, "_INSERTION_K", insertion_k)
+    rows, matrix, exclude = _random_factors(k, n_inner=60, n_columns=1000, signed=signed)
+    expected = _dense_reference(rows, matrix, k, exclude)
+    got = topk_sparse_product(rows, matrix, k, exclude=exclude)
+    np.testing.assert_array_equal(got[0], expected[0])
+    np.testing.assert_array_equal(got[1], expected[1])
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scores_are_the_floats_of_scipys_product(dtype):
     # Random reals: the sums must be the same floats, in the product's dtype.

@@ -8,9 +8,12 @@ are 0, excluded entries ``-inf``, ties by the lower column), but touches only
 the stored scores: each row's scores are summed into one dense accumulator
 (the row's items times their rows of ``matrix``, as scipy's sparse product
 sums them, so the scores are the same floats) and only the columns it
-reached are ranked, by a bounded heap. The kernel is compiled by numba and
-releases the GIL; memory is one accumulator per thread, whatever the number
-of rows.
+reached are ranked, by a bounded heap. A row that reaches much of the
+catalogue ranks every column, but first takes the maximum of each block of
+``_BLOCK`` columns: the ``k``-th largest of those maxima is a floor under
+its ``k``-th best score, so only the blocks and entries at or above it are
+looked at. The kernel is compiled by numba and releases the GIL; memory is
+one accumulator per thread, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from joblib import effective_n_jobs
 
 from ._threads import thread_map
 
-__all__ = ["topk_sparse_product"]
+__all__ = ["rows_of", "topk_sparse_product"]
 
 # Rows ranked per task when threads share the work (small enough to balance
 # the load, large enough that the accumulator's allocation does not count).
@@ -30,6 +33,12 @@ _ROWS_PER_TASK = 2048
 # A row whose products reach more than this share of the columns scans
 # every column (a list of the columns it reached costs a branch per product).
 _DENSE_SHARE = 0.25
+# Columns per block of a row that scans every column: the blocks' maxima
+# give a floor under the row's k-th best score (see _rank_dense_row).
+_BLOCK = 32
+# Up to this many kept, the best entries are kept sorted by insertion (a
+# few moves each, no heap): fewer branches for the usual top-10 lists.
+_INSERTION_K = 32
 
 
 def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n_jobs=None):
@@ -101,10 +110,37 @@ def topk_sparse_product(rows, matrix, k, *, exclude=None, working_memory=None, n
 
     def rank(start):
         stop = min(start + step, n_rows)
-        _rank_rows(*factors, start, stop, n_columns, dense_products, k, indices, values)
+        _rank_rows(*factors, start, stop, n_columns, dense_products, k, _BLOCK, _INSERTION_K,
+                   indices, values)
 
     thread_map(rank, range(0, n_rows, step), n_jobs)
     return indices, values
+
+
+def rows_of(matrix, codes):
+    """``matrix[codes]``, or ``matrix`` itself when ``codes`` lists every row in order.
+
+    Ranking every user asks for all the rows; a sparse matrix's fancy
+    indexing copies them (about a tenth of a top-10 ranking of MovieLens
+    100k). The result is only read.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recs.utils._sparse_topk import rows_of
+    >>> matrix = sp.csr_matrix(np.eye(3))
+    >>> rows_of(matrix, np.arange(3)) is matrix
+    True
+    >>> rows_of(matrix, np.array([2, 0])).toarray()
+    array([[0., 0., 1.],
+           [1., 0., 0.]])
+    """
+    codes = np.asarray(codes)
+    if codes.ndim == 1 and len(codes) == matrix.shape[0] and (
+            codes == np.arange(len(codes))).all():
+        return matrix
+    return matrix[codes]
 
 
 @numba.njit(nogil=True, cache=True, inline="always")
@@ -166,23 +202,94 @@ def _drain(heap_scores, heap_columns, size, out_columns, out_values, offset):
         _sift_down(heap_scores, heap_columns, last, 0)
 
 
+@numba.njit(nogil=True, cache=True)
+def _insert(values, columns, size, capacity, score, column):
+    """Offer an entry to the sorted ``capacity`` best (best first); return the new size.
+
+    Entries come in column order, so one equal to a kept score goes after it.
+    """
+    if size == capacity and score <= values[capacity - 1]:
+        return size
+    position = size if size < capacity else capacity - 1
+    while position > 0 and values[position - 1] < score:
+        values[position] = values[position - 1]
+        columns[position] = columns[position - 1]
+        position -= 1
+    values[position] = score
+    columns[position] = column
+    return size + 1 if size < capacity else size
+
+
+@numba.njit(nogil=True, cache=True)
+def _block_maxima(scores, block, maxima):
+    """``maxima[b]``: the largest of ``scores[b * block:(b + 1) * block]``."""
+    n_columns = scores.shape[0]
+    for b in range(maxima.shape[0]):
+        best = -np.inf
+        for column in range(b * block, min(b * block + block, n_columns)):
+            score = np.float64(scores[np.uint64(column)])  # (unsigned: no wraparound check)
+            best = score if score > best else best
+        maxima[b] = best
+
+
+@numba.njit(nogil=True, cache=True)
+def _rank_dense_row(scores, k, block, insertion_k, maxima, scratch, heap_scores, heap_columns,
+                    columns, values):
+    """Rank every column of ``scores`` into ``columns[:k]``, ``values[:k]``.
+
+    The ``k``-th largest of the block maxima is a floor: ``k`` blocks hold
+    an entry at least that large, so the ``k`` best are no smaller. Only the
+    blocks whose maximum reaches it are scanned, in column order, and only
+    their entries at or above it are offered to the best ``k`` (sorted by
+    insertion for ``k <= insertion_k``, else a heap), as a scan of every
+    column would offer them.
+    """
+    n_blocks = maxima.shape[0]
+    floor = -np.inf  # (fewer blocks than k: every block is scanned)
+    if k <= n_blocks:
+        _block_maxima(scores, block, maxima)
+        size = 0
+        for b in range(n_blocks):
+            size = _insert(scratch, heap_columns, size, k, maxima[b], b) if k <= insertion_k \
+                else _heap_push(scratch, heap_columns, size, k, maxima[b], b)
+        floor = scratch[k - 1] if k <= insertion_k else scratch[0]
+    size = 0
+    for b in range(n_blocks):
+        if maxima[b] < floor:
+            continue
+        for column in range(b * block, min(b * block + block, scores.shape[0])):
+            score = np.float64(scores[column])
+            if score < floor:
+                continue
+            if k <= insertion_k:
+                size = _insert(values, columns, size, k, score, column)
+            elif size < k or score > heap_scores[0]:
+                size = _heap_push(heap_scores, heap_columns, size, k, score, column)
+    if k > insertion_k:
+        _drain(heap_scores, heap_columns, size, columns, values, 0)
+
+
 @numba.njit(nogil=True, cache=True, inline="always")
 def _accumulate(scores, weight, mat_idx, mat_data, begin, end):
     """``scores[mat_idx[q]] += weight * mat_data[q]`` for ``q`` in ``begin:end``."""
-    for q in range(begin, end):
-        # (unsigned: no check for a negative index)
+    # Unsigned positions and columns: numba checks every signed index for a
+    # negative value (wraparound), which cost a third of the loop's time.
+    for q in range(np.uint64(begin), np.uint64(end)):
         scores[np.uint64(mat_idx[q])] += weight * mat_data[q]
 
 
 @numba.njit(nogil=True, cache=True)
 def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, ex_idx,
-               start, stop, n_columns, dense_products, k, out_columns, out_values):
+               start, stop, n_columns, dense_products, k, block, insertion_k, out_columns,
+               out_values):
     """Rank rows ``start:stop`` of the product into ``out_*`` (see topk_sparse_product)."""
     scores = np.zeros(n_columns, dtype=row_data.dtype)
     reached = np.zeros(n_columns, dtype=np.bool_)
     touched = np.empty(n_columns, dtype=np.int64)
     heap_scores = np.empty(k, dtype=np.float64)
     heap_columns = np.empty(k, dtype=np.int64)
+    maxima = np.empty(-(-n_columns // block), dtype=np.float64)
+    scratch = np.empty(k, dtype=np.float64)
     for row in range(start, stop):
         # Scores: the row's entries times their rows of the matrix, in
         # stored order (scipy's order of summation). A row that reaches
@@ -199,8 +306,8 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
                 _accumulate(scores, row_data[p], mat_idx, mat_data, mat_ptr[inner],
                             mat_ptr[inner + 1])
                 continue
-            for q in range(mat_ptr[inner], mat_ptr[inner + 1]):
-                column = mat_idx[q]
+            for q in range(np.uint64(mat_ptr[inner]), np.uint64(mat_ptr[inner + 1])):
+                column = np.uint64(mat_idx[q])  # (unsigned, as in _accumulate)
                 if not reached[column]:
                     reached[column] = True
                     touched[n_touched] = column
@@ -212,14 +319,8 @@ def _rank_rows(row_ptr, row_idx, row_data, mat_ptr, mat_idx, mat_data, ex_ptr, e
         columns = out_columns[row]
         values = out_values[row]
         if dense:
-            # Every column, by a heap of the k best (scanned in column
-            # order, so an entry equal to the root never enters it).
-            size = 0
-            for column in range(n_columns):
-                score = np.float64(scores[column])
-                if size < k or score > heap_scores[0]:
-                    size = _heap_push(heap_scores, heap_columns, size, k, score, column)
-            _drain(heap_scores, heap_columns, size, columns, values, 0)
+            _rank_dense_row(scores, k, block, insertion_k, maxima, scratch, heap_scores,
+                            heap_columns, columns, values)
             scores[:] = 0
             continue
         # 1. Positive scores, by a heap of the k best.
