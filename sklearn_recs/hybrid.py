@@ -344,8 +344,11 @@ class RankingBlend(RecommenderMixin, MemberParams, BaseEstimator):
         first[inverse[::-1]] = np.arange(len(inverse))[::-1]
         score, scale, shift = (np.empty(len(user_codes)) for _ in range(3))
         step = block_size(member.n_items_)
-        for start in range(0, len(users), step):
-            rows = (inverse >= start) & (inverse < start + step)
+        # The pairs grouped by user, so that each block of users slices its pairs.
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(0, len(users) + step, step))
+        for number, start in enumerate(range(0, len(users), step)):
+            rows = order[bounds[number]:bounds[number + 1]]
             block = inverse[rows] - start
             scores = member._score_users(member_users[first[start:start + step]], None)
             score[rows] = scores[block, member_items[rows]]

@@ -450,6 +450,26 @@ def test_blend_rrf_terms_are_the_reciprocal_ranks():
                                blend.predict(_pairs([user] * 3, items)), rtol=1e-12)
 
 
+@pytest.mark.parametrize("normalization", ["zscore", "rrf"])
+def test_blend_pairs_of_many_users_in_blocks(monkeypatch, normalization):
+    # Pairs of several users in mixed order, their members' scores taken two
+    # users at a time: the same terms as in one block, summing to predict.
+    from sklearn_recs import hybrid
+
+    X = _blend_data()
+    blend = RankingBlend(estimators=[("ease", EASE(alpha=10.0, dtype="float64")),
+                                     ("pop", Popularity())],
+                         normalization=normalization).fit(X)
+    pairs = np.random.default_rng(0).choice(blend.n_users_ * blend.n_items_, 30, replace=False)
+    users, items = blend.users_[pairs // blend.n_items_], blend.items_[pairs % blend.n_items_]
+    whole = blend.explain(users, items)
+    monkeypatch.setattr(hybrid, "block_size", lambda n_items: 2)
+    blocks = blend.explain(users, items)
+    pd.testing.assert_frame_equal(blocks, whole)
+    np.testing.assert_allclose(_sums(blocks, users, items),
+                               blend.predict(_pairs(users, items)), rtol=1e-9)
+
+
 def test_blend_member_whose_terms_do_not_sum_to_its_ranked_score():
     # ContentRecommender ranks without the user's mean rating that predict
     # (and its explanation) adds: its part is one exact row, no feature rows
