@@ -130,6 +130,13 @@ class Search:
 _KNN_IMPLICIT_GRID = {"weighting": [None, "bm25"], "n_neighbors": [40, 100, 200, 400],
                       "shrinkage": [0.0, 10.0, 200.0], "amplification": [1.0, 1.3]}
 
+# The fit-time budget of ImplicitMatrixFactorization and TwoTower (recorded as each entry's note).
+_BPR_BUDGET_NOTE = (
+    "Issue 16 asks for a fit within 2x implicit's BPR(); the budget is 1.5x because ratios "
+    "measured on a loaded machine came out about 1.3x lower than quiet ones. The choice is "
+    "the best validation NDCG@10 among the candidates whose fit takes at most 1.5x BPR's on "
+    "the same data (CPU seconds, one thread, same run).")
+
 SEARCHES = {
     "BiasBaseline": Search(
         "sklearn_recs.baselines.BiasBaseline",
@@ -207,14 +214,14 @@ SEARCHES = {
         grid={"lr": [80.0, 160.0, 320.0], "max_epochs": [40, 60, 80],
               "n_negatives": [2, 3, 4]},
         fixed={"random_state": 0}, cost="seconds",
-        budget=("implicit BPR()", 1.5),
+        budget=("implicit BPR()", 1.5), note=_BPR_BUDGET_NOTE,
     ),
     "TwoTower": Search(
         "sklearn_recs.neural.TwoTower", protocol="ranking",
         grid={"n_factors": [64, 128, 256], "max_epochs": [3, 5, 10],
               "batch_size": [256, 512], "lr": [0.005, 0.01, 0.02]},
         fixed={"random_state": 0}, cost="seconds",
-        budget=("implicit BPR()", 1.5),
+        budget=("implicit BPR()", 1.5), note=_BPR_BUDGET_NOTE,
     ),
     "ImplicitALS": Search(
         "sklearn_recs.decomposition.ImplicitALS", protocol="ranking",
@@ -228,10 +235,14 @@ SEARCHES = {
     ),
     "TwoStageRecommender": Search(
         "sklearn_recs.hybrid.TwoStageRecommender", protocol="ranking",
-        grid={"n_splits": [1, 5]},
-        fixed={"random_state": 0},
+        grid={"generator_weight": [0.0, 0.5], "time_features": [None, "auto"]},
+        fixed={"n_splits": 5, "random_state": 0},
         members={"generator": EASE(),
                  "reranker": HistGradientBoostingClassifier(random_state=0)},
+        note="n_splits=5 was chosen by this entry's previous grid (NDCG@10 0.2606 with 5, "
+             "0.2495 with 1, both without time features or blend); it is fixed here to keep "
+             "the search within 4 fits (a prototype on the same split scored generator_weight "
+             "0.25, 1, 2 and 4 below 0.5 with time features).",
     ),
     "RP3Beta": Search(
         "sklearn_recs.neighbors.RP3Beta", protocol="ranking",

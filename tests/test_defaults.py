@@ -96,3 +96,24 @@ def test_choice_is_the_best_validation_candidate(name):
         assert entry["choice"] == chosen["params"]
     else:
         assert entry["note"]
+
+
+def test_recorded_searches_are_the_scripts():
+    # A choice is evidence only for the search that the script now runs: the
+    # grid, fixed parameters, members and note recorded must be the script's
+    # (a merge once left the script with an older grid than the file's).
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+    try:
+        import select_defaults
+    finally:
+        sys.path.pop(0)
+    assert set(select_defaults.SEARCHES) == set(DEFAULTS)
+    for name, search in select_defaults.SEARCHES.items():
+        entry = DEFAULTS[name]
+        recorded = (entry["estimator"], entry["protocol"], entry["grid"], entry["fixed"],
+                    entry.get("members", {}), entry["note"])
+        members = {key: repr(member) for key, member in search.members.items()}
+        assert recorded == (search.path, search.protocol, search.grid, search.fixed, members,
+                            search.note), name
