@@ -119,6 +119,29 @@ def _stable_steps(codes, n_rows, lr):
 #: whole rate (a step on every batch) 0.938, worse than no implicit term (0.923).
 _IMPLICIT_RATE = 0.1
 
+#: How much farther than the user factors ``p_u`` the implicit step may move
+#: the sums ``s_u`` along any direction of user space, per epoch. Both follow
+#: the same accumulated gradient ``g`` (``x_u = p_u + s_u`` absorbs one
+#: residual): the epoch's SGD steps move ``p`` by about ``lr g``, and the
+#: implicit step at ``lr * _IMPLICIT_RATE`` moves ``s`` by ``lr *
+#: _IMPLICIT_RATE * K g``, ``K = N^ N^T`` (``N^``: the rated items, row ``u``
+#: scaled by ``|N(u)|^-1/2``). ``K``'s diagonal is 1, but its top eigenvalues,
+#: directions that many users share, are in the tens to hundreds (143 on
+#: ml-100k's ``u1.base``, 73 on ml-latest-small), so along them ``s`` moved
+#: 14 times as far as ``p`` and ``x`` overshot: every implicit candidate of
+#: ``benchmarks/select_defaults.py`` diverged when trained three times longer.
+#: The module caps ``K``'s spectrum at ``_IMPLICIT_CAP / _IMPLICIT_RATE``
+#: (:func:`~._modules.implicit_deflation`, ``implicit_cap``), so ``x`` moves
+#: at most ``1 + _IMPLICIT_CAP`` times as far as ``p`` alone along any
+#: direction. Chosen with the prototype of ``_IMPLICIT_RATE`` (64 factors,
+#: 10 epochs from lr 135, validation split): no cap 0.9160 (diverges at 30
+#: epochs), cap 4 0.9163, 2 0.9165, 1 0.9171, 0.5 0.9189; 2 keeps a margin
+#: and trained 30 epochs, also at alpha / 10, on every ml-100k training fold
+#: and ml-latest-small with 64 and 128 factors. (Per-item steps from a
+#: bound on the y block's curvature, stable by construction, learnt less:
+#: 0.9189 at best.)
+_IMPLICIT_CAP = 2.0
+
 
 def _rated(users, items, shape):
     """The user-item matrix with a stored 1 for each rated pair (duplicates once)."""
@@ -368,7 +391,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
                                n_factors=self.n_factors, alpha=self.alpha, alpha_bias=alpha_bias,
                                global_mean=mu, init_std=self.init_std, implicit=implicit,
-                               **steps),
+                               implicit_cap=_IMPLICIT_CAP / _IMPLICIT_RATE, **steps),
             valid=valid, extra_callbacks=callbacks)
         self.user_factors_ = self._to_numpy(module.user_factors)
         self.__dict__.pop("implicit_factors_", None)  # of an earlier fit
