@@ -258,7 +258,7 @@ def implicit_deflation(matrix, cap, max_directions=16):
     if held == len(values) and held > 1 and values[-1] > cap:
         held -= 1  # the last one bounds the spectrum left
         rest = cap / values[held]
-    return (np.ascontiguousarray(vectors[:, :held]), cap / values[:held] - rest, rest)
+    return vectors[:, :held].copy(), cap / values[:held] - rest, rest  # (positive strides)
 
 
 def _square_norm(rows):

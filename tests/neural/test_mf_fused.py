@@ -279,18 +279,30 @@ def test_implicit_deflation_caps_the_spectrum(dense, max_directions, monkeypatch
     assert np.linalg.eigvalsh((expected + expected.T) / 2).max() <= cap * (1 + 1e-9)
 
 
-def test_implicit_deflation_not_needed_below_the_cap():
-    _, normalised, values, _ = _shared_rated_matrix()
-    directions, weights, rest = _modules.implicit_deflation(sp.csr_matrix(normalised),
-                                                            values.max() * 1.5)
+@pytest.mark.parametrize("above", [1.5, 1.05], ids=["row-sum-bound", "eigenvalues"])
+def test_implicit_deflation_not_needed_below_the_cap(above):
+    # 1.5: K's largest row sum (28.4) is below the cap already; 1.05: it is not,
+    # but no eigenvalue (the largest 24.3) is above the cap
+    rated, normalised, values, _ = _shared_rated_matrix()
+    cap = values.max() * above
+    directions, weights, rest = _modules.implicit_deflation(sp.csr_matrix(normalised), cap)
     assert directions.shape == (len(values), 0) and len(weights) == 0 and rest == 1.0
+    # the module's step is then the uncapped one
+    modules = [BiasedMF(*rated.shape, 3, implicit=sp.csr_matrix(rated), implicit_cap=cap_)
+               for cap_ in (cap, None)]
+    for module in modules:
+        with torch.no_grad():
+            module.implicit_grad.copy_(torch.ones_like(module.implicit_grad))
+        module.implicit_step(0.3, np.zeros(rated.shape[1]))
+    torch.testing.assert_close(modules[0].implicit_factors, modules[1].implicit_factors)
 
 
 @pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
-def test_capped_implicit_step_against_numpy(kernels, monkeypatch):
+@pytest.mark.parametrize("cap", [1.5, 5.0], ids=["five-directions", "one-direction"])
+def test_capped_implicit_step_against_numpy(kernels, cap, monkeypatch):
     monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
     rated, normalised, values, vectors = _shared_rated_matrix()
-    cap = 1.5
+    assert (values > cap).sum() == (5 if cap == 1.5 else 1)
     module = BiasedMF(*rated.shape, 3, implicit=sp.csr_matrix(rated, dtype=np.float32),
                       implicit_cap=cap).double()
     rng = np.random.default_rng(1)
