@@ -216,7 +216,7 @@ def _torch_implicit_step(indptr, indices, scale, grad_sums, implicit_factors, sh
 _DENSE_USERS = 512
 
 
-def implicit_deflation(matrix, cap, max_directions=16):
+def implicit_deflation(matrix, cap, max_directions=8):
     """``(directions, weights, rest)`` capping the spectrum of ``K = matrix matrix^T`` at ``cap``.
 
     ``matrix`` is the users' rated items, row ``u`` scaled by
@@ -231,6 +231,10 @@ def implicit_deflation(matrix, cap, max_directions=16):
     eigenvalues exceed ``cap``, the rest of the spectrum is scaled by
     ``rest = cap / lambda_{k+1} < 1`` (``lambda_{k+1}``: the largest one not
     held); otherwise ``rest`` is 1. ``weights`` are ``cap / lambda - rest``.
+    Cost: ``eigsh`` for 4 eigenpairs (enough on ml-100k and ml-latest-small:
+    3 and 2 eigenvalues above 20, a few milliseconds), then for
+    ``max_directions + 1`` when all 4 exceed the cap (0.3 s on 1M synthetic
+    ratings, 6 s on 10M, about one epoch's time there).
     """
     n_users = matrix.shape[0]
     matrix = sp.csr_matrix(matrix, dtype=np.float64)
@@ -244,15 +248,13 @@ def implicit_deflation(matrix, cap, max_directions=16):
         transposed = matrix.T.tocsr()
         operator = LinearOperator((n_users, n_users), dtype=np.float64,
                                   matvec=lambda v: matrix @ (transposed @ v))
-        k = 4
-        while True:  # more eigenpairs until one falls below the cap
-            k = min(k, max_directions + 1, n_users - 1)
+        limit = min(max_directions + 1, n_users - 1)
+        for k in dict.fromkeys((min(4, limit), limit)):  # a few first: often enough
             with threadpool_limits(1, user_api="blas"):  # small: threads cost more
                 values, vectors = eigsh(operator, k=k, v0=np.ones(n_users), tol=1e-3)
             values, vectors = values[::-1], vectors[:, ::-1]
-            if values[-1] <= cap or k == min(max_directions + 1, n_users - 1):
+            if values[-1] <= cap:
                 break
-            k *= 4
     held = int((values > cap).sum())
     rest = 1.0
     if held == len(values) and held > 1 and values[-1] > cap:
