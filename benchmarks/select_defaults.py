@@ -182,7 +182,7 @@ SEARCHES = {
         grid={"alpha": [100.0, 250.0, 500.0, 1000.0]},
     ),
     # Fit time is a target too (issue 16: within 1.5x of Surprise's SVD), so the
-    # choice is the cheapest candidate (n_factors x max_epochs) within 0.002 of the
+    # choice is the cheapest candidate (measured seconds) within 0.002 of the
     # best validation RMSE.
     "MatrixFactorization": Search(
         "sklearn_recs.neural.MatrixFactorization",

@@ -26,7 +26,7 @@ from sklearn_recs.neural import (
 
 ESTIMATORS = [
     MatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
-    MatrixFactorization(n_factors=4, max_epochs=3, implicit_term=True, lr=1.0, random_state=0),
+    MatrixFactorization(n_factors=4, max_epochs=3, implicit_term=False, lr=1.0, random_state=0),
     ImplicitMatrixFactorization(n_factors=4, max_epochs=3, random_state=0),
     GMF(n_factors=4, max_epochs=2, random_state=0),
     MLP(feedback="explicit", hidden_layers=(8,), max_epochs=2, random_state=0),

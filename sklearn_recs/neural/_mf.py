@@ -119,6 +119,29 @@ def _stable_steps(codes, n_rows, lr):
 #: whole rate (a step on every batch) 0.938, worse than no implicit term (0.923).
 _IMPLICIT_RATE = 0.1
 
+#: How much farther than the user factors ``p_u`` the implicit step may move
+#: the sums ``s_u`` along any direction of user space, per epoch. Both follow
+#: the same accumulated gradient ``g`` (``x_u = p_u + s_u`` absorbs one
+#: residual): the epoch's SGD steps move ``p`` by about ``lr g``, and the
+#: implicit step at ``lr * _IMPLICIT_RATE`` moves ``s`` by ``lr *
+#: _IMPLICIT_RATE * K g``, ``K = N^ N^T`` (``N^``: the rated items, row ``u``
+#: scaled by ``|N(u)|^-1/2``). ``K``'s diagonal is 1, but its top eigenvalues,
+#: directions that many users share, are in the tens to hundreds (143 on
+#: ml-100k's ``u1.base``, 73 on ml-latest-small), so along them ``s`` moved
+#: 14 times as far as ``p`` and ``x`` overshot: every implicit candidate of
+#: ``benchmarks/select_defaults.py`` diverged when trained three times longer.
+#: The module caps ``K``'s spectrum at ``_IMPLICIT_CAP / _IMPLICIT_RATE``
+#: (:func:`~._modules.implicit_deflation`, ``implicit_cap``), so ``x`` moves
+#: at most ``1 + _IMPLICIT_CAP`` times as far as ``p`` alone along any
+#: direction. Chosen with the prototype of ``_IMPLICIT_RATE`` (64 factors,
+#: 10 epochs from lr 135, validation split): no cap 0.9160 (diverges at 30
+#: epochs), cap 4 0.9163, 2 0.9165, 1 0.9171, 0.5 0.9189; 2 keeps a margin
+#: and trained 30 epochs, also at alpha / 10, on every ml-100k training fold
+#: and ml-latest-small with 64 and 128 factors. (Per-item steps from a
+#: bound on the y block's curvature, stable by construction, learnt less:
+#: 0.9189 at best.)
+_IMPLICIT_CAP = 2.0
+
 
 def _rated(users, items, shape):
     """The user-item matrix with a stored 1 for each rated pair (duplicates once)."""
@@ -170,12 +193,18 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
     epoch the factors ``y_j`` take one SGD step (at ``lr / 10``, with the
     penalty ``alpha * |y_j|^2`` per rating of ``j``) and the sums are
     recomputed, so the term costs two passes over the ratings per epoch,
-    not per batch. Fitted, ``user_factors_`` holds the whole user vector,
-    which is what ``predict``, ``recommend`` and the ``.npz`` export score.
+    not per batch. That step moves the sums along directions of user space
+    that many users share (items they all rated) tens of times as far as
+    the user factors move for the same gradient, and ``p_u + s_u`` then
+    overshoots; along those few directions (eigenvectors of the users'
+    shared-item matrix, found once at fit) the step is capped, so that the
+    sums move at most twice as far as the user factors along any direction.
+    Fitted, ``user_factors_`` holds the whole user vector, which is what
+    ``predict``, ``recommend`` and the ``.npz`` export score.
 
     Parameters
     ----------
-    n_factors : int, default=128
+    n_factors : int, default=64
         Dimension of the user and item factors.
     alpha : float, default=0.07
         L2 strength on the factors, per occurrence in a batch.
@@ -195,18 +224,15 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         scheduler in ``callbacks``); ``"constant"`` keeps ``lr``. A large
         early step and a small late one reach in 10-15 epochs the validation
         RMSE that a constant rate needs 50 for.
-    implicit_term : bool, default=False
+    implicit_term : bool, default=True
         Whether to add the SVD++ implicit-feedback term
         ``|N(u)|^-1/2 sum_{j in N(u)} y_j`` to each user's vector (see
         above; ``implicit_factors_`` holds the ``y_j``). Users folded in at
         recommend time get the whole vector in closed form, as without it.
         The ``y_j`` take SGD steps whatever the ``optimizer`` (at its
         ``lr / 10``: little learning at an Adam-sized ``lr``).
-        On the validation split below it lowers the RMSE from 0.9223 to
-        0.9160 (64 factors, 10 epochs from lr 135), but at the rates that
-        reach that in 10 epochs its once-per-epoch step diverges when
-        training runs longer (30 epochs from lr 90 or 135 on ml-100k), so
-        it is not the default: with it, lower ``lr`` (60 trains 30 epochs).
+        On the validation split below it lowers the RMSE from 0.9244 to
+        0.9165 (64 factors, 10 epochs from lr 135).
     max_epochs : int, default=10
         Passes over the training data (fewer with ``early_stopping``).
         ``lr``, ``lr_schedule``, ``implicit_term``, ``max_epochs``,
@@ -214,13 +240,13 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
         time) within 0.002 of the best validation RMSE of a ``{constant,
         linear} x {False, True} x {10, 15} x {64, 128, 256} x {0.07, 0.09}
         x {90, 135}`` grid on ratings carved from ml-100k's ``u1.base``,
-        among those fitting no slower than the previous defaults (128
+        among those fitting no slower than an earlier default (128
         factors, 15 epochs at lr 90, no implicit term) and training without
-        divergence on every ml-100k training fold and ml-latest-small, both
-        as chosen and for three times ``max_epochs``: 0.9227 in about two
-        thirds of the previous defaults' fit time
-        (``benchmarks/results/defaults.json``). Every implicit-term
-        candidate within the budget diverged at three times its epochs.
+        divergence on every ml-100k training fold and ml-latest-small, as
+        chosen, for three times ``max_epochs`` and also with ``alpha / 10``:
+        0.9165 in about two thirds of that default's fit time (the best
+        within the budget, 128 factors, 0.9155 in about nine tenths;
+        ``benchmarks/results/defaults.json``).
     batch_size : int, default=4096
         Rows per mini-batch; larger than the data means one batch.
     optimizer : {"sgd", "sparse_adam", "adam", "adagrad"} or torch optimizer class, default="sgd"
@@ -327,8 +353,8 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
                                     "implicit_term": ["boolean"],
                                     "clip": ["boolean"]}
 
-    def __init__(self, *, n_factors=128, alpha=0.07, alpha_bias=0.01, lr=135.0,
-                 lr_schedule="linear", implicit_term=False, max_epochs=10, batch_size=4096,
+    def __init__(self, *, n_factors=64, alpha=0.07, alpha_bias=0.01, lr=135.0,
+                 lr_schedule="linear", implicit_term=True, max_epochs=10, batch_size=4096,
                  optimizer="sgd",
                  early_stopping=False, validation_fraction=0.1, clip=True,
                  init_std=0.02, retrieval="exact", retrieval_params=None, device="cpu", n_jobs=None, callbacks=None,
@@ -368,7 +394,7 @@ class MatrixFactorization(RegressorMixin, _FactorModel):
             module_kwargs=dict(n_users=self.n_users_, n_items=self.n_items_,
                                n_factors=self.n_factors, alpha=self.alpha, alpha_bias=alpha_bias,
                                global_mean=mu, init_std=self.init_std, implicit=implicit,
-                               **steps),
+                               implicit_cap=_IMPLICIT_CAP / _IMPLICIT_RATE, **steps),
             valid=valid, extra_callbacks=callbacks)
         self.user_factors_ = self._to_numpy(module.user_factors)
         self.__dict__.pop("implicit_factors_", None)  # of an earlier fit

@@ -333,6 +333,31 @@ def test_implicit_term_with_early_stopping_sums_over_the_training_part_only():
                                + _implicit_sums(model, rated), rtol=1e-5, atol=1e-6)
 
 
+def test_implicit_step_cap_keeps_longer_training_finite():
+    # 300 users sharing half of 40 items: K = N^ N^T has a top eigenvalue near
+    # 150, so the uncapped implicit step moves the sums along it 15 times as far
+    # as the user factors move; at lr 16 that trains 10 epochs but diverges in 30
+    rng = np.random.default_rng(0)
+    users, items = np.nonzero(rng.random((300, 40)) < 0.5)
+    p, q = rng.normal(size=(300, 3)), rng.normal(size=(40, 3))
+    y = np.clip(np.round(3 + 0.5 * (p[users] * q[items]).sum(1)
+                         + rng.normal(scale=0.5, size=len(users))), 1, 5)
+    X = np.column_stack([users, items])
+    settings = dict(n_factors=8, lr=16.0, batch_size=256, random_state=0)
+    MatrixFactorization(max_epochs=10, implicit_term=True, module__implicit_cap=None,
+                        **settings).fit(X, y)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        MatrixFactorization(max_epochs=30, implicit_term=True, module__implicit_cap=None,
+                            **settings).fit(X, y)
+    # the plain model trains 30 epochs at this rate: the implicit step diverged
+    plain = MatrixFactorization(max_epochs=30, implicit_term=False, **settings).fit(X, y)
+    capped = MatrixFactorization(max_epochs=30, implicit_term=True, **settings).fit(X, y)
+    module = capped.net_.module_
+    assert module.implicit_directions.shape[1] >= 1  # the cap acted
+    losses = capped.history_[:, "train_loss"]
+    assert np.isfinite(losses).all() and losses[-1] < plain.history_[-1, "train_loss"]
+
+
 def test_fold_in_explicit_matches_training_objective(low_rank_fit):
     model, X, y, clean, test = low_rank_fit
     user = X[0, 0]

@@ -241,3 +241,84 @@ def test_implicit_step_against_numpy(kernels, monkeypatch):
     np.testing.assert_allclose(module.implicit_sums.numpy(), normalised @ expected)
     assert not module.implicit_sums[3].any()  # no rated items: no implicit term
     assert not module.implicit_grad.any()  # ready for the next accumulation
+
+
+def _shared_rated_matrix(n_users=40, n_items=12, seed=0):
+    """Users who share many items (so ``K = N^ N^T`` has several eigenvalues far above 1),
+    row ``u`` scaled by ``|N(u)|^-1/2``, and the dense eigendecomposition of ``K``."""
+    rng = np.random.default_rng(seed)
+    rated = (rng.random((n_users, n_items)) < np.linspace(0.9, 0.1, n_items)).astype(float)
+    rated[-1] = 0  # a user without rated items
+    normalised = rated / np.sqrt(np.maximum(rated.sum(1, keepdims=True), 1))
+    values, vectors = np.linalg.eigh(normalised @ normalised.T)
+    return rated, normalised, values, vectors
+
+
+@pytest.mark.parametrize("dense", [True, False], ids=["eigh", "eigsh"])
+@pytest.mark.parametrize("max_directions", [16, 2])
+def test_implicit_deflation_caps_the_spectrum(dense, max_directions, monkeypatch):
+    monkeypatch.setattr(_modules, "_DENSE_USERS", 10_000 if dense else 0)
+    _, normalised, values, vectors = _shared_rated_matrix()
+    cap = 1.5
+    assert (values > cap).sum() > max_directions or max_directions == 16
+    directions, weights, rest = _modules.implicit_deflation(sp.csr_matrix(normalised), cap,
+                                                            max_directions)
+    operator = rest * np.eye(len(values)) + directions @ np.diag(weights) @ directions.T
+    # what the step's operator K A does along each eigenvector of K
+    if max_directions == 16:  # every eigenvalue above the cap is capped, the rest kept
+        assert rest == 1.0 and len(weights) == (values > cap).sum()
+        capped = np.minimum(values, cap)
+    else:  # two held at the cap, the rest scaled by cap / (the third eigenvalue)
+        top = np.sort(values)[::-1]
+        assert len(weights) == 2
+        np.testing.assert_allclose(rest, cap / top[2], rtol=1e-4)
+        capped = np.where(values >= top[1], cap, values * cap / top[2])
+    expected = vectors @ np.diag(capped) @ vectors.T
+    atol = 1e-10 if dense else 1e-4
+    np.testing.assert_allclose(normalised @ normalised.T @ operator, expected, atol=atol)
+    assert np.linalg.eigvalsh((expected + expected.T) / 2).max() <= cap * (1 + 1e-9)
+
+
+@pytest.mark.parametrize("above", [1.5, 1.05], ids=["row-sum-bound", "eigenvalues"])
+def test_implicit_deflation_not_needed_below_the_cap(above):
+    # 1.5: K's largest row sum (28.4) is below the cap already; 1.05: it is not,
+    # but no eigenvalue (the largest 24.3) is above the cap
+    rated, normalised, values, _ = _shared_rated_matrix()
+    cap = values.max() * above
+    directions, weights, rest = _modules.implicit_deflation(sp.csr_matrix(normalised), cap)
+    assert directions.shape == (len(values), 0) and len(weights) == 0 and rest == 1.0
+    # the module's step is then the uncapped one
+    modules = [BiasedMF(*rated.shape, 3, implicit=sp.csr_matrix(rated), implicit_cap=cap_)
+               for cap_ in (cap, None)]
+    for module in modules:
+        with torch.no_grad():
+            module.implicit_grad.copy_(torch.ones_like(module.implicit_grad))
+        module.implicit_step(0.3, np.zeros(rated.shape[1]))
+    torch.testing.assert_close(modules[0].implicit_factors, modules[1].implicit_factors)
+
+
+@pytest.mark.parametrize("kernels", [True, False], ids=["numba", "torch"])
+@pytest.mark.parametrize("cap", [1.5, 5.0], ids=["five-directions", "one-direction"])
+def test_capped_implicit_step_against_numpy(kernels, cap, monkeypatch):
+    monkeypatch.setattr(_modules, "_use_kernels", lambda table: kernels)
+    rated, normalised, values, vectors = _shared_rated_matrix()
+    assert (values > cap).sum() == (5 if cap == 1.5 else 1)
+    module = BiasedMF(*rated.shape, 3, implicit=sp.csr_matrix(rated, dtype=np.float32),
+                      implicit_cap=cap).double()
+    rng = np.random.default_rng(1)
+    with torch.no_grad():
+        module.implicit_factors.copy_(torch.as_tensor(rng.normal(size=(rated.shape[1], 3))))
+        module.implicit_grad.copy_(torch.as_tensor(rng.normal(size=(rated.shape[0], 3))))
+    y, grad = module.implicit_factors.numpy().copy(), module.implicit_grad.numpy().copy()
+    shrink = rng.random(rated.shape[1])
+    module.implicit_step(0.3, shrink)
+    # the sums move by -lr min(lambda, cap) along each eigenvector of K:
+    # the gradient's component along it scaled by min(1, cap / lambda)
+    scaled = vectors @ np.diag(np.minimum(1, cap / np.maximum(values, 1e-12))) @ vectors.T
+    expected = y - 0.3 * (normalised.T @ (scaled @ grad) + shrink[:, None] * y)
+    # (the module was built in float32: the eigenvectors carry its rounding)
+    np.testing.assert_allclose(module.implicit_factors.numpy(), expected, atol=1e-6)
+    np.testing.assert_allclose(module.implicit_sums.numpy(), normalised @ expected, atol=1e-6)
+    uncapped = y - 0.3 * (normalised.T @ grad + shrink[:, None] * y)
+    assert np.abs(uncapped - expected).max() > 0.1  # the cap changed the step
+    assert not module.implicit_grad.any()
