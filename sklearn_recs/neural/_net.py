@@ -12,6 +12,11 @@ about recommenders and nothing about a particular module:
 - training can resume: ``fit`` runs the epochs left to ``max_epochs`` after
   those a checkpoint put in the history (:mod:`._checkpoint`), and each
   epoch's batches are drawn from ``(seed, epoch)``;
+- with plain SGD, a batch's gradient is its rows' summed gradient over
+  the rows of a full batch (``batch_size``, or all rows when fewer): the
+  last, shorter batch of an epoch takes the same step per row as the
+  others, not a step ``full / rows`` times larger (a last batch of one row
+  made MatrixFactorization's default ``lr`` diverge);
 - a ``KeyboardInterrupt`` in the middle of an epoch propagates (as
   :class:`TrainingInterrupted`) instead of ending training quietly as in
   skorch; one raised at an epoch's end is still skorch's early stop.
@@ -77,6 +82,8 @@ class RecommenderNet(NeuralNet):
         iterator = super().get_iterator(dataset, training=training)
         if training and isinstance(iterator, IndexBatchIterator):
             iterator.epoch = len(self.history)  # epochs done (restored ones included)
+            # rows of a full training batch (all of them when fewer than batch_size)
+            self.full_batch_rows_ = min(iterator.batch_size, len(iterator.dataset))
         return iterator
 
     def fit_loop(self, X, y=None, epochs=None, **fit_params):
@@ -90,6 +97,20 @@ class RecommenderNet(NeuralNet):
         except KeyboardInterrupt as exc:
             raise TrainingInterrupted(
                 len(self.history), len(self.history[-1]["batches"])) from exc
+
+    def train_step_single(self, batch, **fit_params):
+        self._set_training(True)
+        X, y = batch
+        y_pred = self.infer(X, **fit_params)
+        loss = self.get_loss(y_pred, y, X=X, training=True)
+        # (the recorded loss stays the batch mean; only SGD's step is per row)
+        full = getattr(self, "full_batch_rows_", None)
+        rows = len(X["users"]) if isinstance(X, dict) else full
+        if isinstance(self.optimizer_, torch.optim.SGD) and full and rows < full:
+            (loss * (rows / full)).backward()
+        else:
+            loss.backward()
+        return {"loss": loss, "y_pred": y_pred}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         penalty = None

@@ -483,3 +483,38 @@ def test_cuda_fit_matches_cpu_contract():  # pragma: no cover - GPU only
     imp = ImplicitMatrixFactorization(n_factors=4, max_epochs=3, device="cuda",
                                       early_stopping=True, random_state=0).fit(X)
     assert imp.recommend(imp.users_[:3]).shape == (3, 10)
+
+
+def _batch_gradients(net, users, items, target):
+    net.optimizer_.zero_grad()
+    net.train_step_single(({"users": users, "items": items}, target))
+    return [p.grad.to_dense().clone() for p in net.module_.parameters() if p.grad is not None]
+
+
+@pytest.mark.parametrize("implicit_term", [False, True])
+def test_sgd_steps_a_short_batch_per_row(implicit_term):
+    # A full batch of 16 copies of one rating and a batch of that rating
+    # alone: with SGD, the short batch's gradient is the rating's over the
+    # full batch's 16 rows (the mean's over 16), not the full batch's (a
+    # last batch of one row took a 16x step: 4096x at the default size).
+    X, y = tiny_ratings()
+    model = MatrixFactorization(n_factors=4, max_epochs=1, batch_size=16, lr=1.0,
+                                implicit_term=implicit_term, random_state=0).fit(X, y)
+    net = model.net_
+    assert net.full_batch_rows_ == 16
+    user, item = torch.tensor([3]), torch.tensor([5])
+    one = _batch_gradients(net, user, item, torch.tensor([4.0]))
+    full = _batch_gradients(net, user.repeat(16), item.repeat(16), torch.tensor([4.0] * 16))
+    assert len(one) == len(full) > 0
+    for short, whole in zip(one, full):
+        torch.testing.assert_close(short * 16, whole, rtol=1e-5, atol=1e-6)
+
+
+def test_a_last_batch_of_one_rating_trains_at_the_default_rate():
+    # 4096 + 1 ratings: the default lr on a one-row batch diverged before.
+    rng = np.random.default_rng(0)
+    codes = rng.choice(300 * 200, 4097, replace=False)  # distinct (user, item) pairs
+    pairs = pd.DataFrame({"user_id": codes // 200, "item_id": codes % 200})
+    y = rng.integers(1, 6, 4097).astype(float)
+    model = MatrixFactorization(max_epochs=5, random_state=0).fit(pairs, y)
+    assert np.isfinite(model.predict(pairs)).all()
