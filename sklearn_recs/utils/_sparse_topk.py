@@ -480,16 +480,10 @@ def _top_positive_rows(dense, k, out_columns, out_values):
         if size > k:
             _cut(buffer_values, buffer_columns, size, k, scratch)
             size = k
-        # Best first (an insertion sort: the buffer is in column order, and
-        # an entry moves only past smaller ones, so ties stay by column).
+        # Best first (an insertion sort: the buffer is in column order, so
+        # ties stay by column).
         for slot in range(size):
-            value, column = buffer_values[slot], buffer_columns[slot]
-            position = slot
-            while position > 0 and out_values[row, position - 1] < value:
-                out_values[row, position] = out_values[row, position - 1]
-                out_columns[row, position] = out_columns[row, position - 1]
-                position -= 1
-            out_values[row, position] = value
-            out_columns[row, position] = column
+            _insert(out_values[row], out_columns[row], slot, k, buffer_values[slot],
+                    buffer_columns[slot])
         out_columns[row, size:] = -1
         out_values[row, size:] = 0
